@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"syscall"
+	"time"
+
+	fusefs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"coffer/fs"
+	"coffer/repo"
+)
+
+// daemon serves one head mount until it is unmounted or signalled.
+type daemon struct {
+	h      *fs.Head
+	server *fuse.Server
+	mp     string
+	log    *slog.Logger
+	once   sync.Once
+	done   chan struct{} // closed when an unmount was asked for
+}
+
+var _ = fusefs.Options{}
+
+// run waits for a signal, an unmount request, or an external umount, and
+// commits the head if it changed before returning.
+func (d *daemon) run(ctx context.Context, every time.Duration) error {
+	served := make(chan struct{})
+	go func() { d.server.Wait(); close(served) }()
+	var tick <-chan time.Time
+	if every > 0 {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case <-tick:
+			if d.h.Changed() {
+				d.commit(context.WithoutCancel(ctx), []string{"timer"})
+			}
+			continue
+		case <-ctx.Done():
+			d.log.Info("signal received: committing and unmounting")
+			_, err := d.finalCommit(context.WithoutCancel(ctx))
+			unmount(d.server, d.mp, d.log)
+			<-served
+			return err
+		case <-d.done:
+			<-served
+			return nil
+		case <-served:
+			// Unmounted from outside (umount(8), fusermount -u).
+			_, err := d.finalCommit(context.Background())
+			return err
+		}
+	}
+}
+
+func (d *daemon) commit(ctx context.Context, tags []string) (*repo.Snapshot, error) {
+	s, err := d.h.Commit(ctx, tags)
+	if err != nil {
+		d.log.Error("snapshot failed", "err", err)
+		return nil, err
+	}
+	d.log.Info("snapshot committed", "id", s.ID, "files", s.Files, "bytes", s.Size)
+	return s, nil
+}
+
+// finalCommit commits if the head changed since its last snapshot.
+func (d *daemon) finalCommit(ctx context.Context) (*repo.Snapshot, error) {
+	if !d.h.Changed() {
+		return nil, nil
+	}
+	return d.commit(ctx, nil)
+}
+
+// control answers `coffer snapshot` and `coffer umount`.
+func (d *daemon) control(ctx context.Context, req controlRequest) controlReply {
+	switch req.Op {
+	case "ping":
+		return controlReply{}
+	case "snapshot":
+		s, err := d.commit(context.WithoutCancel(ctx), req.Tags)
+		if err != nil {
+			return controlReply{Error: err.Error()}
+		}
+		return controlReply{ID: s.ID, Time: s.Time, Created: true}
+	case "umount":
+		s, err := d.finalCommit(context.WithoutCancel(ctx))
+		if err != nil {
+			return controlReply{Error: "not unmounted: the snapshot failed: " + err.Error()}
+		}
+		if err := d.server.Unmount(); err != nil {
+			return controlReply{Error: "unmount " + d.mp + ": " + err.Error() + " (is a process still using it? see fuser -vm " + d.mp + ")"}
+		}
+		d.once.Do(func() { close(d.done) })
+		if s != nil {
+			return controlReply{ID: s.ID, Time: s.Time, Created: true}
+		}
+		return controlReply{}
+	}
+	return controlReply{Error: "unknown request " + req.Op}
+}
+
+// unmount detaches the mount, lazily if processes still use it.
+func unmount(server *fuse.Server, mp string, log *slog.Logger) {
+	if err := server.Unmount(); err != nil {
+		log.Warn("unmount busy; detaching lazily", "err", err)
+		if err := syscall.Unmount(mp, syscall.MNT_DETACH); err != nil {
+			log.Error("lazy unmount failed", "err", err)
+		}
+	}
+}

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"coffer/objectstore"
+	"coffer/repo"
+)
+
+func newInitCmd() *cobra.Command {
+	var f repoFlags
+	var days int
+	var mode string
+	c := &cobra.Command{
+		Use:   "init --repo URL",
+		Short: "Create a new, empty repository",
+		Long: `Create a repository at URL with a new random master key, wrapped by your
+passphrase (asked twice, or --password-file) or by a key file
+(--key-file; make one with 'coffer key generate FILE').
+
+init refuses a location that already holds anything, and changes nothing
+then. Keep the passphrase or key file safe: without it the backups cannot
+be read by anyone, including you.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m := objectstore.Mode(mode)
+			if m != objectstore.Compliance && m != objectstore.Governance {
+				return usageError{fmt.Errorf("--retention-mode must be COMPLIANCE or GOVERNANCE, not %q", mode)}
+			}
+			secret, err := f.secret(true)
+			if err != nil {
+				return err
+			}
+			st, err := f.openStore(cmd.Context(), true)
+			if err != nil {
+				return err
+			}
+			id, err := repo.Init(cmd.Context(), st, secret, repo.InitOptions{
+				Retention: repo.Policy{Mode: m, Days: days},
+				Now:       time.Now(),
+			})
+			if err != nil {
+				return err
+			}
+			loc, _ := f.location()
+			fmt.Fprintf(cmd.OutOrStdout(), "created repository %s at %s\n", hex.EncodeToString(id), loc)
+			return nil
+		},
+	}
+	f.register(c)
+	c.Flags().IntVar(&days, "retention-days", 30, "keep every object locked for this many days (0: no object lock)")
+	c.Flags().StringVar(&mode, "retention-mode", "COMPLIANCE", "object lock mode: COMPLIANCE or GOVERNANCE")
+	return c
+}

@@ -1,0 +1,181 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"coffer/cipher"
+	"coffer/repo"
+)
+
+func newKeyCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "key",
+		Short: "Manage key files and the repository's key slots",
+		Long: `The repository's master key is stored only wrapped, in one or more key
+slots: each is opened by a passphrase or by a key file. Adding, removing or
+changing a slot never touches a data object.`,
+	}
+	c.AddCommand(newKeyGenerateCmd(), newKeyListCmd(), newKeyAddCmd(), newKeyRemoveCmd(), newKeyPasswdCmd())
+	return c
+}
+
+func newKeyGenerateCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "generate FILE",
+		Short: "Write a new random key file (mode 0600) for --key-file",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := cipher.GenerateKeyFile(args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote key file %s; keep a copy somewhere safe\n", args[0])
+			return nil
+		},
+	}
+}
+
+func newKeyListCmd() *cobra.Command {
+	var f repoFlags
+	c := &cobra.Command{
+		Use:   "list --repo URL",
+		Short: "List key slots; * marks the one that opened the repository",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := f.open(cmd.Context(), repo.Options{})
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			slots, err := r.Slots(cmd.Context())
+			if err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, " \tID\tKIND")
+			for _, s := range slots {
+				mark := " "
+				if s.ID == r.SlotID() {
+					mark = "*"
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\n", mark, s.ID, s.Kind)
+			}
+			return w.Flush()
+		},
+	}
+	f.register(c)
+	return c
+}
+
+// newSecretFlags reads the secret for a new slot.
+type newSecretFlags struct {
+	passwordFile string
+	keyFile      string
+}
+
+func (n *newSecretFlags) register(c *cobra.Command) {
+	c.Flags().StringVar(&n.passwordFile, "new-password-file", "", "read the new passphrase from this file (else COFFER_NEW_PASSWORD or a prompt)")
+	c.Flags().StringVar(&n.keyFile, "new-key-file", "", "wrap the key with this key file instead of a passphrase")
+}
+
+func (n *newSecretFlags) secret() (repo.Secret, error) {
+	if n.keyFile != "" {
+		k, err := cipher.ReadKeyFile(n.keyFile)
+		if err != nil {
+			return repo.Secret{}, fmt.Errorf("new key file %s: %w", n.keyFile, err)
+		}
+		return repo.Secret{KeyFile: k}, nil
+	}
+	p, err := readPassphrase(n.passwordFile, "", "COFFER_NEW_PASSWORD", "New passphrase", true)
+	return repo.Secret{Passphrase: p}, err
+}
+
+func newKeyAddCmd() *cobra.Command {
+	var f repoFlags
+	var n newSecretFlags
+	c := &cobra.Command{
+		Use:   "add --repo URL",
+		Short: "Add a key slot for another passphrase or key file",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := f.open(cmd.Context(), repo.Options{})
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			s, err := n.secret()
+			if err != nil {
+				return err
+			}
+			id, err := r.AddSlot(cmd.Context(), s)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "added key slot %s\n", id)
+			return nil
+		},
+	}
+	f.register(c)
+	n.register(c)
+	return c
+}
+
+func newKeyRemoveCmd() *cobra.Command {
+	var f repoFlags
+	c := &cobra.Command{
+		Use:   "remove --repo URL SLOT-ID",
+		Short: "Remove a key slot (never the last one)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := f.open(cmd.Context(), repo.Options{})
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			if err := r.RemoveSlot(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "removed key slot %s\n", args[0])
+			return nil
+		},
+	}
+	f.register(c)
+	return c
+}
+
+func newKeyPasswdCmd() *cobra.Command {
+	var f repoFlags
+	var n newSecretFlags
+	c := &cobra.Command{
+		Use:   "passwd --repo URL",
+		Short: "Change the passphrase: add a slot for the new one, remove the old one",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := f.open(cmd.Context(), repo.Options{})
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			s, err := n.secret()
+			if err != nil {
+				return err
+			}
+			old := r.SlotID()
+			id, err := r.AddSlot(cmd.Context(), s)
+			if err != nil {
+				return err
+			}
+			if err := r.RemoveSlot(cmd.Context(), old); err != nil {
+				return errors.Join(fmt.Errorf("added key slot %s but could not remove the old slot %s", id, old), err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "changed: key slot %s replaces %s\n", id, old)
+			return nil
+		},
+	}
+	f.register(c)
+	n.register(c)
+	return c
+}

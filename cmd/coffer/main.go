@@ -1,0 +1,94 @@
+// Command coffer is a FUSE filesystem for backups: mount a repository,
+// write into it with rsync, tar, cp or a database dump, and every file is
+// encrypted before it reaches the store. See `coffer help`.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+var version = "dev"
+
+// Exit codes. They are documented in `coffer --help` and the README.
+const (
+	exitOK          = 0
+	exitError       = 1 // anything not listed below
+	exitUsage       = 2 // bad flags or arguments
+	exitWrongKey    = 3 // wrong passphrase or key file
+	exitNoRepo      = 4 // no repository, snapshot or mount at that place
+	exitUnreachable = 5 // the store could not be reached or refused us
+	exitExists      = 6 // init on a location that already holds data
+)
+
+const exitCodesHelp = `Exit codes:
+  0  success
+  1  any other error
+  2  bad flags or arguments
+  3  wrong passphrase or key file
+  4  no repository, snapshot or mount at that place
+  5  the store could not be reached, or refused the request
+  6  init refused: the location already holds data`
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "coffer",
+		Short: "An encrypted, write-once backup filesystem on S3 or a local directory",
+		Long: `coffer mounts a backup repository as a filesystem. Write into it with the
+tools you already use (rsync -a, tar x, cp -a, pg_dump > file); every file
+is encrypted block by block before it leaves this machine, and lands in the
+store as immutable objects. Snapshots are read-only views under
+MOUNTPOINT/.snapshots/, so a restore is ls and cp.
+
+Repositories are a local directory (/srv/backup, file:///srv/backup) or an
+S3 bucket with an optional prefix (s3://bucket/prefix).
+
+` + exitCodesHelp,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageError{err}
+	})
+	root.AddCommand(newInitCmd(), newMountCmd(), newSnapshotCmd(), newSnapshotsCmd(),
+		newUmountCmd(), newKeyCmd(), newVersionCmd())
+	return root
+}
+
+// usageError marks a mistake in how coffer was called.
+type usageError struct{ error }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	root := newRootCmd()
+	err := root.ExecuteContext(ctx)
+	stop()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "coffer: %s\n", describe(err))
+		os.Exit(exitCode(err))
+	}
+}
+
+// exitCode maps an error to the documented exit codes.
+func exitCode(err error) int {
+	var u usageError
+	switch {
+	case errors.As(err, &u):
+		return exitUsage
+	case isWrongKey(err):
+		return exitWrongKey
+	case isNoRepo(err):
+		return exitNoRepo
+	case isUnreachable(err):
+		return exitUnreachable
+	case isExists(err):
+		return exitExists
+	}
+	return exitError
+}

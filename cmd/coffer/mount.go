@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"time"
+
+	fusefs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"github.com/spf13/cobra"
+
+	"coffer/fs"
+	"coffer/repo"
+)
+
+type mountFlags struct {
+	repoFlags
+	snapshot   string
+	allowOther bool
+	every      time.Duration
+	cacheMB    int64
+}
+
+func newMountCmd() *cobra.Command {
+	var f mountFlags
+	c := &cobra.Command{
+		Use:   "mount --repo URL MOUNTPOINT",
+		Short: "Mount the repository's head (or one snapshot, read-only) in the foreground",
+		Long: `Mount the repository at MOUNTPOINT and serve it until unmounted. It runs in
+the foreground and logs to stderr, as a systemd unit wants.
+
+The mount's root is the head: the next snapshot, writable, starting as a
+copy of the latest snapshot. A new file may be written in any order until
+its last handle closes; from then on its bytes are fixed (open it with
+O_TRUNC or rename over it to replace it). Snapshots are under
+MOUNTPOINT/.snapshots/<UTC time>/ and .snapshots/latest; they are
+read-only and not listed by ls, find or rsync.
+
+SIGINT or SIGTERM commits a snapshot if the head changed, then unmounts.
+'coffer umount MOUNTPOINT' does the same from another shell.
+
+With --snapshot ID|latest, one snapshot is mounted read-only instead, for
+restores on any machine that holds the key.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runMount(cmd.Context(), &f, args[0])
+		},
+	}
+	f.register(c)
+	fl := c.Flags()
+	fl.StringVar(&f.snapshot, "snapshot", "", "mount this snapshot (ID, ID prefix, time name or 'latest') read-only")
+	fl.BoolVar(&f.allowOther, "allow-other", false, "let other users access the mount (needs user_allow_other in /etc/fuse.conf unless root)")
+	fl.DurationVar(&f.every, "snapshot-every", 0, "also commit a snapshot at this interval when the head changed (e.g. 1h)")
+	fl.Int64Var(&f.cacheMB, "cache-size", 64, "memory for decrypted blocks, in MiB")
+	return c
+}
+
+func runMount(ctx context.Context, f *mountFlags, arg string) error {
+	mp, err := filepath.Abs(arg)
+	if err != nil {
+		return err
+	}
+	log := f.logger()
+	if err := clearStale(ctx, mp, log); err != nil {
+		return err
+	}
+	// Keep the heap near its working set: the daemon must stay small
+	// however much is written through it.
+	debug.SetMemoryLimit(160 << 20)
+	r, err := f.open(ctx, repo.Options{Logger: log, CacheBytes: f.cacheMB << 20})
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+
+	opts := &fusefs.Options{
+		MountOptions: fuse.MountOptions{
+			AllowOther:   f.allowOther,
+			FsName:       "coffer",
+			Name:         "coffer",
+			MaxWrite:     1 << 20,
+			MaxReadAhead: 1 << 20,
+			DirectMount:  true,
+			Options:      []string{"default_permissions"},
+		},
+		NullPermissions: true,
+	}
+	if f.snapshot != "" {
+		return mountSnapshot(ctx, r, f, mp, opts, log)
+	}
+	host, _ := os.Hostname()
+	h, err := fs.NewHead(ctx, r, fs.HeadOptions{Logger: log, Host: host})
+	if err != nil {
+		return err
+	}
+	second := time.Second
+	opts.EntryTimeout, opts.AttrTimeout = &second, &second
+	server, err := fusefs.Mount(mp, h.Root(), opts)
+	if err != nil {
+		return fmt.Errorf("mount %s: %w", mp, err)
+	}
+	d := &daemon{h: h, server: server, mp: mp, log: log, done: make(chan struct{})}
+	stop, err := serveControl(ctx, mp, d.control)
+	if err != nil {
+		_ = server.Unmount()
+		return err
+	}
+	defer stop()
+	fmt.Fprintf(os.Stderr, "coffer: mounted %s\n", mp)
+	return d.run(ctx, f.every)
+}
+
+func mountSnapshot(ctx context.Context, r *repo.Repository, f *mountFlags, mp string, opts *fusefs.Options, log *slog.Logger) error {
+	s, err := r.FindSnapshot(ctx, f.snapshot)
+	if err != nil {
+		return err
+	}
+	hour := time.Hour
+	opts.EntryTimeout, opts.AttrTimeout = &hour, &hour
+	opts.Options = append(opts.Options, "ro")
+	server, err := fusefs.Mount(mp, fs.NewSnapshotRoot(r, log, s), opts)
+	if err != nil {
+		return fmt.Errorf("mount %s: %w", mp, err)
+	}
+	fmt.Fprintf(os.Stderr, "coffer: mounted %s (snapshot %s, read-only)\n", mp, s.ID)
+	go func() {
+		<-ctx.Done()
+		unmount(server, mp, log)
+	}()
+	server.Wait()
+	return nil
+}
+
+// clearStale unmounts what a killed coffer left at mp ("transport endpoint
+// is not connected"), and refuses a mountpoint another coffer serves.
+func clearStale(ctx context.Context, mp string, log *slog.Logger) error {
+	_, err := os.Stat(mp)
+	switch {
+	case errors.Is(err, syscall.ENOTCONN):
+		fmt.Fprintf(os.Stderr, "coffer: clearing the stale mount at %s left by a coffer that stopped without unmounting\n", mp)
+		if err := syscall.Unmount(mp, syscall.MNT_DETACH); err != nil {
+			return fmt.Errorf("clear stale mount at %s: %w", mp, err)
+		}
+		return nil
+	case err != nil:
+		return fmt.Errorf("mountpoint: %w", err)
+	}
+	if isMounted(mp) {
+		if _, err := callControl(ctx, mp, controlRequest{Op: "ping"}); err == nil || !errors.Is(err, errNotMounted) {
+			return fmt.Errorf("%s is already mounted by a running coffer", mp)
+		}
+		return fmt.Errorf("%s is already a mountpoint of something else", mp)
+	}
+	return nil
+}
+
+// isMounted reports whether mp is a mountpoint, from /proc/self/mountinfo.
+func isMounted(mp string) bool {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) > 4 && unescapeMount(fields[4]) == mp {
+			return true
+		}
+	}
+	return false
+}
+
+func unescapeMount(s string) string {
+	r := strings.NewReplacer(`\040`, " ", `\011`, "\t", `\012`, "\n", `\134`, `\`)
+	return r.Replace(s)
+}

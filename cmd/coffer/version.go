@@ -1,0 +1,22 @@
+package main
+
+import (
+	"fmt"
+	"runtime"
+
+	"github.com/spf13/cobra"
+
+	"coffer/repo"
+)
+
+func newVersionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print coffer's version and repository format",
+		Args:  cobra.NoArgs,
+		Run: func(cmd *cobra.Command, args []string) {
+			fmt.Fprintf(cmd.OutOrStdout(), "coffer %s (repository format %d, %s %s/%s)\n",
+				version, repo.FormatVersion, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		},
+	}
+}

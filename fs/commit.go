@@ -1,0 +1,137 @@
+package fs
+
+import (
+	"context"
+	"maps"
+
+	"coffer/repo"
+)
+
+// Commit writes the head as a new snapshot and returns it once the
+// snapshot and everything it references are durable. Files still open for
+// writing are left out: a snapshot holds the files closed before it.
+func (h *Head) Commit(ctx context.Context, tags []string) (*repo.Snapshot, error) {
+	h.commitMu.Lock()
+	defer h.commitMu.Unlock()
+	snap, err := h.capture(ctx)
+	if err != nil {
+		return nil, err
+	}
+	snap.Tags = tags
+	if err := h.repo.SaveSnapshot(ctx, snap); err != nil {
+		return nil, err
+	}
+	h.mu.Lock()
+	h.base = snap
+	h.mu.Unlock()
+	h.snapshots.add(snap)
+	return snap, nil
+}
+
+// Changed reports whether the head differs from the snapshot it started
+// from (or holds anything, if there is none).
+func (h *Head) Changed() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.changed
+}
+
+// capture stores the tree's directories as tree blocks, holding the tree
+// still while it reads it.
+func (h *Head) capture(ctx context.Context) (*repo.Snapshot, error) {
+	h.treeMu.Lock()
+	defer h.treeMu.Unlock()
+	root, err := h.saveDir(ctx, h.root)
+	if err != nil {
+		return nil, err
+	}
+	h.mu.Lock()
+	links := maps.Clone(h.links)
+	parent := ""
+	if h.base != nil {
+		parent = h.base.ID
+	}
+	h.changed = false
+	h.mu.Unlock()
+	linksID, err := h.repo.SaveLinks(ctx, links)
+	if err != nil {
+		return nil, err
+	}
+	h.root.mu.Lock()
+	rootNode := h.root.toRepo("")
+	h.root.mu.Unlock()
+	return &repo.Snapshot{
+		Time:   h.clock().UTC(),
+		Host:   h.host,
+		Tree:   root.Subtree,
+		Root:   rootNode,
+		Links:  linksID,
+		Files:  root.Files,
+		Size:   root.Bytes,
+		Parent: parent,
+	}, nil
+}
+
+// saveDir returns a directory's tree ID and totals, storing its tree (and
+// those below it) if it was loaded. An unloaded directory is unchanged and
+// costs nothing.
+func (h *Head) saveDir(ctx context.Context, n *node) (repo.Node, error) {
+	if !n.loaded.Load() {
+		return repo.Node{Subtree: n.subtree, Files: n.files, Bytes: n.bytes}, nil
+	}
+	var t repo.Tree
+	var files, bytes uint64
+	for name, ch := range n.Children() {
+		c := asNode(ch.Operations())
+		if c == nil {
+			continue
+		}
+		c.mu.Lock()
+		if c.kind == repo.TypeFile && c.writer != nil {
+			if c.writers > 0 {
+				c.mu.Unlock()
+				continue // still being written
+			}
+			if err := c.finish(ctx); err != nil {
+				c.mu.Unlock()
+				return repo.Node{}, err
+			}
+		}
+		e := c.toRepo(name)
+		c.mu.Unlock()
+		if c.kind == repo.TypeDir {
+			sub, err := h.saveDir(ctx, c)
+			if err != nil {
+				return repo.Node{}, err
+			}
+			e.Subtree, e.Files, e.Bytes = sub.Subtree, sub.Files, sub.Bytes
+			files, bytes = files+sub.Files, bytes+sub.Bytes
+		} else if c.kind == repo.TypeFile {
+			files, bytes = files+1, bytes+e.Size
+		}
+		t.Nodes = append(t.Nodes, e)
+	}
+	id, err := h.repo.SaveTree(ctx, &t)
+	if err != nil {
+		return repo.Node{}, err
+	}
+	n.subtree = repo.FormatID(id)
+	return repo.Node{Subtree: n.subtree, Files: files, Bytes: bytes}, nil
+}
+
+// toRepo describes n for a tree; mu must be held.
+func (n *node) toRepo(name string) repo.Node {
+	e := repo.Node{
+		Name: name, Type: n.kind, Mode: n.mode, UID: n.uid, GID: n.gid,
+		Mtime: n.mtime, Atime: n.atime, Ctime: n.ctime,
+		Rdev: n.rdev, Target: n.target, Link: n.link,
+	}
+	if n.kind == repo.TypeFile {
+		e.Size, e.Blocks = uint64(n.size), n.blocks
+	}
+	for k, v := range n.xattrs {
+		e.Xattrs = append(e.Xattrs, repo.Xattr{Name: k, Value: v})
+	}
+	sortXattrs(e.Xattrs)
+	return e
+}

@@ -1,0 +1,197 @@
+package fs
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	fusefs "github.com/hanwen/go-fuse/v2/fs"
+
+	"coffer/repo"
+)
+
+// Head is the writable next snapshot: the mount's root. It starts as a
+// copy of the latest snapshot's tree and loads directories lazily.
+type Head struct {
+	repo  *repo.Repository
+	log   *slog.Logger
+	clock func() time.Time
+	host  string
+	ino   atomic.Uint64 // last inode number handed out
+
+	commitMu sync.Mutex // one commit at a time
+
+	// treeMu: operations that change the tree hold it shared; a commit
+	// holds it exclusively while it reads the whole tree.
+	treeMu sync.RWMutex
+
+	mu        sync.Mutex
+	base      *repo.Snapshot   // guarded by mu; the snapshot the head started from
+	links     repo.LinkTable   // guarded by mu; link counts of hard-linked files
+	linked    map[uint64]*node // guarded by mu; loaded hard-linked files by identity
+	changed   bool             // guarded by mu; anything changed since base
+	root      *node
+	snapshots *snapshotsDir
+}
+
+// HeadOptions configure a head.
+type HeadOptions struct {
+	Logger *slog.Logger
+	Clock  func() time.Time
+	Host   string
+}
+
+// NewHead prepares a head on top of the latest snapshot (or an empty tree).
+func NewHead(ctx context.Context, r *repo.Repository, o HeadOptions) (*Head, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	h := &Head{repo: r, log: o.Logger, clock: o.Clock, host: o.Host, linked: make(map[uint64]*node)}
+	h.ino.Store(1)
+	snaps, err := r.Snapshots(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := h.now()
+	h.root = &node{h: h, kind: repo.TypeDir, mode: 0755, mtime: now, atime: now, ctime: now}
+	h.links = repo.LinkTable{}
+	if len(snaps) > 0 {
+		base := snaps[len(snaps)-1]
+		links, err := r.LoadLinks(ctx, base.Links)
+		if err != nil {
+			return nil, fmt.Errorf("snapshot %s: %w", base.ID, err)
+		}
+		h.base, h.links = base, links
+		h.root.setFromRepo(&base.Root)
+		h.root.subtree = base.Tree
+	}
+	h.snapshots = newSnapshotsDir(r, h.log, &h.ino, snaps)
+	return h, nil
+}
+
+// Root is the node to mount.
+func (h *Head) Root() fusefs.InodeEmbedder { return h.root }
+
+func (h *Head) now() int64 { return h.clock().UnixNano() }
+
+func (h *Head) nextIno() uint64 { return h.ino.Add(1) }
+
+// touch records that the head differs from its base.
+func (h *Head) touch() {
+	h.mu.Lock()
+	h.changed = true
+	h.mu.Unlock()
+}
+
+func (h *Head) linkCount(link uint64) uint32 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if c := h.links[link]; c > 0 {
+		return c
+	}
+	return 1
+}
+
+// addLink records one more name for n, giving it a link identity first.
+func (h *Head) addLink(n *node) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if n.link == 0 {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		n.link = binary.LittleEndian.Uint64(b[:]) | 1
+		h.links[n.link] = 1
+		h.linked[n.link] = n
+	}
+	h.links[n.link]++
+	h.changed = true
+}
+
+// dropLink records that one name of n went away.
+func (h *Head) dropLink(n *node) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if n.link == 0 {
+		return
+	}
+	if h.links[n.link] > 1 {
+		h.links[n.link]--
+	} else {
+		delete(h.links, n.link)
+		delete(h.linked, n.link)
+	}
+}
+
+// setFromRepo copies stored attributes into n.
+func (n *node) setFromRepo(e *repo.Node) {
+	n.mode, n.uid, n.gid = e.Mode&07777, e.UID, e.GID
+	n.mtime, n.atime, n.ctime = e.Mtime, e.Atime, e.Ctime
+	n.rdev, n.target, n.link = e.Rdev, e.Target, e.Link
+	n.xattrs = nil
+	for _, x := range e.Xattrs {
+		if n.xattrs == nil {
+			n.xattrs = make(map[string][]byte)
+		}
+		n.xattrs[x.Name] = x.Value
+	}
+	n.blocks, n.size = e.Blocks, int64(e.Size)
+	n.subtree = e.Subtree
+	n.files, n.bytes = e.Files, e.Bytes
+}
+
+// load fills a directory from its tree block, once.
+func (n *node) load(ctx context.Context) syscall.Errno {
+	n.loadOnce.Do(func() {
+		if n.subtree == "" {
+			n.loaded.Store(true)
+			return
+		}
+		id, err := (&repo.Node{Subtree: n.subtree}).SubtreeID()
+		if err == nil {
+			var t *repo.Tree
+			t, err = n.h.repo.LoadTree(ctx, id)
+			if err == nil {
+				n.addChildren(ctx, t)
+				n.loaded.Store(true)
+			}
+		}
+		n.loadErr = err
+	})
+	if n.loadErr != nil {
+		return toErrno(n.h.log, "load directory", n.loadErr)
+	}
+	return 0
+}
+
+func (n *node) addChildren(ctx context.Context, t *repo.Tree) {
+	h := n.h
+	for i := range t.Nodes {
+		e := &t.Nodes[i]
+		var child *node
+		if e.Link != 0 {
+			h.mu.Lock()
+			child = h.linked[e.Link]
+			h.mu.Unlock()
+		}
+		if child == nil {
+			child = &node{h: h, kind: e.Type}
+			child.setFromRepo(e)
+			n.NewPersistentInode(ctx, child, fusefs.StableAttr{Mode: typeBits(e.Type), Ino: h.nextIno()})
+			if e.Link != 0 {
+				h.mu.Lock()
+				h.linked[e.Link] = child
+				h.mu.Unlock()
+			}
+		}
+		n.AddChild(e.Name, child.EmbeddedInode(), true)
+	}
+}

@@ -1,0 +1,242 @@
+package fs
+
+import (
+	"context"
+	"syscall"
+
+	fusefs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"coffer/repo"
+)
+
+// SnapshotsName is the hidden directory in the head's root that holds
+// every snapshot. It is reachable by name but not listed.
+const SnapshotsName = ".snapshots"
+
+var (
+	_ = (fusefs.NodeLookuper)((*node)(nil))
+	_ = (fusefs.NodeReaddirer)((*node)(nil))
+	_ = (fusefs.NodeMkdirer)((*node)(nil))
+	_ = (fusefs.NodeMknoder)((*node)(nil))
+	_ = (fusefs.NodeCreater)((*node)(nil))
+	_ = (fusefs.NodeSymlinker)((*node)(nil))
+	_ = (fusefs.NodeLinker)((*node)(nil))
+	_ = (fusefs.NodeUnlinker)((*node)(nil))
+	_ = (fusefs.NodeRmdirer)((*node)(nil))
+	_ = (fusefs.NodeRenamer)((*node)(nil))
+	_ = (fusefs.NodeReadlinker)((*node)(nil))
+	_ = (fusefs.NodeStatfser)((*node)(nil))
+)
+
+func (n *node) isRoot() bool { return n == n.h.root }
+
+// reserved reports whether name may not be created in n.
+func (n *node) reserved(name string) bool { return n.isRoot() && name == SnapshotsName }
+
+func asNode(ops fusefs.InodeEmbedder) *node {
+	c, _ := ops.(*node)
+	return c
+}
+
+// child returns n's head child called name, or nil.
+func (n *node) child(name string) *node {
+	ch := n.GetChild(name)
+	if ch == nil {
+		return nil
+	}
+	return asNode(ch.Operations())
+}
+
+// Lookup finds a child, loading the directory on first use.
+func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
+	if n.reserved(name) {
+		return n.h.snapshots.attach(ctx, n.EmbeddedInode(), out), 0
+	}
+	if errno := n.load(ctx); errno != 0 {
+		return nil, errno
+	}
+	c := n.child(name)
+	if c == nil {
+		return nil, syscall.ENOENT
+	}
+	return n.entry(c, out), 0
+}
+
+// Readdir lists the directory; .snapshots is never listed.
+func (n *node) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Errno) {
+	if errno := n.load(ctx); errno != 0 {
+		return nil, errno
+	}
+	children := n.Children()
+	entries := make([]fuse.DirEntry, 0, len(children))
+	for name, ch := range children {
+		if asNode(ch.Operations()) == nil {
+			continue
+		}
+		entries = append(entries, fuse.DirEntry{Name: name, Mode: ch.StableAttr().Mode, Ino: ch.StableAttr().Ino})
+	}
+	return fusefs.NewListDirStream(entries), 0
+}
+
+// newChild creates a node of kind in n and records the change.
+func (n *node) newChild(ctx context.Context, name string, kind repo.NodeType, mode uint32) (*node, syscall.Errno) {
+	if n.reserved(name) {
+		return nil, syscall.EEXIST
+	}
+	if errno := n.load(ctx); errno != 0 {
+		return nil, errno
+	}
+	if n.GetChild(name) != nil {
+		return nil, syscall.EEXIST
+	}
+	now := n.h.now()
+	c := &node{h: n.h, kind: kind, mode: mode & 07777, mtime: now, atime: now, ctime: now}
+	if caller, ok := fuse.FromContext(ctx); ok {
+		c.uid, c.gid = caller.Uid, caller.Gid
+	}
+	if kind == repo.TypeDir {
+		c.loadOnce.Do(func() { c.loaded.Store(true) })
+	}
+	n.NewPersistentInode(ctx, c, fusefs.StableAttr{Mode: typeBits(kind), Ino: n.h.nextIno()})
+	n.changedEntries()
+	return c, 0
+}
+
+// changedEntries stamps n's times after its entries changed.
+func (n *node) changedEntries() {
+	now := n.h.now()
+	n.mu.Lock()
+	n.mtime, n.ctime = now, now
+	n.mu.Unlock()
+	n.h.touch()
+}
+
+func (n *node) entry(c *node, out *fuse.EntryOut) *fusefs.Inode {
+	c.mu.Lock()
+	c.fillAttr(&out.Attr)
+	c.mu.Unlock()
+	return c.EmbeddedInode()
+}
+
+// Mkdir creates an empty directory.
+func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
+	n.h.treeMu.RLock()
+	defer n.h.treeMu.RUnlock()
+	c, errno := n.newChild(ctx, name, repo.TypeDir, mode)
+	if errno != 0 {
+		return nil, errno
+	}
+	return n.entry(c, out), 0
+}
+
+// Mknod creates a FIFO, socket or device node.
+func (n *node) Mknod(ctx context.Context, name string, mode, dev uint32, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
+	n.h.treeMu.RLock()
+	defer n.h.treeMu.RUnlock()
+	kind := kindOf(mode)
+	if kind == repo.TypeDir || kind == repo.TypeSymlink {
+		return nil, syscall.EINVAL
+	}
+	c, errno := n.newChild(ctx, name, kind, mode)
+	if errno != 0 {
+		return nil, errno
+	}
+	c.rdev = uint64(dev)
+	return n.entry(c, out), 0
+}
+
+// Create makes a new file, open for writing.
+func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*fusefs.Inode, fusefs.FileHandle, uint32, syscall.Errno) {
+	n.h.treeMu.RLock()
+	defer n.h.treeMu.RUnlock()
+	c, errno := n.newChild(ctx, name, repo.TypeFile, mode)
+	if errno != 0 {
+		return nil, nil, 0, errno
+	}
+	c.mu.Lock()
+	c.startWriter()
+	c.writers++
+	c.mu.Unlock()
+	return n.entry(c, out), &handle{write: true}, 0, 0
+}
+
+// Symlink creates a symbolic link.
+func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
+	n.h.treeMu.RLock()
+	defer n.h.treeMu.RUnlock()
+	c, errno := n.newChild(ctx, name, repo.TypeSymlink, 0777)
+	if errno != 0 {
+		return nil, errno
+	}
+	c.target = target
+	return n.entry(c, out), 0
+}
+
+// Readlink returns a symlink's target.
+func (n *node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return []byte(n.target), 0
+}
+
+// Link gives an existing file another name.
+func (n *node) Link(ctx context.Context, target fusefs.InodeEmbedder, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
+	n.h.treeMu.RLock()
+	defer n.h.treeMu.RUnlock()
+	t := asNode(target)
+	if t == nil {
+		return nil, syscall.EXDEV
+	}
+	if t.kind == repo.TypeDir {
+		return nil, syscall.EPERM
+	}
+	if n.reserved(name) || n.GetChild(name) != nil {
+		return nil, syscall.EEXIST
+	}
+	t.mu.Lock()
+	n.h.addLink(t)
+	t.ctime = n.h.now()
+	t.mu.Unlock()
+	n.changedEntries()
+	return n.entry(t, out), 0
+}
+
+// Unlink removes a name; the file's bytes stay in earlier snapshots.
+func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
+	n.h.treeMu.RLock()
+	defer n.h.treeMu.RUnlock()
+	c := n.child(name)
+	if c == nil {
+		return syscall.ENOENT
+	}
+	if c.kind == repo.TypeDir {
+		return syscall.EISDIR
+	}
+	c.mu.Lock()
+	n.h.dropLink(c)
+	c.mu.Unlock()
+	n.changedEntries()
+	return 0
+}
+
+// Rmdir removes an empty directory.
+func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno {
+	n.h.treeMu.RLock()
+	defer n.h.treeMu.RUnlock()
+	c := n.child(name)
+	if c == nil {
+		return syscall.ENOENT
+	}
+	if c.kind != repo.TypeDir {
+		return syscall.ENOTDIR
+	}
+	if errno := c.load(ctx); errno != 0 {
+		return errno
+	}
+	if len(c.Children()) > 0 {
+		return syscall.ENOTEMPTY
+	}
+	n.changedEntries()
+	return 0
+}

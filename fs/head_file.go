@@ -1,0 +1,157 @@
+package fs
+
+import (
+	"context"
+	"syscall"
+
+	fusefs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"coffer/repo"
+)
+
+// handle is an open head file; write says it was opened for writing.
+type handle struct {
+	write bool
+}
+
+var (
+	_ = (fusefs.NodeOpener)((*node)(nil))
+	_ = (fusefs.NodeReader)((*node)(nil))
+	_ = (fusefs.NodeWriter)((*node)(nil))
+	_ = (fusefs.NodeFlusher)((*node)(nil))
+	_ = (fusefs.NodeFsyncer)((*node)(nil))
+	_ = (fusefs.NodeReleaser)((*node)(nil))
+)
+
+// Open opens a file. A file is writable only while it is new: after its
+// last writer closes, opening it for writing needs O_TRUNC, which starts
+// a new file in its place.
+func (n *node) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
+	if n.kind != repo.TypeFile {
+		return nil, 0, syscall.EINVAL
+	}
+	if flags&syscall.O_ACCMODE == syscall.O_RDONLY {
+		return &handle{}, 0, 0
+	}
+	n.h.treeMu.RLock()
+	defer n.h.treeMu.RUnlock()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	switch {
+	case n.writer == nil && flags&syscall.O_TRUNC == 0:
+		return nil, 0, syscall.EPERM
+	case n.writer == nil:
+		n.startWriter()
+	case flags&syscall.O_TRUNC != 0:
+		if err := n.writer.Truncate(ctx, 0); err != nil {
+			return nil, 0, toErrno(n.h.log, "truncate", err)
+		}
+	}
+	n.writers++
+	n.ctime = n.h.now()
+	n.h.touch()
+	return &handle{write: true}, 0, 0
+}
+
+// Read reads a file, new or committed.
+func (n *node) Read(ctx context.Context, f fusefs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	n.mu.Lock()
+	w := n.writer
+	rd := n.reader
+	if w == nil && rd == nil {
+		rd = n.h.repo.NewFileReader(n.blocks)
+		n.reader = rd
+	}
+	n.mu.Unlock()
+	var k int
+	var err error
+	if w != nil {
+		k, err = w.ReadAt(ctx, dest, off)
+	} else {
+		k, err = rd.ReadAt(ctx, dest, off)
+	}
+	if err != nil {
+		return nil, toErrno(n.h.log, "read", err)
+	}
+	return fuse.ReadResultData(dest[:k]), 0
+}
+
+// Write writes to a new file at any offset.
+func (n *node) Write(ctx context.Context, f fusefs.FileHandle, data []byte, off int64) (uint32, syscall.Errno) {
+	if h, _ := f.(*handle); h == nil || !h.write {
+		return 0, syscall.EBADF
+	}
+	n.mu.Lock()
+	w := n.writer
+	if w != nil {
+		n.mtime = n.h.now()
+		n.ctime = n.mtime
+	}
+	n.mu.Unlock()
+	if w == nil {
+		return 0, syscall.EPERM
+	}
+	if err := w.WriteAt(ctx, data, off); err != nil {
+		return 0, toErrno(n.h.log, "write", err)
+	}
+	n.h.touch()
+	return uint32(len(data)), 0
+}
+
+// Flush runs at every close(2). When the last writer closes, the file is
+// finished: its bytes are fixed and any error is reported here.
+func (n *node) Flush(ctx context.Context, f fusefs.FileHandle) syscall.Errno {
+	if h, _ := f.(*handle); h == nil || !h.write {
+		return 0
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.writers != 1 || n.writer == nil {
+		return 0
+	}
+	return toErrno(n.h.log, "close", n.finish(ctx))
+}
+
+// finish fixes a new file's contents; mu must be held.
+func (n *node) finish(ctx context.Context) error {
+	blocks, err := n.writer.Close(ctx)
+	if err != nil {
+		return err
+	}
+	n.size = n.writer.Size()
+	n.blocks, n.writer, n.reader = blocks, nil, nil
+	return nil
+}
+
+// Release drops a handle; the last writer finishes the file if Flush did
+// not.
+func (n *node) Release(ctx context.Context, f fusefs.FileHandle) syscall.Errno {
+	if h, _ := f.(*handle); h == nil || !h.write {
+		return 0
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.writers--
+	if n.writers == 0 && n.writer != nil {
+		if err := n.finish(context.WithoutCancel(ctx)); err != nil {
+			n.h.log.Error("file could not be finished", "err", err)
+		}
+	}
+	return 0
+}
+
+// Fsync returns once everything written to the file is durable in the
+// store.
+func (n *node) Fsync(ctx context.Context, f fusefs.FileHandle, flags uint32) syscall.Errno {
+	n.mu.Lock()
+	w := n.writer
+	n.mu.Unlock()
+	var err error
+	if w != nil {
+		err = w.Sync(ctx)
+	} else {
+		err = n.h.repo.Flush(ctx)
+	}
+	return toErrno(n.h.log, "fsync", err)
+}

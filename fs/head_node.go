@@ -1,0 +1,191 @@
+package fs
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	fusefs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"coffer/repo"
+)
+
+// node is one entry of the head: a directory, file, symlink or special
+// file. One type serves all kinds so hard links and commits treat every
+// entry alike; the kind is fixed at creation.
+type node struct {
+	fusefs.Inode
+	h *Head
+
+	mu     sync.Mutex
+	kind   repo.NodeType     // fixed at creation
+	mode   uint32            // guarded by mu; permission bits only (07777)
+	uid    uint32            // guarded by mu
+	gid    uint32            // guarded by mu
+	mtime  int64             // guarded by mu; Unix ns
+	atime  int64             // guarded by mu
+	ctime  int64             // guarded by mu
+	rdev   uint64            // guarded by mu
+	target string            // guarded by mu; symlink target
+	xattrs map[string][]byte // guarded by mu
+	link   uint64            // guarded by mu; hard-link identity, 0 if never linked
+
+	// Directories: the tree block they were loaded from, until loaded.
+	loadOnce sync.Once
+	loadErr  error
+	subtree  string // hex tree ID; "" for a directory created in the head
+	loaded   atomic.Bool
+	files    uint64 // subtree totals stored with an unloaded directory
+	bytes    uint64
+
+	// Files: committed contents, or a writer while the file is new.
+	blocks  []repo.BlockRef  // guarded by mu
+	size    int64            // guarded by mu; size of blocks
+	writer  *repo.FileWriter // guarded by mu; non-nil while writable
+	writers int              // guarded by mu; open write handles
+	reader  *repo.FileReader // guarded by mu; lazily built for blocks
+}
+
+var (
+	_ = (fusefs.NodeGetattrer)((*node)(nil))
+	_ = (fusefs.NodeSetattrer)((*node)(nil))
+)
+
+func typeBits(k repo.NodeType) uint32 {
+	switch k {
+	case repo.TypeDir:
+		return syscall.S_IFDIR
+	case repo.TypeSymlink:
+		return syscall.S_IFLNK
+	case repo.TypeFIFO:
+		return syscall.S_IFIFO
+	case repo.TypeChar:
+		return syscall.S_IFCHR
+	case repo.TypeBlock:
+		return syscall.S_IFBLK
+	case repo.TypeSocket:
+		return syscall.S_IFSOCK
+	}
+	return syscall.S_IFREG
+}
+
+func kindOf(mode uint32) repo.NodeType {
+	switch mode & syscall.S_IFMT {
+	case syscall.S_IFDIR:
+		return repo.TypeDir
+	case syscall.S_IFLNK:
+		return repo.TypeSymlink
+	case syscall.S_IFIFO:
+		return repo.TypeFIFO
+	case syscall.S_IFCHR:
+		return repo.TypeChar
+	case syscall.S_IFBLK:
+		return repo.TypeBlock
+	case syscall.S_IFSOCK:
+		return repo.TypeSocket
+	}
+	return repo.TypeFile
+}
+
+// fileSize is the file's current length; mu must be held.
+func (n *node) fileSize() int64 {
+	switch {
+	case n.writer != nil:
+		return n.writer.Size()
+	case n.kind == repo.TypeSymlink:
+		return int64(len(n.target))
+	}
+	return n.size
+}
+
+// fillAttr writes n's attributes; mu must be held.
+func (n *node) fillAttr(out *fuse.Attr) {
+	out.Ino = n.StableAttr().Ino
+	out.Mode = typeBits(n.kind) | n.mode
+	out.Uid, out.Gid = n.uid, n.gid
+	out.Size = uint64(n.fileSize())
+	out.Blocks = (out.Size + 511) / 512
+	out.Blksize = 1 << 20
+	out.Rdev = uint32(n.rdev)
+	out.Nlink = 1
+	if n.link != 0 {
+		out.Nlink = n.h.linkCount(n.link)
+	}
+	setTimes(out, n.atime, n.mtime, n.ctime)
+}
+
+func setTimes(out *fuse.Attr, atime, mtime, ctime int64) {
+	out.Atime, out.Atimensec = uint64(atime/1e9), uint32(atime%1e9)
+	out.Mtime, out.Mtimensec = uint64(mtime/1e9), uint32(mtime%1e9)
+	out.Ctime, out.Ctimensec = uint64(ctime/1e9), uint32(ctime%1e9)
+}
+
+// Getattr reports n's attributes.
+func (n *node) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.fillAttr(&out.Attr)
+	return 0
+}
+
+// Setattr changes mode, owner, times or size. A committed file's size can
+// only become 0, which starts a new file in its place: its old bytes stay
+// in the snapshots that hold them.
+func (n *node) Setattr(ctx context.Context, f fusefs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	n.h.treeMu.RLock()
+	defer n.h.treeMu.RUnlock()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	now := n.h.now()
+	if size, ok := in.GetSize(); ok {
+		if errno := n.truncate(ctx, int64(size)); errno != 0 {
+			return errno
+		}
+		n.mtime = now
+	}
+	if mode, ok := in.GetMode(); ok {
+		n.mode = mode & 07777
+	}
+	if uid, ok := in.GetUID(); ok {
+		n.uid = uid
+	}
+	if gid, ok := in.GetGID(); ok {
+		n.gid = gid
+	}
+	if t, ok := in.GetMTime(); ok {
+		n.mtime = t.UnixNano()
+	}
+	if t, ok := in.GetATime(); ok {
+		n.atime = t.UnixNano()
+	}
+	n.ctime = now
+	n.h.touch()
+	n.fillAttr(&out.Attr)
+	return 0
+}
+
+// truncate applies a size change; mu must be held.
+func (n *node) truncate(ctx context.Context, size int64) syscall.Errno {
+	if n.kind != repo.TypeFile {
+		return syscall.EISDIR
+	}
+	if n.writer != nil {
+		return toErrno(n.h.log, "truncate", n.writer.Truncate(ctx, size))
+	}
+	switch {
+	case size == n.size:
+		return 0
+	case size == 0:
+		n.startWriter()
+		return 0
+	}
+	return syscall.EPERM
+}
+
+// startWriter makes n a new, empty, writable file; mu must be held.
+func (n *node) startWriter() {
+	n.writer = n.h.repo.NewFileWriter()
+	n.blocks, n.size, n.reader = nil, 0, nil
+}

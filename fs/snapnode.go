@@ -1,0 +1,225 @@
+package fs
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	fusefs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"coffer/repo"
+)
+
+// snapTimeout is how long the kernel may cache a snapshot's entries and
+// attributes: they never change.
+const snapTimeout = time.Hour
+
+// snapshotTree is what every node of one snapshot shares.
+type snapshotTree struct {
+	r    *repo.Repository
+	log  *slog.Logger
+	ino  *atomic.Uint64
+	snap *repo.Snapshot
+
+	linksOnce sync.Once
+	links     repo.LinkTable
+	linksErr  error
+}
+
+// snapNode is one read-only entry of a snapshot.
+type snapNode struct {
+	fusefs.Inode
+	readOnly
+	t *snapshotTree // nil for the "latest" symlink
+	e repo.Node
+
+	loadOnce sync.Once
+	loadErr  error
+
+	mu     sync.Mutex
+	reader *repo.FileReader // guarded by mu
+}
+
+var (
+	_ = (fusefs.NodeGetattrer)((*snapNode)(nil))
+	_ = (fusefs.NodeLookuper)((*snapNode)(nil))
+	_ = (fusefs.NodeReaddirer)((*snapNode)(nil))
+	_ = (fusefs.NodeOpener)((*snapNode)(nil))
+	_ = (fusefs.NodeReader)((*snapNode)(nil))
+	_ = (fusefs.NodeReadlinker)((*snapNode)(nil))
+	_ = (fusefs.NodeGetxattrer)((*snapNode)(nil))
+	_ = (fusefs.NodeListxattrer)((*snapNode)(nil))
+)
+
+func newSnapRoot(r *repo.Repository, log *slog.Logger, ino *atomic.Uint64, s *repo.Snapshot) *snapNode {
+	e := s.Root
+	e.Type, e.Subtree = repo.TypeDir, s.Tree
+	return &snapNode{t: &snapshotTree{r: r, log: log, ino: ino, snap: s}, e: e}
+}
+
+// NewSnapshotRoot returns the root of a read-only mount of one snapshot.
+func NewSnapshotRoot(r *repo.Repository, log *slog.Logger, s *repo.Snapshot) fusefs.InodeEmbedder {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	var ino atomic.Uint64
+	ino.Store(1)
+	return newSnapRoot(r, log, &ino, s)
+}
+
+func (n *snapNode) linkCount(ctx context.Context) uint32 {
+	t := n.t
+	t.linksOnce.Do(func() { t.links, t.linksErr = t.r.LoadLinks(ctx, t.snap.Links) })
+	if c := t.links[n.e.Link]; c > 0 {
+		return c
+	}
+	return 1
+}
+
+func (n *snapNode) fillAttr(out *fuse.Attr) {
+	e := &n.e
+	out.Ino = n.StableAttr().Ino
+	out.Mode = typeBits(e.Type) | e.Mode&07777
+	out.Uid, out.Gid = e.UID, e.GID
+	out.Size = e.Size
+	if e.Type == repo.TypeSymlink {
+		out.Size = uint64(len(e.Target))
+	}
+	out.Blocks = (out.Size + 511) / 512
+	out.Blksize = 1 << 20
+	out.Rdev = uint32(e.Rdev)
+	out.Nlink = 1
+	if e.Link != 0 && n.t != nil {
+		out.Nlink = n.linkCount(context.Background())
+	}
+	setTimes(out, e.Atime, e.Mtime, e.Ctime)
+}
+
+// Getattr reports the stored attributes.
+func (n *snapNode) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	n.fillAttr(&out.Attr)
+	out.SetTimeout(snapTimeout)
+	return 0
+}
+
+// childIno gives hard-linked entries of one snapshot one inode number,
+// so the kernel (and rsync -H, tar) see one file with several names.
+func (n *snapNode) childIno(e *repo.Node) uint64 {
+	if e.Link == 0 {
+		return n.t.ino.Add(1)
+	}
+	h := sha256.New()
+	h.Write([]byte(n.t.snap.ID))
+	_ = binary.Write(h, binary.LittleEndian, e.Link)
+	return binary.LittleEndian.Uint64(h.Sum(nil)) | 1<<63
+}
+
+// load adds a directory's entries as children, once.
+func (n *snapNode) load(ctx context.Context) syscall.Errno {
+	n.loadOnce.Do(func() {
+		id, err := n.e.SubtreeID()
+		if err != nil {
+			n.loadErr = err
+			return
+		}
+		tree, err := n.t.r.LoadTree(ctx, id)
+		if err != nil {
+			n.loadErr = err
+			return
+		}
+		for _, e := range tree.Nodes {
+			c := &snapNode{t: n.t, e: e}
+			ch := n.NewPersistentInode(ctx, c, fusefs.StableAttr{Mode: typeBits(e.Type), Ino: n.childIno(&e)})
+			n.AddChild(e.Name, ch, true)
+		}
+	})
+	if n.loadErr != nil {
+		return toErrno(n.t.log, "load snapshot directory", n.loadErr)
+	}
+	return 0
+}
+
+// Lookup finds an entry of a snapshot directory.
+func (n *snapNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
+	if n.e.Type != repo.TypeDir {
+		return nil, syscall.ENOTDIR
+	}
+	if errno := n.load(ctx); errno != 0 {
+		return nil, errno
+	}
+	ch := n.GetChild(name)
+	if ch == nil {
+		out.SetEntryTimeout(snapTimeout)
+		return nil, syscall.ENOENT
+	}
+	ch.Operations().(*snapNode).fillAttr(&out.Attr)
+	out.SetEntryTimeout(snapTimeout)
+	out.SetAttrTimeout(snapTimeout)
+	return ch, 0
+}
+
+// Readdir lists a snapshot directory.
+func (n *snapNode) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Errno) {
+	if errno := n.load(ctx); errno != 0 {
+		return nil, errno
+	}
+	children := n.Children()
+	entries := make([]fuse.DirEntry, 0, len(children))
+	for name, ch := range children {
+		entries = append(entries, fuse.DirEntry{Name: name, Mode: ch.StableAttr().Mode, Ino: ch.StableAttr().Ino})
+	}
+	return fusefs.NewListDirStream(entries), 0
+}
+
+// Open opens a snapshot file read-only; the kernel keeps its pages.
+func (n *snapNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
+	if flags&syscall.O_ACCMODE != syscall.O_RDONLY || flags&syscall.O_TRUNC != 0 {
+		return nil, 0, syscall.EROFS
+	}
+	return nil, fuse.FOPEN_KEEP_CACHE, 0
+}
+
+// Read reads a snapshot file through the block cache.
+func (n *snapNode) Read(ctx context.Context, f fusefs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	n.mu.Lock()
+	if n.reader == nil {
+		n.reader = n.t.r.NewFileReader(n.e.Blocks)
+	}
+	rd := n.reader
+	n.mu.Unlock()
+	k, err := rd.ReadAt(ctx, dest, off)
+	if err != nil {
+		return nil, toErrno(n.t.log, "read", err)
+	}
+	return fuse.ReadResultData(dest[:k]), 0
+}
+
+// Readlink returns a symlink's target.
+func (n *snapNode) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
+	return []byte(n.e.Target), 0
+}
+
+// Getxattr reads a stored extended attribute.
+func (n *snapNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
+	for _, x := range n.e.Xattrs {
+		if x.Name == attr {
+			return getXattr(x.Value, true, dest)
+		}
+	}
+	return getXattr(nil, false, dest)
+}
+
+// Listxattr lists stored extended attribute names.
+func (n *snapNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
+	names := make([]string, 0, len(n.e.Xattrs))
+	for _, x := range n.e.Xattrs {
+		names = append(names, x.Name)
+	}
+	return listXattrs(names, dest)
+}

@@ -1,0 +1,160 @@
+package objectstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Sentinel errors every backend returns (wrapped with context) so callers
+// can test them with errors.Is. Backends translate their native errors into
+// these in exactly one place (a translateError function per backend).
+var (
+	// ErrNotFound: the key does not exist (or, for a point-in-time view,
+	// did not exist at that time).
+	ErrNotFound = errors.New("object not found")
+	// ErrExists: Put found the key already present; nothing was written.
+	ErrExists = errors.New("object already exists")
+	// ErrRetained: the object is under retention and cannot be deleted,
+	// or its retention cannot be shortened.
+	ErrRetained = errors.New("object is under retention")
+	// ErrInvalidRange: a ranged Get asked for bytes beyond the object's end.
+	ErrInvalidRange = errors.New("invalid byte range")
+	// ErrPermission: the credentials in use may not do this.
+	ErrPermission = errors.New("permission denied by the store")
+	// ErrNoBucket: the bucket (or local directory) does not exist.
+	ErrNoBucket = errors.New("bucket does not exist")
+	// ErrUnavailable: the store could not be reached or kept failing after
+	// bounded retries.
+	ErrUnavailable = errors.New("store unavailable")
+	// ErrCorrupt: the bytes the store returned do not match the checksum
+	// recorded when they were written.
+	ErrCorrupt = errors.New("object failed its integrity check")
+	// ErrInvalidKey: the key breaks the key rules (see CheckKey); nothing
+	// was sent to the store.
+	ErrInvalidKey = errors.New("invalid object key")
+)
+
+// MaxKeyLen is the longest key a backend accepts, in bytes.
+const MaxKeyLen = 1024
+
+// CheckKey returns nil if key follows the rules every backend enforces:
+// non-empty, at most MaxKeyLen bytes of [A-Za-z0-9._/-], slash-separated
+// segments that are neither empty nor "." or "..", so no leading, trailing
+// or doubled slash. Otherwise it returns an error wrapping ErrInvalidKey.
+func CheckKey(key string) error {
+	if key == "" || len(key) > MaxKeyLen {
+		return fmt.Errorf("%w: %q: length %d not in 1..%d", ErrInvalidKey, key, len(key), MaxKeyLen)
+	}
+	return checkPath(key, false)
+}
+
+// CheckPrefix returns nil if prefix can start keys that pass CheckKey: it
+// follows the same rules, but may be empty and may end in a slash.
+func CheckPrefix(prefix string) error {
+	if len(prefix) > MaxKeyLen {
+		return fmt.Errorf("%w: prefix %q longer than %d", ErrInvalidKey, prefix, MaxKeyLen)
+	}
+	if prefix == "" {
+		return nil
+	}
+	return checkPath(prefix, true)
+}
+
+// checkPath checks characters and segments; openEnd allows a trailing
+// slash and a final segment that is a partial name (such as ".").
+func checkPath(p string, openEnd bool) error {
+	for i := 0; i < len(p); i++ {
+		if !keyChar(p[i]) {
+			return fmt.Errorf("%w: %q: character %q not allowed", ErrInvalidKey, p, p[i])
+		}
+	}
+	segs := strings.Split(p, "/")
+	for i, seg := range segs {
+		last := i == len(segs)-1
+		if last && openEnd {
+			break
+		}
+		if seg == "" || seg == "." || seg == ".." {
+			return fmt.Errorf("%w: %q: empty, \".\" or \"..\" segment", ErrInvalidKey, p)
+		}
+	}
+	return nil
+}
+
+// keyChar reports whether c may appear in a key.
+func keyChar(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	return c == '.' || c == '_' || c == '/' || c == '-'
+}
+
+// Mode is an object-lock retention mode.
+type Mode string
+
+const (
+	// Compliance retention cannot be shortened or bypassed by anyone.
+	Compliance Mode = "COMPLIANCE"
+	// Governance retention can be bypassed by specially privileged
+	// credentials only.
+	Governance Mode = "GOVERNANCE"
+)
+
+// Retention asks for an object to be protected until Until. A zero Until
+// means no retention.
+type Retention struct {
+	Mode  Mode
+	Until time.Time
+}
+
+// IsZero reports whether r asks for no retention.
+func (r Retention) IsZero() bool { return r.Until.IsZero() }
+
+// Info describes one stored object.
+type Info struct {
+	Key         string
+	Size        int64
+	Modified    time.Time // upload time as the store records it
+	RetainUntil time.Time // zero if none
+	Mode        Mode      // empty if no retention
+	VersionID   string    // empty if the backend has no versions
+}
+
+// Store is the contract every backend honours. coffer only ever needs these
+// semantics, so a backend passes the conformance suite (objectstore/storetest)
+// or it is not a backend.
+//
+//   - Keys are slash-separated relative paths of [A-Za-z0-9._/-] characters
+//     (see CheckKey); a key that breaks the rules is ErrInvalidKey.
+//   - Put is atomic and never overwrites: if key already exists it returns
+//     ErrExists and changes nothing (S3: If-None-Match: *). It stores data
+//     with the requested retention and always sends an integrity checksum
+//     that the store verifies. After Put returns nil, Get, Head and List
+//     see the object (read-after-write).
+//   - Get returns the whole object, verified against its stored checksum
+//     where the backend keeps one (ErrCorrupt on a mismatch); GetRange returns exactly length bytes
+//     starting at off, or ErrInvalidRange if the object is shorter.
+//   - Head returns size, retention and version; ErrNotFound if absent.
+//   - List calls fn for every key with the given prefix, in lexical order,
+//     across as many pages as the backend needs; an error from fn stops the
+//     listing and is returned.
+//   - Delete removes an object; an object whose retention has not passed
+//     gives ErrRetained and stays. Deleting a missing key is ErrNotFound.
+//   - ExtendRetention moves retain-until later; it never shortens (a date
+//     earlier than the current one is a no-op, not an error).
+//
+// Every method takes a context as its first argument and honours its
+// cancellation and deadline.
+type Store interface {
+	Put(ctx context.Context, key string, data []byte, ret Retention) error
+	Get(ctx context.Context, key string) ([]byte, error)
+	GetRange(ctx context.Context, key string, off, length int64) ([]byte, error)
+	Head(ctx context.Context, key string) (Info, error)
+	List(ctx context.Context, prefix string, fn func(Info) error) error
+	Delete(ctx context.Context, key string) error
+	ExtendRetention(ctx context.Context, key string, ret Retention) error
+}

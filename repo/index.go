@@ -1,0 +1,162 @@
+package repo
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+
+	"coffer/cipher"
+	"coffer/objectstore"
+)
+
+// ErrMissingBlock: a tree or file names a block that no index knows.
+var ErrMissingBlock = errors.New("block is missing from the repository")
+
+// location says where a sealed block lives.
+type location struct {
+	Pack PackID
+	Off  uint32
+	Len  uint32
+	Type BlockType
+}
+
+// index maps every stored block to its location.
+type index struct {
+	mu      sync.RWMutex
+	blocks  map[cipher.ID]location // guarded by mu
+	unsaved []indexEntry           // guarded by mu; durable, not yet in an index object
+}
+
+type indexEntry struct {
+	ID  cipher.ID
+	Loc location
+}
+
+func newIndex() *index { return &index{blocks: make(map[cipher.ID]location)} }
+
+func (x *index) get(id cipher.ID) (location, bool) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	l, ok := x.blocks[id]
+	return l, ok
+}
+
+func (x *index) has(id cipher.ID) bool {
+	_, ok := x.get(id)
+	return ok
+}
+
+// add records blocks that are durable in a pack.
+func (x *index) add(entries []indexEntry, unsaved bool) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for _, e := range entries {
+		x.blocks[e.ID] = e.Loc
+	}
+	if unsaved {
+		x.unsaved = append(x.unsaved, entries...)
+	}
+}
+
+// Index object layout (inside the seal): "CIX1", then per entry
+// id[32] type[1] pack[16] off[4] len[4], big-endian.
+const (
+	indexMagic     = "CIX1"
+	indexEntrySize = 32 + 1 + 16 + 4 + 4
+)
+
+func encodeEntries(entries []indexEntry) []byte {
+	b := make([]byte, 0, len(indexMagic)+len(entries)*indexEntrySize)
+	b = append(b, indexMagic...)
+	for _, e := range entries {
+		b = append(b, e.ID[:]...)
+		b = append(b, byte(e.Loc.Type))
+		b = append(b, e.Loc.Pack[:]...)
+		b = binary.BigEndian.AppendUint32(b, e.Loc.Off)
+		b = binary.BigEndian.AppendUint32(b, e.Loc.Len)
+	}
+	return b
+}
+
+func decodeEntries(b []byte) ([]indexEntry, error) {
+	if len(b) < len(indexMagic) || string(b[:len(indexMagic)]) != indexMagic ||
+		(len(b)-len(indexMagic))%indexEntrySize != 0 {
+		return nil, ErrCorrupt
+	}
+	b = b[len(indexMagic):]
+	out := make([]indexEntry, 0, len(b)/indexEntrySize)
+	for ; len(b) > 0; b = b[indexEntrySize:] {
+		var e indexEntry
+		copy(e.ID[:], b[:32])
+		e.Loc.Type = BlockType(b[32])
+		copy(e.Loc.Pack[:], b[33:49])
+		e.Loc.Off = binary.BigEndian.Uint32(b[49:53])
+		e.Loc.Len = binary.BigEndian.Uint32(b[53:57])
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// saveIndex writes the entries not yet in any index object as a new one.
+func (r *Repository) saveIndex(ctx context.Context) error {
+	r.index.mu.Lock()
+	entries := r.index.unsaved
+	r.index.unsaved = nil
+	r.index.mu.Unlock()
+	if len(entries) == 0 {
+		return nil
+	}
+	var name [16]byte
+	if _, err := rand.Read(name[:]); err != nil {
+		return err
+	}
+	key := indexPrefix + hex.EncodeToString(name[:])
+	sealed := r.keys.Metadata().Seal(nil, encodeEntries(entries), objectAD(r.id, "index", key))
+	if err := r.store.Put(ctx, key, sealed, r.retention()); err != nil {
+		// Keep the entries so the next flush writes them.
+		r.index.mu.Lock()
+		r.index.unsaved = append(entries, r.index.unsaved...)
+		r.index.mu.Unlock()
+		return fmt.Errorf("write index: %w", err)
+	}
+	return nil
+}
+
+// loadIndex reads every index object, a few at a time.
+func (r *Repository) loadIndex(ctx context.Context) error {
+	var keys []string
+	err := r.store.List(ctx, indexPrefix, func(i objectstore.Info) error {
+		keys = append(keys, i.Key)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("list index: %w", err)
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for _, key := range keys {
+		g.Go(func() error {
+			sealed, err := r.store.Get(ctx, key)
+			if err != nil {
+				return fmt.Errorf("read %s: %w", key, err)
+			}
+			plain, err := r.keys.Metadata().Open(nil, sealed, objectAD(r.id, "index", key))
+			if err != nil {
+				return fmt.Errorf("%s: %w: %v", key, ErrCorrupt, err)
+			}
+			entries, err := decodeEntries(plain)
+			if err != nil {
+				return fmt.Errorf("%s: %w", key, err)
+			}
+			r.index.add(entries, false)
+			return nil
+		})
+	}
+	return g.Wait()
+}

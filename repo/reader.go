@@ -1,0 +1,77 @@
+package repo
+
+import (
+	"context"
+	"sort"
+	"sync"
+)
+
+// FileReader reads a stored file's bytes from its block list. Sequential
+// reads prefetch the next blocks in parallel.
+type FileReader struct {
+	r      *Repository
+	blocks []BlockRef
+	offs   []int64 // start offset of each block; offs[len(blocks)] is the size
+
+	mu       sync.Mutex
+	next     int64 // guarded by mu; where a sequential reader reads next
+	ahead    int   // guarded by mu; blocks already prefetched up to
+	readAhed int   // guarded by mu; the current prefetch window in blocks
+}
+
+// maxReadAhead bounds how many blocks a sequential reader prefetches.
+const maxReadAhead = 8
+
+// NewFileReader returns a reader over blocks.
+func (r *Repository) NewFileReader(blocks []BlockRef) *FileReader {
+	offs := make([]int64, len(blocks)+1)
+	for i, b := range blocks {
+		offs[i+1] = offs[i] + int64(b.Len)
+	}
+	return &FileReader{r: r, blocks: blocks, offs: offs}
+}
+
+// Size is the file's length.
+func (f *FileReader) Size() int64 { return f.offs[len(f.blocks)] }
+
+// ReadAt fills p from off; it returns fewer bytes only at the end of file.
+func (f *FileReader) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
+	size := f.Size()
+	if off >= size {
+		return 0, nil
+	}
+	p = p[:min(int64(len(p)), size-off)]
+	i := sort.Search(len(f.blocks), func(i int) bool { return f.offs[i+1] > off })
+	f.readAhead(ctx, off, i, len(p))
+	done := 0
+	for done < len(p) {
+		b, err := f.r.ReadBlock(ctx, DataBlock, f.blocks[i].ID)
+		if err != nil {
+			return done, err
+		}
+		pos := off + int64(done) - f.offs[i]
+		done += copy(p[done:], b[pos:])
+		i++
+	}
+	return done, nil
+}
+
+// readAhead notices sequential reads and prefetches the blocks after the
+// one being read, widening the window while the reader keeps going.
+func (f *FileReader) readAhead(ctx context.Context, off int64, i, n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	sequential := off == f.next
+	f.next = off + int64(n)
+	if !sequential {
+		f.readAhed, f.ahead = 0, i
+		return
+	}
+	f.readAhed = min(maxReadAhead, max(2, f.readAhed*2))
+	from := max(f.ahead, i+1)
+	to := min(len(f.blocks), i+1+f.readAhed)
+	for j := from; j < to; j++ {
+		f.r.Prefetch(ctx, DataBlock, f.blocks[j].ID)
+	}
+	f.ahead = max(f.ahead, to)
+}

@@ -1,0 +1,195 @@
+package repo
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"coffer/cache"
+	"coffer/chunker"
+	"coffer/cipher"
+	"coffer/objectstore"
+)
+
+// Options tune an open repository. Zero values pick the defaults.
+type Options struct {
+	Logger     *slog.Logger
+	Clock      func() time.Time
+	CacheBytes int64 // in-memory block cache; default 64 MiB
+	PackSize   int   // target pack size; default 16 MiB
+	Uploads    int   // packs uploaded in parallel; default 3
+	Workers    int   // blocks hashed and sealed in parallel; default GOMAXPROCS
+	// TailBudget bounds the bytes all open files may hold in their
+	// unfinished chunks; past it a file cuts its chunk early. Default 64 MiB.
+	TailBudget int64
+}
+
+func (o *Options) defaults() {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	if o.CacheBytes == 0 {
+		o.CacheBytes = 64 << 20
+	}
+	if o.PackSize == 0 {
+		o.PackSize = 16 << 20
+	}
+	if o.Uploads == 0 {
+		o.Uploads = 3
+	}
+	if o.Workers == 0 {
+		o.Workers = runtime.GOMAXPROCS(0)
+	}
+	if o.TailBudget == 0 {
+		o.TailBudget = 64 << 20
+	}
+}
+
+// Repository is an open, unlocked repository: the store, the keys, the
+// index of every block, and the write pipeline.
+type Repository struct {
+	store  objectstore.Store
+	id     []byte
+	master cipher.MasterKey
+	slotID string
+	keys   *cipher.Keys
+	params params
+	opts   Options
+	log    *slog.Logger
+
+	index  *index
+	packer *packer
+	blocks *cache.BlockCache[cipher.ID]
+	jobs   chan func()
+	tail   atomic.Int64 // bytes held in open files' unfinished chunks
+	stop   sync.Once
+
+	snapMu sync.Mutex
+	snaps  map[string]*Snapshot // guarded by snapMu; decrypted snapshots by ID
+}
+
+// Open unlocks the repository in st with secret and loads its index.
+func Open(ctx context.Context, st objectstore.Store, secret Secret, o Options) (*Repository, error) {
+	o.defaults()
+	cfg, err := readConfig(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	mk, slotID, err := unlock(ctx, st, secret)
+	if err != nil {
+		return nil, err
+	}
+	keys := cipher.DeriveKeys(mk, cfg.ID)
+	p, err := openParams(keys, cfg)
+	if err != nil {
+		return nil, err
+	}
+	r := &Repository{
+		store: st, id: cfg.ID, master: mk, slotID: slotID, keys: keys, params: p,
+		opts: o, log: o.Logger,
+		index:  newIndex(),
+		blocks: cache.NewBlockCache[cipher.ID](o.CacheBytes),
+		jobs:   make(chan func(), 2*o.Workers),
+		snaps:  make(map[string]*Snapshot),
+	}
+	r.packer = newPacker(r)
+	if err := r.loadIndex(ctx); err != nil {
+		return nil, err
+	}
+	for i := 0; i < o.Workers; i++ {
+		go r.worker()
+	}
+	return r, nil
+}
+
+// Close stops the worker goroutines. Call Flush and commit first; Close
+// itself writes nothing.
+func (r *Repository) Close() {
+	r.stop.Do(func() { close(r.jobs) })
+}
+
+func (r *Repository) worker() {
+	for job := range r.jobs {
+		job()
+	}
+}
+
+// ID is the repository's random 16-byte identity.
+func (r *Repository) ID() []byte { return r.id }
+
+// Store is the object store the repository lives in.
+func (r *Repository) Store() objectstore.Store { return r.store }
+
+// ChunkerParams are the repository's content-defined chunking sizes.
+func (r *Repository) ChunkerParams() chunker.Params { return r.params.Chunker }
+
+func (r *Repository) newChunker() *chunker.Chunker {
+	return chunker.New(r.keys.ChunkerSeed(), r.params.Chunker)
+}
+
+// retention is the retention new objects get now.
+func (r *Repository) retention() objectstore.Retention {
+	return retention(r.params.Retention, r.opts.Clock())
+}
+
+// Flush makes every block saved so far durable in the store and records
+// their locations in an index object.
+func (r *Repository) Flush(ctx context.Context) error {
+	if err := r.packer.flush(ctx); err != nil {
+		return err
+	}
+	return r.saveIndex(ctx)
+}
+
+// ReadBlock returns the plaintext of block id, which must be of type t.
+func (r *Repository) ReadBlock(ctx context.Context, t BlockType, id cipher.ID) ([]byte, error) {
+	return r.blocks.Get(ctx, id, func(ctx context.Context) ([]byte, error) {
+		return r.fetchBlock(ctx, t, id)
+	})
+}
+
+// Prefetch starts loading block id into the cache in the background.
+func (r *Repository) Prefetch(ctx context.Context, t BlockType, id cipher.ID) {
+	if r.blocks.Contains(id) {
+		return
+	}
+	go func() {
+		if _, err := r.ReadBlock(context.WithoutCancel(ctx), t, id); err != nil {
+			r.log.Debug("prefetch failed", "block", id.String(), "err", err)
+		}
+	}()
+}
+
+func (r *Repository) fetchBlock(ctx context.Context, t BlockType, id cipher.ID) ([]byte, error) {
+	sealed, loc, err := r.packer.pending(id)
+	if err != nil {
+		return nil, err
+	}
+	if sealed == nil {
+		var ok bool
+		loc, ok = r.index.get(id)
+		if !ok {
+			return nil, fmt.Errorf("block %s: %w", id, ErrMissingBlock)
+		}
+		sealed, err = r.store.GetRange(ctx, loc.Pack.key(), int64(loc.Off), int64(loc.Len))
+		if err != nil {
+			return nil, fmt.Errorf("block %s in pack %s: %w", id, loc.Pack, err)
+		}
+	}
+	if loc.Type != t {
+		return nil, fmt.Errorf("block %s: %w: stored as type %d, wanted %d", id, ErrCorrupt, loc.Type, t)
+	}
+	plain, err := r.keys.Contents().Open(nil, sealed, blockAD(r.id, t, id))
+	if err != nil {
+		r.log.Error("block failed authentication", "block", id.String(), "pack", loc.Pack.String(), "err", err)
+		return nil, fmt.Errorf("block %s: %w", id, err)
+	}
+	return plain, nil
+}

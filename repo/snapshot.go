@@ -1,0 +1,150 @@
+package repo
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"coffer/cipher"
+	"coffer/objectstore"
+)
+
+// Snapshot is one committed, read-only state of the tree.
+type Snapshot struct {
+	ID     string    `json:"-"` // the object's name under snapshots/
+	Time   time.Time `json:"time"`
+	Host   string    `json:"host"`
+	Tags   []string  `json:"tags,omitempty"`
+	Tree   string    `json:"tree"`            // root tree block ID, hex
+	Root   Node      `json:"root"`            // the root directory's own attributes
+	Links  string    `json:"links,omitempty"` // link table block ID, hex
+	Files  uint64    `json:"files"`
+	Size   uint64    `json:"size"`
+	Parent string    `json:"parent,omitempty"`
+}
+
+// TreeID is the root tree's block ID.
+func (s *Snapshot) TreeID() (cipher.ID, error) { return parseID(s.Tree) }
+
+// SaveSnapshot flushes every pending block and index entry, then writes s.
+// When it returns nil, the snapshot and everything it references are
+// durable.
+func (r *Repository) SaveSnapshot(ctx context.Context, s *Snapshot) error {
+	if err := r.Flush(ctx); err != nil {
+		return err
+	}
+	var name [16]byte
+	if _, err := rand.Read(name[:]); err != nil {
+		return err
+	}
+	s.ID = hex.EncodeToString(name[:])
+	data, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	key := snapshotPrefix + s.ID
+	sealed := r.keys.Metadata().Seal(nil, data, objectAD(r.id, "snapshot", key))
+	if err := r.store.Put(ctx, key, sealed, r.retention()); err != nil {
+		return fmt.Errorf("write snapshot: %w", err)
+	}
+	r.snapMu.Lock()
+	r.snaps[s.ID] = s
+	r.snapMu.Unlock()
+	return nil
+}
+
+// Snapshots lists every snapshot, oldest first. Decrypted snapshots are
+// kept, so listing again costs one List request.
+func (r *Repository) Snapshots(ctx context.Context) ([]*Snapshot, error) {
+	var ids []string
+	err := r.store.List(ctx, snapshotPrefix, func(i objectstore.Info) error {
+		ids = append(ids, strings.TrimPrefix(i.Key, snapshotPrefix))
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list snapshots: %w", err)
+	}
+	out := make([]*Snapshot, len(ids))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for i, id := range ids {
+		g.Go(func() error {
+			s, err := r.LoadSnapshot(gctx, id)
+			out[i] = s
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	slices.SortStableFunc(out, func(a, b *Snapshot) int { return a.Time.Compare(b.Time) })
+	return out, nil
+}
+
+// LoadSnapshot reads one snapshot by ID.
+func (r *Repository) LoadSnapshot(ctx context.Context, id string) (*Snapshot, error) {
+	r.snapMu.Lock()
+	s, ok := r.snaps[id]
+	r.snapMu.Unlock()
+	if ok {
+		return s, nil
+	}
+	if _, ok := parseHexName("", id, 16); !ok {
+		return nil, fmt.Errorf("snapshot %q: %w", id, objectstore.ErrNotFound)
+	}
+	key := snapshotPrefix + id
+	sealed, err := r.store.Get(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot %s: %w", id, err)
+	}
+	plain, err := r.keys.Metadata().Open(nil, sealed, objectAD(r.id, "snapshot", key))
+	if err != nil {
+		return nil, fmt.Errorf("snapshot %s: %w: %v", id, ErrCorrupt, err)
+	}
+	s = &Snapshot{}
+	if err := json.Unmarshal(plain, s); err != nil {
+		return nil, fmt.Errorf("snapshot %s: %w", id, ErrCorrupt)
+	}
+	s.ID = id
+	r.snapMu.Lock()
+	r.snaps[id] = s
+	r.snapMu.Unlock()
+	return s, nil
+}
+
+// FindSnapshot resolves "latest", a full ID, or a unique ID prefix.
+func (r *Repository) FindSnapshot(ctx context.Context, ref string) (*Snapshot, error) {
+	all, err := r.Snapshots(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(all) == 0 {
+		return nil, fmt.Errorf("no snapshots yet: %w", objectstore.ErrNotFound)
+	}
+	if ref == "latest" {
+		return all[len(all)-1], nil
+	}
+	var found *Snapshot
+	for _, s := range all {
+		if strings.HasPrefix(s.ID, ref) || s.Time.UTC().Format(SnapshotTimeFormat) == ref {
+			if found != nil {
+				return nil, fmt.Errorf("snapshot %q is ambiguous", ref)
+			}
+			found = s
+		}
+	}
+	if found == nil {
+		return nil, fmt.Errorf("snapshot %q: %w", ref, objectstore.ErrNotFound)
+	}
+	return found, nil
+}
+
+// SnapshotTimeFormat names snapshots under .snapshots/: UTC, no colons.
+const SnapshotTimeFormat = "2006-01-02T15-04-05Z"

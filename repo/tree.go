@@ -1,0 +1,187 @@
+package repo
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"coffer/cipher"
+)
+
+// NodeType is the kind of a tree entry.
+type NodeType string
+
+// Node types.
+const (
+	TypeFile    NodeType = "file"
+	TypeDir     NodeType = "dir"
+	TypeSymlink NodeType = "symlink"
+	TypeFIFO    NodeType = "fifo"
+	TypeChar    NodeType = "char"
+	TypeBlock   NodeType = "block"
+	TypeSocket  NodeType = "socket"
+)
+
+// Xattr is one extended attribute.
+type Xattr struct {
+	Name  string `json:"name"`
+	Value []byte `json:"value"`
+}
+
+// BlockRef is one block of a file's contents and its plaintext length.
+type BlockRef struct {
+	ID  cipher.ID
+	Len uint32
+}
+
+type blockRefJSON struct {
+	ID  string `json:"id"`
+	Len uint32 `json:"len"`
+}
+
+// MarshalJSON writes the ID as hex.
+func (b BlockRef) MarshalJSON() ([]byte, error) {
+	return json.Marshal(blockRefJSON{ID: hex.EncodeToString(b.ID[:]), Len: b.Len})
+}
+
+// UnmarshalJSON reads what MarshalJSON wrote.
+func (b *BlockRef) UnmarshalJSON(data []byte) error {
+	var j blockRefJSON
+	if err := json.Unmarshal(data, &j); err != nil {
+		return err
+	}
+	id, err := parseID(j.ID)
+	if err != nil {
+		return err
+	}
+	b.ID, b.Len = id, j.Len
+	return nil
+}
+
+func parseID(s string) (cipher.ID, error) {
+	var id cipher.ID
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) != len(id) {
+		return id, fmt.Errorf("bad block ID %q", s)
+	}
+	copy(id[:], b)
+	return id, nil
+}
+
+// Node is one entry of a directory: a file, directory, symlink or special
+// file, with everything rsync -aHAX and tar preserve.
+type Node struct {
+	Name   string     `json:"name"`
+	Type   NodeType   `json:"type"`
+	Mode   uint32     `json:"mode"` // permission, setuid, setgid and sticky bits
+	UID    uint32     `json:"uid"`
+	GID    uint32     `json:"gid"`
+	Size   uint64     `json:"size,omitempty"`
+	Mtime  int64      `json:"mtime"` // Unix nanoseconds
+	Atime  int64      `json:"atime"`
+	Ctime  int64      `json:"ctime"`
+	Rdev   uint64     `json:"rdev,omitempty"`
+	Target string     `json:"target,omitempty"` // symlink target
+	Xattrs []Xattr    `json:"xattrs,omitempty"`
+	Blocks []BlockRef `json:"blocks,omitempty"`
+	// Subtree is the hex ID of a directory's tree block.
+	Subtree string `json:"subtree,omitempty"`
+	// Files and Bytes total a directory's subtree (regular files and
+	// their sizes), so a snapshot's totals never need the whole tree.
+	Files uint64 `json:"files,omitempty"`
+	Bytes uint64 `json:"bytes,omitempty"`
+	// Link identifies a hard-linked file: entries with the same non-zero
+	// Link are one file; the snapshot's link table holds its link count.
+	Link uint64 `json:"link,omitempty"`
+}
+
+// SubtreeID returns the directory's tree block ID.
+func (n *Node) SubtreeID() (cipher.ID, error) { return parseID(n.Subtree) }
+
+// Tree is one directory's listing, sorted by name.
+type Tree struct {
+	Nodes []Node `json:"nodes"`
+}
+
+// SaveTree stores t as a tree block and returns its ID. An unchanged tree
+// has the same ID and costs nothing.
+func (r *Repository) SaveTree(ctx context.Context, t *Tree) (cipher.ID, error) {
+	slices.SortFunc(t.Nodes, func(a, b Node) int { return strings.Compare(a.Name, b.Name) })
+	data, err := json.Marshal(t)
+	if err != nil {
+		return cipher.ID{}, err
+	}
+	id := r.keys.BlockID(data)
+	return id, r.SaveBlock(ctx, TreeBlock, id, data)
+}
+
+// LoadTree reads the tree block id.
+func (r *Repository) LoadTree(ctx context.Context, id cipher.ID) (*Tree, error) {
+	data, err := r.ReadBlock(ctx, TreeBlock, id)
+	if err != nil {
+		return nil, err
+	}
+	var t Tree
+	if err := json.Unmarshal(data, &t); err != nil {
+		return nil, fmt.Errorf("tree %s: %w: %v", id, ErrCorrupt, err)
+	}
+	for _, n := range t.Nodes {
+		if n.Name == "" || n.Name == "." || n.Name == ".." || strings.ContainsRune(n.Name, '/') {
+			return nil, fmt.Errorf("tree %s: %w: bad name %q", id, ErrCorrupt, n.Name)
+		}
+	}
+	return &t, nil
+}
+
+// LinkTable maps each hard-link identity to its link count.
+type LinkTable map[uint64]uint32
+
+// SaveLinks stores a link table as a tree-type block.
+func (r *Repository) SaveLinks(ctx context.Context, lt LinkTable) (string, error) {
+	if len(lt) == 0 {
+		return "", nil
+	}
+	data, err := json.Marshal(struct {
+		Links LinkTable `json:"links"`
+	}{lt})
+	if err != nil {
+		return "", err
+	}
+	id := r.keys.BlockID(data)
+	if err := r.SaveBlock(ctx, TreeBlock, id, data); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(id[:]), nil
+}
+
+// LoadLinks reads a link table; an empty ID is an empty table.
+func (r *Repository) LoadLinks(ctx context.Context, hexID string) (LinkTable, error) {
+	lt := LinkTable{}
+	if hexID == "" {
+		return lt, nil
+	}
+	id, err := parseID(hexID)
+	if err != nil {
+		return nil, err
+	}
+	data, err := r.ReadBlock(ctx, TreeBlock, id)
+	if err != nil {
+		return nil, err
+	}
+	var j struct {
+		Links LinkTable `json:"links"`
+	}
+	if err := json.Unmarshal(data, &j); err != nil {
+		return nil, fmt.Errorf("link table: %w", ErrCorrupt)
+	}
+	if j.Links != nil {
+		lt = j.Links
+	}
+	return lt, nil
+}
+
+// FormatID renders a block ID as hex for Node.Subtree.
+func FormatID(id cipher.ID) string { return hex.EncodeToString(id[:]) }

@@ -1,0 +1,288 @@
+package repo
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"coffer/chunker"
+	"coffer/cipher"
+)
+
+// FileWriter turns the bytes of one new file into blocks as they arrive.
+// Writes at the end stream through the content-defined chunker; a gap is
+// filled with zeros; a write over bytes already written (a header patched
+// at the end, as pg_dump -Fc does) replaces just the blocks it touches.
+// No plaintext is ever staged on disk; memory per file is bounded by one
+// chunk, and the repository's tail budget bounds all files together.
+type FileWriter struct {
+	r *Repository
+
+	mu      sync.Mutex
+	ch      *chunker.Chunker // guarded by mu
+	blocks  []*slot          // guarded by mu; finished chunks in order
+	offs    []int64          // guarded by mu; start offset of each block
+	tail    []byte           // guarded by mu; the unfinished chunk
+	tailOff int64            // guarded by mu; offset of tail[0]
+	err     error            // guarded by mu; sticky first failure
+}
+
+// slot is a chunk on its way to becoming a stored block.
+type slot struct {
+	n    int
+	done chan struct{} // closed when id and err are set
+
+	mu    sync.Mutex
+	plain []byte // guarded by mu; the plaintext until it is stored
+	id    cipher.ID
+	err   error
+}
+
+// NewFileWriter starts an empty new file.
+func (r *Repository) NewFileWriter() *FileWriter {
+	return &FileWriter{r: r, ch: r.newChunker()}
+}
+
+// Size is the file's current length.
+func (w *FileWriter) Size() int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.tailOff + int64(len(w.tail))
+}
+
+// WriteAt writes data at off, in any order.
+func (w *FileWriter) WriteAt(ctx context.Context, data []byte, off int64) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil {
+		return w.err
+	}
+	size := w.tailOff + int64(len(w.tail))
+	if off > size {
+		w.zeros(off - size)
+	}
+	if off < size {
+		n := min(int64(len(data)), size-off)
+		if err := w.patch(ctx, off, data[:n]); err != nil {
+			w.err = err
+			return err
+		}
+		data, off = data[n:], off+n
+	}
+	w.append(data)
+	return nil
+}
+
+func (w *FileWriter) zeros(n int64) {
+	var z [64 << 10]byte
+	for n > 0 {
+		k := min(n, int64(len(z)))
+		w.append(z[:k])
+		n -= k
+	}
+}
+
+// append feeds data to the chunker, emitting each finished chunk.
+func (w *FileWriter) append(data []byte) {
+	for len(data) > 0 {
+		n, cut := w.ch.Scan(data)
+		w.tail = append(w.tail, data[:n]...)
+		w.r.tail.Add(int64(n))
+		data = data[n:]
+		if cut {
+			w.emit()
+		}
+	}
+	// Under memory pressure from many open files, cut early: a
+	// boundary that is not content-defined costs some deduplication,
+	// never correctness.
+	if w.r.tail.Load() > w.r.opts.TailBudget && len(w.tail) >= 64<<10 {
+		w.emit()
+	}
+}
+
+// emit hands the unfinished chunk to the workers as a finished block.
+func (w *FileWriter) emit() {
+	w.ch.Reset()
+	if len(w.tail) == 0 {
+		return
+	}
+	s := &slot{n: len(w.tail), done: make(chan struct{}), plain: w.tail}
+	w.r.tail.Add(-int64(len(w.tail)))
+	w.blocks = append(w.blocks, s)
+	w.offs = append(w.offs, w.tailOff)
+	w.tailOff += int64(len(w.tail))
+	w.tail = nil
+	w.r.submit(s)
+}
+
+// submit queues s for hashing, sealing and packing; a full queue blocks,
+// which is the write path's backpressure.
+func (r *Repository) submit(s *slot) {
+	r.jobs <- func() {
+		id := r.keys.BlockID(s.plain)
+		err := r.SaveBlock(context.Background(), DataBlock, id, s.plain)
+		s.mu.Lock()
+		s.id, s.err, s.plain = id, err, nil
+		s.mu.Unlock()
+		close(s.done)
+	}
+}
+
+// plaintext returns a copy of block s's bytes, wherever they are now.
+func (w *FileWriter) plaintext(ctx context.Context, s *slot) ([]byte, error) {
+	s.mu.Lock()
+	if s.plain != nil {
+		p := append([]byte(nil), s.plain...)
+		s.mu.Unlock()
+		return p, nil
+	}
+	s.mu.Unlock()
+	if err := wait(ctx, s); err != nil {
+		return nil, err
+	}
+	p, err := w.r.ReadBlock(ctx, DataBlock, s.id)
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte(nil), p...), nil
+}
+
+func wait(ctx context.Context, s *slot) error {
+	select {
+	case <-s.done:
+		return s.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// find returns the index of the block holding offset off (off < tailOff).
+func (w *FileWriter) find(off int64) int {
+	lo, hi := 0, len(w.offs)-1
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		if w.offs[mid] <= off {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	return lo
+}
+
+// patch overwrites bytes already written: in the tail in place, in a
+// finished block by replacing that block with a patched copy.
+func (w *FileWriter) patch(ctx context.Context, off int64, data []byte) error {
+	for len(data) > 0 {
+		if off >= w.tailOff {
+			copy(w.tail[off-w.tailOff:], data)
+			return nil
+		}
+		i := w.find(off)
+		p, err := w.plaintext(ctx, w.blocks[i])
+		if err != nil {
+			return fmt.Errorf("patch at %d: %w", off, err)
+		}
+		n := copy(p[off-w.offs[i]:], data)
+		s := &slot{n: len(p), done: make(chan struct{}), plain: p}
+		w.blocks[i] = s
+		w.r.submit(s)
+		data, off = data[n:], off+int64(n)
+	}
+	return nil
+}
+
+// ReadAt reads from the file as written so far.
+func (w *FileWriter) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	size := w.tailOff + int64(len(w.tail))
+	if off >= size {
+		return 0, nil
+	}
+	p = p[:min(int64(len(p)), size-off)]
+	done := 0
+	for done < len(p) {
+		pos := off + int64(done)
+		if pos >= w.tailOff {
+			done += copy(p[done:], w.tail[pos-w.tailOff:])
+			continue
+		}
+		i := w.find(pos)
+		b, err := w.plaintext(ctx, w.blocks[i])
+		if err != nil {
+			return done, err
+		}
+		done += copy(p[done:], b[pos-w.offs[i]:])
+	}
+	return done, nil
+}
+
+// Truncate sets the file's length: longer fills zeros, shorter drops bytes.
+func (w *FileWriter) Truncate(ctx context.Context, size int64) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	cur := w.tailOff + int64(len(w.tail))
+	switch {
+	case size == cur:
+		return nil
+	case size > cur:
+		w.zeros(size - cur)
+		return nil
+	}
+	var keep []byte
+	if size >= w.tailOff {
+		keep = append([]byte(nil), w.tail[:size-w.tailOff]...)
+	} else {
+		i := w.find(size)
+		p, err := w.plaintext(ctx, w.blocks[i])
+		if err != nil {
+			return err
+		}
+		keep = p[:size-w.offs[i]]
+		w.tailOff = w.offs[i]
+		w.blocks, w.offs = w.blocks[:i], w.offs[:i]
+	}
+	w.r.tail.Add(-int64(len(w.tail)))
+	w.tail = nil
+	w.ch.Reset()
+	w.append(keep)
+	return nil
+}
+
+// finish cuts the unfinished chunk and waits until every block has an ID.
+func (w *FileWriter) finish(ctx context.Context) ([]BlockRef, error) {
+	if w.err != nil {
+		return nil, w.err
+	}
+	w.emit()
+	refs := make([]BlockRef, len(w.blocks))
+	for i, s := range w.blocks {
+		if err := wait(ctx, s); err != nil {
+			w.err = err
+			return nil, err
+		}
+		refs[i] = BlockRef{ID: s.id, Len: uint32(s.n)}
+	}
+	return refs, nil
+}
+
+// Sync makes everything written so far durable in the store.
+func (w *FileWriter) Sync(ctx context.Context) error {
+	w.mu.Lock()
+	_, err := w.finish(ctx)
+	w.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return w.r.Flush(ctx)
+}
+
+// Close finishes the file and returns its blocks. The blocks are durable
+// at the next Flush or snapshot; an error already known is returned here.
+func (w *FileWriter) Close(ctx context.Context) ([]BlockRef, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.finish(ctx)
+}
