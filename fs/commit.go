@@ -13,6 +13,7 @@ import (
 func (h *Head) Commit(ctx context.Context, tags []string) (*repo.Snapshot, error) {
 	h.commitMu.Lock()
 	defer h.commitMu.Unlock()
+	h.awaitReleases()
 	snap, err := h.capture(ctx)
 	if err != nil {
 		return nil, err

@@ -36,6 +36,7 @@ type Head struct {
 	links     repo.LinkTable   // guarded by mu; link counts of hard-linked files
 	linked    map[uint64]*node // guarded by mu; loaded hard-linked files by identity
 	changed   bool             // guarded by mu; anything changed since base
+	flushed   map[*node]bool   // guarded by mu; closed by their last writer, not yet released
 	root      *node
 	snapshots *snapshotsDir
 }
@@ -55,7 +56,7 @@ func NewHead(ctx context.Context, r *repo.Repository, o HeadOptions) (*Head, err
 	if o.Clock == nil {
 		o.Clock = time.Now
 	}
-	h := &Head{repo: r, log: o.Logger, clock: o.Clock, host: o.Host, linked: make(map[uint64]*node)}
+	h := &Head{repo: r, log: o.Logger, clock: o.Clock, host: o.Host, linked: make(map[uint64]*node), flushed: make(map[*node]bool)}
 	h.ino.Store(1)
 	snaps, err := r.Snapshots(ctx)
 	if err != nil {
@@ -84,6 +85,33 @@ func (h *Head) Root() fusefs.InodeEmbedder { return h.root }
 func (h *Head) now() int64 { return h.clock().UnixNano() }
 
 func (h *Head) nextIno() uint64 { return h.ino.Add(1) }
+
+// closing tracks files whose last writer has called close(2) but whose
+// release has not arrived yet.
+func (h *Head) closing(n *node, flushed bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if flushed {
+		h.flushed[n] = true
+	} else {
+		delete(h.flushed, n)
+	}
+}
+
+// awaitReleases gives files closed just before a commit the moment the
+// kernel takes to send their release, so "closed before the snapshot"
+// holds for them too.
+func (h *Head) awaitReleases() {
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); {
+		h.mu.Lock()
+		n := len(h.flushed)
+		h.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
 
 // touch records that the head differs from its base.
 func (h *Head) touch() {

@@ -19,6 +19,7 @@ var (
 	_ = (fusefs.NodeOpener)((*node)(nil))
 	_ = (fusefs.NodeReader)((*node)(nil))
 	_ = (fusefs.NodeWriter)((*node)(nil))
+	_ = (fusefs.NodeWritever)((*node)(nil))
 	_ = (fusefs.NodeFlusher)((*node)(nil))
 	_ = (fusefs.NodeFsyncer)((*node)(nil))
 	_ = (fusefs.NodeReleaser)((*node)(nil))
@@ -79,6 +80,12 @@ func (n *node) Read(ctx context.Context, f fusefs.FileHandle, dest []byte, off i
 
 // Write writes to a new file at any offset.
 func (n *node) Write(ctx context.Context, f fusefs.FileHandle, data []byte, off int64) (uint32, syscall.Errno) {
+	return n.Writev(ctx, f, [][]byte{data}, off)
+}
+
+// Writev writes data split over several slices (large FUSE writes arrive
+// this way), at any offset of a new file.
+func (n *node) Writev(ctx context.Context, f fusefs.FileHandle, iov [][]byte, off int64) (uint32, syscall.Errno) {
 	if h, _ := f.(*handle); h == nil || !h.write {
 		return 0, syscall.EBADF
 	}
@@ -92,25 +99,35 @@ func (n *node) Write(ctx context.Context, f fusefs.FileHandle, data []byte, off 
 	if w == nil {
 		return 0, syscall.EPERM
 	}
-	if err := w.WriteAt(ctx, data, off); err != nil {
-		return 0, toErrno(n.h.log, "write", err)
+	written := 0
+	for _, data := range iov {
+		if err := w.WriteAt(ctx, data, off+int64(written)); err != nil {
+			return uint32(written), toErrno(n.h.log, "write", err)
+		}
+		written += len(data)
 	}
 	n.h.touch()
-	return uint32(len(data)), 0
+	return uint32(written), 0
 }
 
-// Flush runs at every close(2). When the last writer closes, the file is
-// finished: its bytes are fixed and any error is reported here.
+// Flush runs at every close(2), also of one of several duplicated
+// descriptors (a shell's redirection closes one before writing through
+// the other), so it only reports an error already known. The file is
+// finished when its last handle is released.
 func (n *node) Flush(ctx context.Context, f fusefs.FileHandle) syscall.Errno {
 	if h, _ := f.(*handle); h == nil || !h.write {
 		return 0
 	}
 	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.writers != 1 || n.writer == nil {
+	w := n.writer
+	if n.writers == 1 && w != nil {
+		n.h.closing(n, true)
+	}
+	n.mu.Unlock()
+	if w == nil {
 		return 0
 	}
-	return toErrno(n.h.log, "close", n.finish(ctx))
+	return toErrno(n.h.log, "close", w.Err())
 }
 
 // finish fixes a new file's contents; mu must be held.
@@ -133,6 +150,9 @@ func (n *node) Release(ctx context.Context, f fusefs.FileHandle) syscall.Errno {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.writers--
+	if n.writers == 0 {
+		n.h.closing(n, false)
+	}
 	if n.writers == 0 && n.writer != nil {
 		if err := n.finish(context.WithoutCancel(ctx)); err != nil {
 			n.h.log.Error("file could not be finished", "err", err)

@@ -105,7 +105,7 @@ const (
 )
 
 // Retention asks for an object to be protected until Until. A zero Until
-// means no retention.
+// means no retention; an empty Mode with a date means Compliance.
 type Retention struct {
 	Mode  Mode
 	Until time.Time
@@ -136,12 +136,14 @@ type Info struct {
 //     that the store verifies. After Put returns nil, Get, Head and List
 //     see the object (read-after-write).
 //   - Get returns the whole object, verified against its stored checksum
-//     where the backend keeps one (ErrCorrupt on a mismatch); GetRange returns exactly length bytes
-//     starting at off, or ErrInvalidRange if the object is shorter.
+//     where the backend keeps one (ErrCorrupt on a mismatch); GetRange
+//     returns exactly length bytes starting at off, or ErrInvalidRange if
+//     the object is shorter.
 //   - Head returns size, retention and version; ErrNotFound if absent.
-//   - List calls fn for every key with the given prefix, in lexical order,
-//     across as many pages as the backend needs; an error from fn stops the
-//     listing and is returned.
+//   - List calls fn for every key with the given prefix, in byte-wise
+//     lexical order, across as many pages as the backend needs; an error
+//     from fn stops the listing and is returned. Listed Infos carry at
+//     least Key, Size and Modified; retention and version need Head.
 //   - Delete removes an object; an object whose retention has not passed
 //     gives ErrRetained and stays. Deleting a missing key is ErrNotFound.
 //   - ExtendRetention moves retain-until later; it never shortens (a date

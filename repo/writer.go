@@ -50,6 +50,13 @@ func (w *FileWriter) Size() int64 {
 	return w.tailOff + int64(len(w.tail))
 }
 
+// Err returns the first failure this file met, if any.
+func (w *FileWriter) Err() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
 // WriteAt writes data at off, in any order.
 func (w *FileWriter) WriteAt(ctx context.Context, data []byte, off int64) error {
 	w.mu.Lock()

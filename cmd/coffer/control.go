@@ -37,8 +37,9 @@ func socketPath(mountpoint string) string {
 	return filepath.Join(controlDir, hex.EncodeToString(sum[:8])+".sock")
 }
 
-// serveControl answers requests until ctx ends. handle runs one request.
-func serveControl(ctx context.Context, mountpoint string, handle func(context.Context, controlRequest) controlReply) (func(), error) {
+// serveControl answers requests until the returned stop is called. handle
+// runs one request; its after func, if any, runs once the reply is sent.
+func serveControl(ctx context.Context, mountpoint string, handle func(context.Context, controlRequest) (controlReply, func())) (func(), error) {
 	if err := os.MkdirAll(controlDir, 0o700); err != nil {
 		return nil, err
 	}
@@ -64,7 +65,11 @@ func serveControl(ctx context.Context, mountpoint string, handle func(context.Co
 				if err := json.NewDecoder(bufio.NewReader(conn)).Decode(&req); err != nil {
 					return
 				}
-				_ = json.NewEncoder(conn).Encode(handle(ctx, req))
+				reply, after := handle(ctx, req)
+				_ = json.NewEncoder(conn).Encode(reply)
+				if after != nil {
+					after()
+				}
 			}()
 		}
 	}()

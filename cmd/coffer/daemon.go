@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -21,7 +22,8 @@ type daemon struct {
 	mp     string
 	log    *slog.Logger
 	once   sync.Once
-	done   chan struct{} // closed when an unmount was asked for
+	done   chan struct{} // closed once `coffer umount` has its reply
+	asked  atomic.Bool   // `coffer umount` is unmounting
 }
 
 var _ = fusefs.Options{}
@@ -54,6 +56,10 @@ func (d *daemon) run(ctx context.Context, every time.Duration) error {
 			<-served
 			return nil
 		case <-served:
+			if d.asked.Load() {
+				<-d.done
+				return nil
+			}
 			// Unmounted from outside (umount(8), fusermount -u).
 			_, err := d.finalCommit(context.Background())
 			return err
@@ -80,31 +86,33 @@ func (d *daemon) finalCommit(ctx context.Context) (*repo.Snapshot, error) {
 }
 
 // control answers `coffer snapshot` and `coffer umount`.
-func (d *daemon) control(ctx context.Context, req controlRequest) controlReply {
+func (d *daemon) control(ctx context.Context, req controlRequest) (controlReply, func()) {
 	switch req.Op {
 	case "ping":
-		return controlReply{}
+		return controlReply{}, nil
 	case "snapshot":
 		s, err := d.commit(context.WithoutCancel(ctx), req.Tags)
 		if err != nil {
-			return controlReply{Error: err.Error()}
+			return controlReply{Error: err.Error()}, nil
 		}
-		return controlReply{ID: s.ID, Time: s.Time, Created: true}
+		return controlReply{ID: s.ID, Time: s.Time, Created: true}, nil
 	case "umount":
 		s, err := d.finalCommit(context.WithoutCancel(ctx))
 		if err != nil {
-			return controlReply{Error: "not unmounted: the snapshot failed: " + err.Error()}
+			return controlReply{Error: "not unmounted: the snapshot failed: " + err.Error()}, nil
 		}
+		d.asked.Store(true)
 		if err := d.server.Unmount(); err != nil {
-			return controlReply{Error: "unmount " + d.mp + ": " + err.Error() + " (is a process still using it? see fuser -vm " + d.mp + ")"}
+			d.asked.Store(false)
+			return controlReply{Error: "unmount " + d.mp + ": " + err.Error() + " (is a process still using it? see fuser -vm " + d.mp + ")"}, nil
 		}
-		d.once.Do(func() { close(d.done) })
+		after := func() { d.once.Do(func() { close(d.done) }) }
 		if s != nil {
-			return controlReply{ID: s.ID, Time: s.Time, Created: true}
+			return controlReply{ID: s.ID, Time: s.Time, Created: true}, after
 		}
-		return controlReply{}
+		return controlReply{}, after
 	}
-	return controlReply{Error: "unknown request " + req.Op}
+	return controlReply{Error: "unknown request " + req.Op}, nil
 }
 
 // unmount detaches the mount, lazily if processes still use it.

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	_ "net/http/pprof"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -68,6 +70,10 @@ func runMount(ctx context.Context, f *mountFlags, arg string) error {
 		return err
 	}
 	log := f.logger()
+	if addr := os.Getenv("COFFER_PPROF"); addr != "" {
+		// Profiling for developers: COFFER_PPROF=127.0.0.1:6060.
+		go func() { log.Warn("pprof stopped", "err", http.ListenAndServe(addr, nil)) }()
+	}
 	if err := clearStale(ctx, mp, log); err != nil {
 		return err
 	}
@@ -88,7 +94,15 @@ func runMount(ctx context.Context, f *mountFlags, arg string) error {
 			MaxWrite:     1 << 20,
 			MaxReadAhead: 1 << 20,
 			DirectMount:  true,
+			Debug:        os.Getenv("COFFER_FUSE_DEBUG") != "",
 			Options:      []string{"default_permissions"},
+			// O_TRUNC must reach Open: a committed file may be opened
+			// for writing only to be replaced.
+			ExtraCapabilities: fuse.CAP_ATOMIC_O_TRUNC,
+			// POSIX ACLs travel as system.posix_acl_* xattrs and are
+			// kept in snapshots (rsync -A); the kernel enforces them.
+			EnableAcl:            true,
+			EnableSymlinkCaching: true,
 		},
 		NullPermissions: true,
 	}

@@ -1,0 +1,184 @@
+package local
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"coffer/objectstore"
+)
+
+// Names the layout reserves; '@' never occurs in a key.
+const (
+	objSuffix = "@obj"
+	retSuffix = "@ret"
+	tmpDir    = "@tmp"
+	lockFile  = "@lock"
+)
+
+// Store is an objectstore.Store on a local directory. It is safe for
+// concurrent use, and Puts are safe across processes sharing the
+// directory.
+type Store struct {
+	dir   string           // absolute root; read-only after New
+	clock func() time.Time // read-only after New
+	lock  *os.File         // @lock, flocked by Delete and ExtendRetention
+
+	mu sync.Mutex // serialises Delete and ExtendRetention in this process
+}
+
+var _ objectstore.Store = (*Store)(nil)
+
+// New opens the store in dir, which must exist (ErrNoBucket otherwise),
+// judging retention against clock (nil means time.Now). It creates the
+// reserved temp directory and lock file on first use. Close releases the
+// lock file.
+func New(dir string, clock func() time.Time) (*Store, error) {
+	if clock == nil {
+		clock = time.Now
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("local: %w", err)
+	}
+	st, err := os.Stat(abs)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("local: directory %s: %w", abs, objectstore.ErrNoBucket)
+	}
+	if err != nil {
+		return nil, translateError("open", abs, err)
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("local: %s is not a directory: %w", abs, objectstore.ErrNoBucket)
+	}
+	if err := os.Mkdir(filepath.Join(abs, tmpDir), 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return nil, translateError("open", abs, err)
+	}
+	lock, err := os.OpenFile(filepath.Join(abs, lockFile), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, translateError("open", abs, err)
+	}
+	return &Store{dir: abs, clock: clock, lock: lock}, nil
+}
+
+// Close releases the store's lock file. The store must not be used after.
+func (s *Store) Close() error { return s.lock.Close() }
+
+// objPath and retPath map a checked key to its files.
+func (s *Store) objPath(key string) string {
+	return filepath.Join(s.dir, filepath.FromSlash(key)) + objSuffix
+}
+
+func (s *Store) retPath(key string) string {
+	return filepath.Join(s.dir, filepath.FromSlash(key)) + retSuffix
+}
+
+// check validates key and honours an already finished context. Local I/O
+// is not interruptible once started.
+func check(ctx context.Context, key string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return objectstore.CheckKey(key)
+}
+
+// Put writes header and data to a temp file, fsyncs it, links it to the
+// key's name (link(2) fails rather than replace, so an existing key is
+// ErrExists and nothing changes) and fsyncs the directory.
+func (s *Store) Put(ctx context.Context, key string, data []byte, ret objectstore.Retention) error {
+	if err := check(ctx, key); err != nil {
+		return err
+	}
+	if !ret.IsZero() && ret.Mode == "" {
+		ret.Mode = objectstore.Compliance
+	}
+	h := header{retention: ret, sum: sha256.Sum256(data)}
+	tmp, err := s.writeTemp(h.encode(), data)
+	if err != nil {
+		return translateError("put", key, err)
+	}
+	defer os.Remove(tmp)
+	final := s.objPath(key)
+	if err := s.mkdirs(filepath.Dir(final)); err != nil {
+		return translateError("put", key, err)
+	}
+	if err := os.Link(tmp, final); err != nil {
+		return translateError("put", key, err)
+	}
+	return translateError("put", key, syncDir(filepath.Dir(final)))
+}
+
+// writeTemp writes the parts to a new read-only file in @tmp, stamps its
+// modification time from the store's clock, fsyncs it and returns its path.
+func (s *Store) writeTemp(parts ...[]byte) (path string, err error) {
+	f, err := os.CreateTemp(filepath.Join(s.dir, tmpDir), "put-*")
+	if err != nil {
+		return "", err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if err := f.Chmod(0o444); err != nil {
+		return "", err
+	}
+	for _, p := range parts {
+		if _, err := f.Write(p); err != nil {
+			return "", err
+		}
+	}
+	if err := f.Sync(); err != nil {
+		return "", err
+	}
+	if err := f.Close(); err != nil {
+		return "", err
+	}
+	now := s.clock()
+	if err := os.Chtimes(f.Name(), now, now); err != nil {
+		return "", err
+	}
+	return f.Name(), nil
+}
+
+// mkdirs creates dir and any missing parents below the root, fsyncing
+// each new directory's parent so the path survives a crash.
+func (s *Store) mkdirs(dir string) error {
+	rel, err := filepath.Rel(s.dir, dir)
+	if err != nil || rel == "." {
+		return err
+	}
+	cur := s.dir
+	for _, seg := range strings.Split(rel, string(filepath.Separator)) {
+		next := filepath.Join(cur, seg)
+		err := os.Mkdir(next, 0o755)
+		switch {
+		case err == nil:
+			if err := syncDir(cur); err != nil {
+				return err
+			}
+		case !errors.Is(err, fs.ErrExist):
+			return err
+		}
+		cur = next
+	}
+	return nil
+}
+
+// syncDir fsyncs a directory so entries created in it are durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

@@ -1,0 +1,6 @@
+// Package storetest is the one conformance suite for objectstore.Store.
+// Every backend's tests call Run; a backend that does not pass it is not a
+// backend. The suite checks the semantics coffer relies on: put-once,
+// read-after-write, exact ranges, lexical paginated listing, retention
+// that refuses deletes and never shortens, and sentinel errors.
+package storetest
