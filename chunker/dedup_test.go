@@ -88,7 +88,7 @@ func chunkSet(c *Chunker, streams [][]byte) map[[32]byte]int {
 // second backup of $GOROOT/src with 1% of files edited is already stored
 // by the first: once with every file chunked on its own (how coffer stores
 // a tree) and once as a single tar stream (how it stores one large
-// archive). Run it with -benchtime=1x; docs/FORMAT-chunker.md records the
+// archive). Run it with -benchtime=1x; docs/FORMAT.md ("Chunking") records the
 // results.
 func BenchmarkDedupGoSrc(b *testing.B) {
 	c := loadCorpus(b, filepath.Join(runtime.GOROOT(), "src"))

@@ -16,7 +16,7 @@
 // the key.
 //
 // The default sizes (Min 256 KiB, Avg 1 MiB, Max 4 MiB) were chosen by
-// measurement; docs/FORMAT-chunker.md has the numbers. In short: on a
+// measurement; docs/FORMAT.md ("Chunking") has the numbers. In short: on a
 // whole-tree backup with 1% of files edited, coffer chunks each file
 // separately and files are mostly smaller than Min, so the sizes barely change
 // deduplication, while the per-block cost (an index entry, 40 bytes of

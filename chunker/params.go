@@ -27,7 +27,7 @@ type Params struct {
 }
 
 // DefaultParams returns the sizes coffer writes with: Min 256 KiB, Avg
-// 1 MiB, Max 4 MiB. docs/FORMAT-chunker.md records the measurements behind
+// 1 MiB, Max 4 MiB. docs/FORMAT.md ("Chunking") records the measurements behind
 // the choice.
 func DefaultParams() Params {
 	return Params{Min: 256 << 10, Avg: 1 << 20, Max: 4 << 20}
