@@ -111,7 +111,8 @@ func (s *Sealer) sealWithNonce(dst, nonce, plaintext, ad []byte) []byte {
 // dst, returning the extended slice. It fails with [ErrFormat] if sealed
 // is shorter than [Overhead], and with [ErrAuth] if the key, nonce,
 // ciphertext, tag or ad differ in any way from what Seal used. On error
-// no plaintext is returned. sealed and dst must not overlap.
+// no plaintext is returned. dst must not overlap sealed, except exactly:
+// sealed[NonceSize:NonceSize] decrypts in place.
 func (s *Sealer) Open(dst, sealed, ad []byte) ([]byte, error) {
 	if len(sealed) < Overhead {
 		return nil, fmt.Errorf("%w: sealed blob of %d bytes is shorter than the %d-byte overhead", ErrFormat, len(sealed), Overhead)

@@ -42,7 +42,8 @@ func (h *Head) Changed() bool {
 func (h *Head) capture(ctx context.Context) (*repo.Snapshot, error) {
 	h.treeMu.Lock()
 	defer h.treeMu.Unlock()
-	root, err := h.saveDir(ctx, h.root)
+	var open int
+	root, err := h.saveDir(ctx, h.root, &open)
 	if err != nil {
 		return nil, err
 	}
@@ -52,7 +53,7 @@ func (h *Head) capture(ctx context.Context) (*repo.Snapshot, error) {
 	if h.base != nil {
 		parent = h.base.ID
 	}
-	h.changed = false
+	h.changed = open > 0 // files still being written are news for the next
 	h.mu.Unlock()
 	linksID, err := h.repo.SaveLinks(ctx, links)
 	if err != nil {
@@ -76,7 +77,7 @@ func (h *Head) capture(ctx context.Context) (*repo.Snapshot, error) {
 // saveDir returns a directory's tree ID and totals, storing its tree (and
 // those below it) if it was loaded. An unloaded directory is unchanged and
 // costs nothing.
-func (h *Head) saveDir(ctx context.Context, n *node) (repo.Node, error) {
+func (h *Head) saveDir(ctx context.Context, n *node, open *int) (repo.Node, error) {
 	if !n.loaded.Load() {
 		return repo.Node{Subtree: n.subtree, Files: n.files, Bytes: n.bytes}, nil
 	}
@@ -91,6 +92,7 @@ func (h *Head) saveDir(ctx context.Context, n *node) (repo.Node, error) {
 		if c.kind == repo.TypeFile && c.writer != nil {
 			if c.writers > 0 {
 				c.mu.Unlock()
+				*open++
 				continue // still being written
 			}
 			if err := c.finish(ctx); err != nil {
@@ -101,7 +103,7 @@ func (h *Head) saveDir(ctx context.Context, n *node) (repo.Node, error) {
 		e := c.toRepo(name)
 		c.mu.Unlock()
 		if c.kind == repo.TypeDir {
-			sub, err := h.saveDir(ctx, c)
+			sub, err := h.saveDir(ctx, c, open)
 			if err != nil {
 				return repo.Node{}, err
 			}

@@ -21,7 +21,12 @@ func toErrno(log *slog.Logger, op string, err error) syscall.Errno {
 	switch {
 	case errors.As(err, &errno):
 		return errno
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, objectstore.ErrUnavailable):
+		log.Error("store unavailable", "op", op, "err", err)
+		return syscall.EIO
+	case errors.Is(err, context.Canceled):
+		// The kernel interrupted the request (a signal reached the
+		// caller); the caller sees EINTR and may retry.
 		return syscall.EINTR
 	case errors.Is(err, cipher.ErrAuth), errors.Is(err, repo.ErrCorrupt),
 		errors.Is(err, repo.ErrMissingBlock), errors.Is(err, objectstore.ErrNotFound):

@@ -138,6 +138,7 @@ func (n *node) finish(ctx context.Context) error {
 	}
 	n.size = n.writer.Size()
 	n.blocks, n.writer, n.reader = blocks, nil, nil
+	n.h.touch() // a file finished after the last commit is news for the next
 	return nil
 }
 

@@ -20,8 +20,9 @@ var errUploadsFailing = errors.New("uploads to the store are failing")
 // then the trailer's length as 4 big-endian bytes.
 type pack struct {
 	id      PackID
-	buf     []byte
-	entries []indexEntry
+	buf     []byte       // guarded by packer.mu, except each reserved range while it is sealed
+	entries []indexEntry // guarded by packer.mu; blocks sealed so far
+	sealing int          // guarded by packer.mu; reserved ranges not yet sealed
 }
 
 // packer assembles sealed blocks into packs and uploads them in parallel,
@@ -75,13 +76,14 @@ func (p *packer) pending(id cipher.ID) ([]byte, location, error) {
 
 // SaveBlock stores plaintext as block id of type t unless it is already
 // stored. The block becomes durable at the next Flush, or earlier when its
-// pack fills.
+// pack fills. It seals straight into the pack's buffer: space is reserved
+// under the lock, sealing runs outside it, in parallel with other blocks.
 func (r *Repository) SaveBlock(ctx context.Context, t BlockType, id cipher.ID, plaintext []byte) error {
 	p := r.packer
 	if p.known(id) {
 		return nil
 	}
-	sealed := r.keys.Contents().Seal(make([]byte, 0, len(plaintext)+cipher.Overhead), plaintext, blockAD(r.id, t, id))
+	n := len(plaintext) + cipher.Overhead
 	p.mu.Lock()
 	if len(p.failed) > 2 {
 		err := p.lastErr
@@ -92,27 +94,66 @@ func (r *Repository) SaveBlock(ctx context.Context, t BlockType, id cipher.ID, p
 		p.mu.Unlock()
 		return nil
 	}
+	var full *pack
+	if p.cur != nil && len(p.cur.buf)+n > cap(p.cur.buf) {
+		full, p.cur = p.cur, nil
+	}
 	if p.cur == nil {
-		p.cur = &pack{buf: make([]byte, 0, r.opts.PackSize+len(sealed)+4096)}
-		if _, err := rand.Read(p.cur.id[:]); err != nil {
-			p.mu.Unlock()
+		p.cur = p.newPack(n)
+	}
+	cur := p.cur
+	off := len(cur.buf)
+	cur.buf = cur.buf[:off+n]
+	dst := cur.buf[off : off : off+n]
+	cur.sealing++
+	p.mu.Unlock()
+	if full != nil {
+		if err := p.finish(ctx, full); err != nil {
 			return err
 		}
 	}
-	cur := p.cur
-	loc := location{Pack: cur.id, Off: uint32(len(cur.buf)), Len: uint32(len(sealed)), Type: t}
-	cur.buf = append(cur.buf, sealed...)
-	cur.entries = append(cur.entries, indexEntry{ID: id, Loc: loc})
+
+	r.keys.Contents().Seal(dst, plaintext, blockAD(r.id, t, id))
+
+	p.mu.Lock()
+	cur.sealing--
+	if cur.sealing == 0 {
+		p.cond.Broadcast()
+	}
+	cur.entries = append(cur.entries, indexEntry{ID: id, Loc: location{Pack: cur.id, Off: uint32(off), Len: uint32(n), Type: t}})
 	p.pend[id] = cur
-	var full *pack
-	if len(cur.buf) >= r.opts.PackSize {
+	full = nil
+	if cur == p.cur && len(cur.buf) >= r.opts.PackSize {
 		full, p.cur = cur, nil
 	}
 	p.mu.Unlock()
 	if full != nil {
-		return p.upload(ctx, full)
+		return p.finish(ctx, full)
 	}
 	return nil
+}
+
+// newPack starts a pack whose buffer holds the target size plus one more
+// block, so reserved space never moves; mu must be held.
+func (p *packer) newPack(first int) *pack {
+	pk := &pack{buf: make([]byte, 0, max(p.r.opts.PackSize, first)+maxBlockOverrun)}
+	_, _ = rand.Read(pk.id[:])
+	return pk
+}
+
+// maxBlockOverrun is the room past the target size for the last block.
+const maxBlockOverrun = 4<<20 + cipher.Overhead
+
+// finish waits until every block reserved in pk is sealed, then uploads
+// it. Blocks are sealed by other goroutines that already hold their
+// reservation, so the wait is short.
+func (p *packer) finish(ctx context.Context, pk *pack) error {
+	p.mu.Lock()
+	for pk.sealing > 0 {
+		p.cond.Wait()
+	}
+	p.mu.Unlock()
+	return p.upload(ctx, pk)
 }
 
 // upload seals pk's trailer and starts its upload once a slot is free;
@@ -167,7 +208,7 @@ func (p *packer) flush(ctx context.Context) error {
 	p.failed = nil
 	p.mu.Unlock()
 	if cur != nil {
-		if err := p.upload(ctx, cur); err != nil {
+		if err := p.finish(ctx, cur); err != nil {
 			return err
 		}
 	}

@@ -23,6 +23,9 @@ type Options struct {
 	PackSize   int   // target pack size; default 16 MiB
 	Uploads    int   // packs uploaded in parallel; default 3
 	Workers    int   // blocks hashed and sealed in parallel; default GOMAXPROCS
+	// SealedCache, if set, keeps sealed blocks fetched from the store on
+	// local disk (ciphertext only), so reading them again costs no request.
+	SealedCache SealedCache
 	// TailBudget bounds the bytes all open files may hold in their
 	// unfinished chunks; past it a file cuts its chunk early. Default 64 MiB.
 	TailBudget int64
@@ -52,6 +55,13 @@ func (o *Options) defaults() {
 	}
 }
 
+// SealedCache stores sealed (encrypted) blocks by name. Failures to store
+// are not errors: it is only a cache.
+type SealedCache interface {
+	Get(key string) ([]byte, bool)
+	Put(key string, data []byte) error
+}
+
 // Repository is an open, unlocked repository: the store, the keys, the
 // index of every block, and the write pipeline.
 type Repository struct {
@@ -64,12 +74,14 @@ type Repository struct {
 	opts   Options
 	log    *slog.Logger
 
-	index  *index
-	packer *packer
-	blocks *cache.BlockCache[cipher.ID]
-	jobs   chan func()
-	tail   atomic.Int64 // bytes held in open files' unfinished chunks
-	stop   sync.Once
+	index     *index
+	packer    *packer
+	blocks    *cache.BlockCache[cipher.ID]
+	jobs      chan func()
+	tail      atomic.Int64 // bytes held in open files' unfinished chunks
+	bufs      sync.Pool    // *[]byte chunk buffers of cap Chunker.Max
+	writeBufs sync.Pool    // *[]byte queued-write buffers
+	stop      sync.Once
 
 	snapMu sync.Mutex
 	snaps  map[string]*Snapshot // guarded by snapMu; decrypted snapshots by ID
@@ -178,18 +190,40 @@ func (r *Repository) fetchBlock(ctx context.Context, t BlockType, id cipher.ID) 
 		if !ok {
 			return nil, fmt.Errorf("block %s: %w", id, ErrMissingBlock)
 		}
-		sealed, err = r.store.GetRange(ctx, loc.Pack.key(), int64(loc.Off), int64(loc.Len))
+		sealed, err = r.fetchSealed(ctx, id, loc)
 		if err != nil {
-			return nil, fmt.Errorf("block %s in pack %s: %w", id, loc.Pack, err)
+			return nil, err
 		}
 	}
 	if loc.Type != t {
 		return nil, fmt.Errorf("block %s: %w: stored as type %d, wanted %d", id, ErrCorrupt, loc.Type, t)
 	}
-	plain, err := r.keys.Contents().Open(nil, sealed, blockAD(r.id, t, id))
+	// Decrypt in place: the plaintext overwrites the ciphertext it came
+	// from (exact overlap, which GCM allows), saving a copy per block.
+	plain, err := r.keys.Contents().Open(sealed[cipher.NonceSize:cipher.NonceSize], sealed, blockAD(r.id, t, id))
 	if err != nil {
 		r.log.Error("block failed authentication", "block", id.String(), "pack", loc.Pack.String(), "err", err)
 		return nil, fmt.Errorf("block %s: %w", id, err)
 	}
 	return plain, nil
+}
+
+// fetchSealed reads a sealed block from the disk cache or its pack.
+func (r *Repository) fetchSealed(ctx context.Context, id cipher.ID, loc location) ([]byte, error) {
+	c := r.opts.SealedCache
+	if c != nil {
+		if sealed, ok := c.Get(id.String()); ok && len(sealed) == int(loc.Len) {
+			return sealed, nil
+		}
+	}
+	sealed, err := r.store.GetRange(ctx, loc.Pack.key(), int64(loc.Off), int64(loc.Len))
+	if err != nil {
+		return nil, fmt.Errorf("block %s in pack %s: %w", id, loc.Pack, err)
+	}
+	if c != nil {
+		if err := c.Put(id.String(), sealed); err != nil {
+			r.log.Warn("block cache on disk: not stored", "err", err)
+		}
+	}
+	return sealed, nil
 }

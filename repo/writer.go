@@ -18,7 +18,17 @@ import (
 type FileWriter struct {
 	r *Repository
 
+	// qmu orders the file's operations: a write at the end is queued and
+	// chunked by the file's own goroutine while the writer goes on;
+	// anything else first waits for the queue to drain.
+	qmu      sync.Mutex
+	queue    chan []byte    // appends waiting to be chunked
+	inflight sync.WaitGroup // appends queued and not yet chunked
+	started  bool           // guarded by qmu; the queue's goroutine runs
+	closed   bool           // guarded by qmu; the queue is closed
+
 	mu      sync.Mutex
+	queued  int64            // guarded by mu; bytes queued, not yet chunked
 	ch      *chunker.Chunker // guarded by mu
 	blocks  []*slot          // guarded by mu; finished chunks in order
 	offs    []int64          // guarded by mu; start offset of each block
@@ -47,7 +57,7 @@ func (r *Repository) NewFileWriter() *FileWriter {
 func (w *FileWriter) Size() int64 {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.tailOff + int64(len(w.tail))
+	return w.tailOff + int64(len(w.tail)) + w.queued
 }
 
 // Err returns the first failure this file met, if any.
@@ -57,8 +67,15 @@ func (w *FileWriter) Err() error {
 	return w.err
 }
 
-// WriteAt writes data at off, in any order.
+// WriteAt writes data at off, in any order. A write at the end returns
+// once data is copied and queued; the file's goroutine chunks it.
 func (w *FileWriter) WriteAt(ctx context.Context, data []byte, off int64) error {
+	w.qmu.Lock()
+	defer w.qmu.Unlock()
+	if queued, err := w.enqueue(data, off); queued || err != nil {
+		return err
+	}
+	w.inflight.Wait()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.err != nil {
@@ -71,7 +88,9 @@ func (w *FileWriter) WriteAt(ctx context.Context, data []byte, off int64) error 
 	if off < size {
 		n := min(int64(len(data)), size-off)
 		if err := w.patch(ctx, off, data[:n]); err != nil {
-			w.err = err
+			if ctx.Err() == nil {
+				w.err = err // an interrupted caller may retry; a failure stays
+			}
 			return err
 		}
 		data, off = data[n:], off+n
@@ -119,8 +138,26 @@ func (w *FileWriter) emit() {
 	w.blocks = append(w.blocks, s)
 	w.offs = append(w.offs, w.tailOff)
 	w.tailOff += int64(len(w.tail))
-	w.tail = nil
+	// A file that has cut one chunk is a large file: give it a buffer
+	// that holds a whole chunk, so its tail never reallocates.
+	w.tail = w.r.chunkBuf()
 	w.r.submit(s)
+}
+
+// chunkBuf returns an empty buffer with room for the largest chunk.
+func (r *Repository) chunkBuf() []byte {
+	if b, ok := r.bufs.Get().(*[]byte); ok {
+		return (*b)[:0]
+	}
+	return make([]byte, 0, r.params.Chunker.Max)
+}
+
+// recycle returns a chunk buffer nobody references any more.
+func (r *Repository) recycle(b []byte) {
+	if cap(b) >= r.params.Chunker.Max {
+		b = b[:0]
+		r.bufs.Put(&b)
+	}
 }
 
 // submit queues s for hashing, sealing and packing; a full queue blocks,
@@ -130,9 +167,11 @@ func (r *Repository) submit(s *slot) {
 		id := r.keys.BlockID(s.plain)
 		err := r.SaveBlock(context.Background(), DataBlock, id, s.plain)
 		s.mu.Lock()
+		plain := s.plain
 		s.id, s.err, s.plain = id, err, nil
 		s.mu.Unlock()
 		close(s.done)
+		r.recycle(plain)
 	}
 }
 
@@ -202,6 +241,9 @@ func (w *FileWriter) patch(ctx context.Context, off int64, data []byte) error {
 
 // ReadAt reads from the file as written so far.
 func (w *FileWriter) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
+	w.qmu.Lock()
+	defer w.qmu.Unlock()
+	w.inflight.Wait()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	size := w.tailOff + int64(len(w.tail))
@@ -228,6 +270,9 @@ func (w *FileWriter) ReadAt(ctx context.Context, p []byte, off int64) (int, erro
 
 // Truncate sets the file's length: longer fills zeros, shorter drops bytes.
 func (w *FileWriter) Truncate(ctx context.Context, size int64) error {
+	w.qmu.Lock()
+	defer w.qmu.Unlock()
+	w.inflight.Wait()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	cur := w.tailOff + int64(len(w.tail))
@@ -264,10 +309,14 @@ func (w *FileWriter) finish(ctx context.Context) ([]BlockRef, error) {
 		return nil, w.err
 	}
 	w.emit()
+	w.r.recycle(w.tail)
+	w.tail = nil
 	refs := make([]BlockRef, len(w.blocks))
 	for i, s := range w.blocks {
 		if err := wait(ctx, s); err != nil {
-			w.err = err
+			if ctx.Err() == nil {
+				w.err = err
+			}
 			return nil, err
 		}
 		refs[i] = BlockRef{ID: s.id, Len: uint32(s.n)}
@@ -277,9 +326,12 @@ func (w *FileWriter) finish(ctx context.Context) ([]BlockRef, error) {
 
 // Sync makes everything written so far durable in the store.
 func (w *FileWriter) Sync(ctx context.Context) error {
+	w.qmu.Lock()
+	w.inflight.Wait()
 	w.mu.Lock()
 	_, err := w.finish(ctx)
 	w.mu.Unlock()
+	w.qmu.Unlock()
 	if err != nil {
 		return err
 	}
@@ -289,6 +341,13 @@ func (w *FileWriter) Sync(ctx context.Context) error {
 // Close finishes the file and returns its blocks. The blocks are durable
 // at the next Flush or snapshot; an error already known is returned here.
 func (w *FileWriter) Close(ctx context.Context) ([]BlockRef, error) {
+	w.qmu.Lock()
+	defer w.qmu.Unlock()
+	w.inflight.Wait()
+	if w.started && !w.closed {
+		close(w.queue)
+	}
+	w.closed = true
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.finish(ctx)

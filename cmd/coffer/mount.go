@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,6 +20,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"github.com/spf13/cobra"
 
+	"coffer/cache"
 	"coffer/fs"
 	"coffer/repo"
 )
@@ -28,6 +31,8 @@ type mountFlags struct {
 	allowOther bool
 	every      time.Duration
 	cacheMB    int64
+	cacheDir   string
+	diskMB     int64
 }
 
 func newMountCmd() *cobra.Command {
@@ -61,6 +66,8 @@ restores on any machine that holds the key.`,
 	fl.BoolVar(&f.allowOther, "allow-other", false, "let other users access the mount (needs user_allow_other in /etc/fuse.conf unless root)")
 	fl.DurationVar(&f.every, "snapshot-every", 0, "also commit a snapshot at this interval when the head changed (e.g. 1h)")
 	fl.Int64Var(&f.cacheMB, "cache-size", 64, "memory for decrypted blocks, in MiB")
+	fl.StringVar(&f.cacheDir, "cache-dir", "", "keep encrypted blocks read from S3 here (default $XDG_CACHE_HOME/coffer or ~/.cache/coffer; \"off\" to disable)")
+	fl.Int64Var(&f.diskMB, "cache-dir-size", 1024, "bound on --cache-dir, in MiB")
 	return c
 }
 
@@ -80,7 +87,11 @@ func runMount(ctx context.Context, f *mountFlags, arg string) error {
 	// Keep the heap near its working set: the daemon must stay small
 	// however much is written through it.
 	debug.SetMemoryLimit(160 << 20)
-	r, err := f.open(ctx, repo.Options{Logger: log, CacheBytes: f.cacheMB << 20})
+	sealed, err := f.sealedCache()
+	if err != nil {
+		return err
+	}
+	r, err := f.open(ctx, repo.Options{Logger: log, CacheBytes: f.cacheMB << 20, SealedCache: sealed})
 	if err != nil {
 		return err
 	}
@@ -98,7 +109,7 @@ func runMount(ctx context.Context, f *mountFlags, arg string) error {
 			Options:      []string{"default_permissions"},
 			// O_TRUNC must reach Open: a committed file may be opened
 			// for writing only to be replaced.
-			ExtraCapabilities: fuse.CAP_ATOMIC_O_TRUNC,
+			ExtraCapabilities: fuse.CAP_ATOMIC_O_TRUNC | capHandleKillprivV2,
 			// POSIX ACLs travel as system.posix_acl_* xattrs and are
 			// kept in snapshots (rsync -A); the kernel enforces them.
 			EnableAcl:            true,
@@ -143,12 +154,31 @@ func mountSnapshot(ctx context.Context, r *repo.Repository, f *mountFlags, mp st
 	if err != nil {
 		return fmt.Errorf("mount %s: %w", mp, err)
 	}
+	stop, err := serveControl(ctx, mp, func(ctx context.Context, req controlRequest) (controlReply, func()) {
+		switch req.Op {
+		case "ping":
+			return controlReply{}, nil
+		case "umount":
+			if err := server.Unmount(); err != nil {
+				return controlReply{Error: "unmount " + mp + ": " + err.Error() + " (is a process still using it? see fuser -vm " + mp + ")"}, nil
+			}
+			return controlReply{}, nil
+		}
+		return controlReply{Error: mp + " is a read-only snapshot mount"}, nil
+	})
+	if err != nil {
+		_ = server.Unmount()
+		return err
+	}
+	defer stop()
 	fmt.Fprintf(os.Stderr, "coffer: mounted %s (snapshot %s, read-only)\n", mp, s.ID)
 	go func() {
 		<-ctx.Done()
 		unmount(server, mp, log)
 	}()
 	server.Wait()
+	// Let a `coffer umount` that caused this read its reply.
+	time.Sleep(100 * time.Millisecond)
 	return nil
 }
 
@@ -193,4 +223,36 @@ func isMounted(mp string) bool {
 func unescapeMount(s string) string {
 	r := strings.NewReplacer(`\040`, " ", `\011`, "\t", `\012`, "\n", `\134`, `\`)
 	return r.Replace(s)
+}
+
+// capHandleKillprivV2 is Linux's FUSE_HANDLE_KILLPRIV_V2: the kernel stops
+// asking for security.capability before every write. coffer's files are
+// written only while new, by their creator, so there is no privilege to
+// kill.
+const capHandleKillprivV2 = 1 << 28
+
+// sealedCache opens the on-disk cache of encrypted blocks for S3
+// repositories; a local repository is its own disk cache.
+func (f *mountFlags) sealedCache() (repo.SealedCache, error) {
+	loc, err := f.location()
+	if err != nil || !strings.HasPrefix(loc, "s3://") || f.cacheDir == "off" {
+		return nil, err
+	}
+	dir := f.cacheDir
+	if dir == "" {
+		base, err := os.UserCacheDir()
+		if err != nil {
+			return nil, fmt.Errorf("no cache directory: use --cache-dir DIR or --cache-dir off: %w", err)
+		}
+		sum := sha256.Sum256([]byte(loc))
+		dir = filepath.Join(base, "coffer", hex.EncodeToString(sum[:8]))
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("cache directory: %w", err)
+	}
+	c, err := cache.NewDiskCache(dir, f.diskMB<<20)
+	if err != nil {
+		return nil, fmt.Errorf("cache directory %s: %w", dir, err)
+	}
+	return c, nil
 }
