@@ -108,9 +108,9 @@ func (r *Repository) LoadSnapshot(ctx context.Context, id string) (*Snapshot, er
 	if err != nil {
 		return nil, fmt.Errorf("snapshot %s: %w: %v", id, ErrCorrupt, err)
 	}
-	s = &Snapshot{}
-	if err := json.Unmarshal(plain, s); err != nil {
-		return nil, fmt.Errorf("snapshot %s: %w", id, ErrCorrupt)
+	s, err = parseSnapshot(plain)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot %s: %w", id, err)
 	}
 	s.ID = id
 	r.snapMu.Lock()
@@ -148,3 +148,15 @@ func (r *Repository) FindSnapshot(ctx context.Context, ref string) (*Snapshot, e
 
 // SnapshotTimeFormat names snapshots under .snapshots/: UTC, no colons.
 const SnapshotTimeFormat = "2006-01-02T15-04-05Z"
+
+// parseSnapshot decodes and checks a snapshot's plaintext.
+func parseSnapshot(data []byte) (*Snapshot, error) {
+	s := &Snapshot{}
+	if err := json.Unmarshal(data, s); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	if _, err := s.TreeID(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	return s, nil
+}

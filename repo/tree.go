@@ -124,13 +124,44 @@ func (r *Repository) LoadTree(ctx context.Context, id cipher.ID) (*Tree, error) 
 	if err != nil {
 		return nil, err
 	}
+	t, err := parseTree(data)
+	if err != nil {
+		return nil, fmt.Errorf("tree %s: %w", id, err)
+	}
+	return t, nil
+}
+
+// parseTree decodes and checks a tree block's plaintext: names must be
+// usable file names, unique and sorted, types known, and each node carry
+// what its type needs.
+func parseTree(data []byte) (*Tree, error) {
 	var t Tree
 	if err := json.Unmarshal(data, &t); err != nil {
-		return nil, fmt.Errorf("tree %s: %w: %v", id, ErrCorrupt, err)
+		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
-	for _, n := range t.Nodes {
-		if n.Name == "" || n.Name == "." || n.Name == ".." || strings.ContainsRune(n.Name, '/') {
-			return nil, fmt.Errorf("tree %s: %w: bad name %q", id, ErrCorrupt, n.Name)
+	for i, n := range t.Nodes {
+		if n.Name == "" || n.Name == "." || n.Name == ".." || strings.ContainsAny(n.Name, "/\x00") {
+			return nil, fmt.Errorf("%w: bad name %q", ErrCorrupt, n.Name)
+		}
+		if i > 0 && t.Nodes[i-1].Name >= n.Name {
+			return nil, fmt.Errorf("%w: names not sorted and unique at %q", ErrCorrupt, n.Name)
+		}
+		switch n.Type {
+		case TypeDir:
+			if _, err := n.SubtreeID(); err != nil {
+				return nil, fmt.Errorf("%w: directory %q: %v", ErrCorrupt, n.Name, err)
+			}
+		case TypeFile:
+			var sum uint64
+			for _, b := range n.Blocks {
+				sum += uint64(b.Len)
+			}
+			if sum != n.Size {
+				return nil, fmt.Errorf("%w: file %q: blocks hold %d bytes, size says %d", ErrCorrupt, n.Name, sum, n.Size)
+			}
+		case TypeSymlink, TypeFIFO, TypeChar, TypeBlock, TypeSocket:
+		default:
+			return nil, fmt.Errorf("%w: %q has unknown type %q", ErrCorrupt, n.Name, n.Type)
 		}
 	}
 	return &t, nil

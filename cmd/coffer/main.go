@@ -12,6 +12,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"coffer/objectstore/s3"
 )
 
 var version = "dev"
@@ -79,7 +81,7 @@ func main() {
 func exitCode(err error) int {
 	var u usageError
 	switch {
-	case errors.As(err, &u):
+	case errors.As(err, &u), errors.Is(err, s3.ErrConfig):
 		return exitUsage
 	case isWrongKey(err):
 		return exitWrongKey

@@ -106,14 +106,14 @@ func newHTTPClient(c Config) (*awshttp.BuildableClient, error) {
 func loadCABundle(path string) (*x509.CertPool, error) {
 	pem, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("%w: CA bundle: %v", errConfig, err)
+		return nil, fmt.Errorf("%w: CA bundle: %v", ErrConfig, err)
 	}
 	pool, err := x509.SystemCertPool()
 	if err != nil || pool == nil {
 		pool = x509.NewCertPool()
 	}
 	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("%w: CA bundle %s holds no PEM certificate", errConfig, path)
+		return nil, fmt.Errorf("%w: CA bundle %s holds no PEM certificate", ErrConfig, path)
 	}
 	return pool, nil
 }

@@ -20,8 +20,10 @@ const DefaultMultipartThreshold = 64 << 20
 // minPartSize is the smallest part S3 accepts for any part but the last.
 const minPartSize = 5 << 20
 
-// errConfig marks a configuration the backend refuses to use.
-var errConfig = errors.New("s3: invalid configuration")
+// ErrConfig marks a configuration the backend refuses to use.
+// ErrConfig: the S3 settings are unusable (a plain-HTTP endpoint without the
+// insecure option, a missing bucket name, an unreadable CA bundle).
+var ErrConfig = errors.New("s3: invalid configuration")
 
 // Config says which bucket to use, where it is and how to reach it.
 // Credentials come from the standard AWS chain (environment, shared config
@@ -114,10 +116,10 @@ func (c Config) withDefaults() Config {
 // importantly a plain-HTTP endpoint anywhere but on this machine.
 func (c Config) validate() error {
 	if c.Bucket == "" {
-		return fmt.Errorf("%w: no bucket named", errConfig)
+		return fmt.Errorf("%w: no bucket named", ErrConfig)
 	}
 	if strings.HasPrefix(c.Prefix, "/") {
-		return fmt.Errorf("%w: prefix %q must not start with '/'", errConfig, c.Prefix)
+		return fmt.Errorf("%w: prefix %q must not start with '/'", ErrConfig, c.Prefix)
 	}
 	return checkEndpoint(c.Endpoint, c.InsecureHTTP)
 }
@@ -130,10 +132,10 @@ func checkEndpoint(endpoint string, insecure bool) error {
 	}
 	u, err := url.Parse(endpoint)
 	if err != nil {
-		return fmt.Errorf("%w: endpoint %q: %v", errConfig, endpoint, err)
+		return fmt.Errorf("%w: endpoint %q: %v", ErrConfig, endpoint, err)
 	}
 	if u.Host == "" {
-		return fmt.Errorf("%w: endpoint %q has no host", errConfig, endpoint)
+		return fmt.Errorf("%w: endpoint %q has no host", ErrConfig, endpoint)
 	}
 	switch u.Scheme {
 	case "https":
@@ -142,15 +144,15 @@ func checkEndpoint(endpoint string, insecure bool) error {
 		if !insecure {
 			return fmt.Errorf("%w: endpoint %q is plain HTTP; coffer requires HTTPS "+
 				"(plain HTTP is allowed only to a loopback test server with the insecure-HTTP option)",
-				errConfig, endpoint)
+				ErrConfig, endpoint)
 		}
 		if !isLoopback(u.Hostname()) {
 			return fmt.Errorf("%w: endpoint %q is plain HTTP to a host that is not loopback; "+
-				"plain HTTP is never allowed off this machine", errConfig, endpoint)
+				"plain HTTP is never allowed off this machine", ErrConfig, endpoint)
 		}
 		return nil
 	default:
-		return fmt.Errorf("%w: endpoint %q: scheme must be https", errConfig, endpoint)
+		return fmt.Errorf("%w: endpoint %q: scheme must be https", ErrConfig, endpoint)
 	}
 }
 

@@ -1,0 +1,209 @@
+package main
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// These tests run the real binary, as a user would, for the commands that
+// need no mount: init, key management, error reporting and exit codes.
+
+func binary(t *testing.T) string {
+	t.Helper()
+	if b := os.Getenv("COFFER_BIN"); b != "" {
+		return b
+	}
+	b := filepath.Join(t.TempDir(), "coffer")
+	out, err := exec.Command("go", "build", "-o", b, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return b
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+func run(t *testing.T, bin string, env []string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return result{out.String(), errb.String(), code}
+}
+
+func writeFile(t *testing.T, path, s string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// snapshotDir hashes every file under dir by relative path.
+func snapshotDir(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	m := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(data)
+		rel, _ := filepath.Rel(dir, p)
+		m[rel] = hex.EncodeToString(sum[:])
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestInitAndKeys(t *testing.T) {
+	bin := binary(t)
+	tmp := t.TempDir()
+	repo := filepath.Join(tmp, "r")
+	pw, pw2 := filepath.Join(tmp, "pw"), filepath.Join(tmp, "pw2")
+	writeFile(t, pw, "correct horse battery staple\n")
+	writeFile(t, pw2, "a new passphrase\n")
+
+	r := run(t, bin, nil, "init", "--repo", repo, "--password-file", pw)
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "created repository ") {
+		t.Fatalf("init: %+v", r)
+	}
+	before := snapshotDir(t, repo)
+	for path := range before {
+		data, _ := os.ReadFile(filepath.Join(repo, path))
+		if bytes.Contains(data, []byte("correct horse")) {
+			t.Fatalf("passphrase found in %s", path)
+		}
+	}
+
+	r = run(t, bin, nil, "init", "--repo", repo, "--password-file", pw)
+	if r.code != exitExists || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+		t.Fatalf("second init: want exit %d and one line, got %+v", exitExists, r)
+	}
+	if after := snapshotDir(t, repo); !equalMaps(before, after) {
+		t.Fatal("second init changed the repository")
+	}
+
+	r = run(t, bin, nil, "key", "list", "--repo", repo, "--password-file", pw2)
+	if r.code != exitWrongKey || !strings.Contains(r.stderr, "wrong passphrase") {
+		t.Fatalf("wrong passphrase: %+v", r)
+	}
+
+	r = run(t, bin, nil, "key", "passwd", "--repo", repo, "--password-file", pw, "--new-password-file", pw2)
+	if r.code != 0 {
+		t.Fatalf("passwd: %+v", r)
+	}
+	if r := run(t, bin, nil, "key", "list", "--repo", repo, "--password-file", pw); r.code != exitWrongKey {
+		t.Fatalf("old passphrase after passwd: %+v", r)
+	}
+	if r := run(t, bin, []string{"COFFER_PASSWORD_FILE=" + pw2}, "key", "list", "--repo", repo); r.code != 0 {
+		t.Fatalf("new passphrase after passwd: %+v", r)
+	}
+	after := snapshotDir(t, repo)
+	for path, sum := range after {
+		if strings.HasPrefix(path, "keys/") {
+			continue
+		}
+		if before[path] != sum {
+			t.Errorf("passwd changed or added %s", path)
+		}
+	}
+	for path := range before {
+		if _, ok := after[path]; !ok && !strings.HasPrefix(path, "keys/") {
+			t.Errorf("passwd removed %s", path)
+		}
+	}
+}
+
+func equalMaps(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func TestKeyFileAndErrors(t *testing.T) {
+	bin := binary(t)
+	tmp := t.TempDir()
+	key := filepath.Join(tmp, "key")
+	if r := run(t, bin, nil, "key", "generate", key); r.code != 0 {
+		t.Fatalf("generate: %+v", r)
+	}
+	if r := run(t, bin, nil, "key", "generate", key); r.code == 0 {
+		t.Fatal("generate overwrote a key file")
+	}
+	repo := filepath.Join(tmp, "r")
+	if r := run(t, bin, nil, "init", "--repo", "file://"+repo, "--key-file", key); r.code != 0 {
+		t.Fatalf("init with key file: %+v", r)
+	}
+	cases := []struct {
+		name string
+		env  []string
+		args []string
+		code int
+		msg  string
+	}{
+		{"not a repository", nil, []string{"snapshots", "--repo", tmp, "--key-file", key}, exitNoRepo, "no coffer repository"},
+		{"missing directory", nil, []string{"snapshots", "--repo", filepath.Join(tmp, "nope"), "--key-file", key}, exitNoRepo, "does not exist"},
+		{"no repo given", nil, []string{"snapshots", "--key-file", key}, exitUsage, "--repo"},
+		{"bad flag", nil, []string{"snapshots", "--bogus"}, exitUsage, "unknown flag"},
+		{"no passphrase", nil, []string{"snapshots", "--repo", repo}, exitUsage, "no passphrase"},
+		{"http refused", []string{"AWS_ACCESS_KEY_ID=a", "AWS_SECRET_ACCESS_KEY=b"},
+			[]string{"snapshots", "--repo", "s3://bucket/p", "--endpoint", "http://127.0.0.1:9", "--key-file", key}, exitUsage, "http"},
+		{"unreachable", []string{"AWS_ACCESS_KEY_ID=a", "AWS_SECRET_ACCESS_KEY=b", "AWS_EC2_METADATA_DISABLED=true"},
+			[]string{"snapshots", "--repo", "s3://bucket/p", "--endpoint", "https://127.0.0.1:9", "--key-file", key}, exitUnreachable, "unavailable"},
+		{"not mounted", nil, []string{"snapshot", tmp}, exitNoRepo, "no coffer daemon"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			start := time.Now()
+			r := run(t, bin, c.env, c.args...)
+			if r.code != c.code || !strings.Contains(strings.ToLower(r.stderr), strings.ToLower(c.msg)) {
+				t.Fatalf("want exit %d and %q, got %d: %s", c.code, c.msg, r.code, r.stderr)
+			}
+			if n := strings.Count(strings.TrimSpace(r.stderr), "\n"); n != 0 {
+				t.Fatalf("error is %d lines, want one: %s", n+1, r.stderr)
+			}
+			if d := time.Since(start); d > 45*time.Second {
+				t.Fatalf("took %v", d)
+			}
+		})
+	}
+	if err := os.Chmod(key, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := run(t, bin, nil, "snapshots", "--repo", repo, "--key-file", key); r.code != exitWrongKey || !strings.Contains(r.stderr, "chmod 600") {
+		t.Fatalf("world-readable key file: %+v", r)
+	}
+}
