@@ -39,10 +39,20 @@ vet:
 
 # test runs every test: unit, conformance (memory, local, versitygw) and the
 # end-to-end suite that mounts the real binary.
+# The full verbose log goes to .cache/test.log; the console shows each
+# package's result, every failure, and the lines that prove the S3
+# conformance suite ran against a real versitygw.
 test: deps versitygw build vet
+	@mkdir -p .cache
 	COFFER_BIN=$(BIN)/coffer COFFER_VERSITYGW=$(VERSITYGW) \
-		$(GO) test $(TEST_FLAGS) -count=1 -p 2 ./... 2>&1 | tee .cache/test.log; \
-		exit $${PIPESTATUS[0]}
+		$(GO) test $(TEST_FLAGS) -v -count=1 -p 2 ./... 2>&1 | tee .cache/test.log | \
+		grep --line-buffered -E '^(ok|FAIL|panic:)|--- FAIL|conformance suite against'; \
+	status=$${PIPESTATUS[0]}; \
+	if [ $$status -ne 0 ]; then \
+		echo "== failures (full log: .cache/test.log)"; \
+		grep -B 3 -A 40 -E -- '--- FAIL|^panic:' .cache/test.log | head -400; \
+	fi; \
+	exit $$status
 
 # fuzz runs every fuzz target for FUZZTIME each.
 FUZZTIME ?= 30s

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -163,6 +164,7 @@ func (n *node) Setattr(ctx context.Context, f fusefs.FileHandle, in *fuse.SetAtt
 	n.ctime = now
 	n.h.touch()
 	n.fillAttr(&out.Attr)
+	out.SetTimeout(time.Minute)
 	return 0
 }
 

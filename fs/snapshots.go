@@ -126,6 +126,7 @@ func (d *snapshotsDir) Lookup(ctx context.Context, name string, out *fuse.EntryO
 	defer d.mu.Unlock()
 	if name == "latest" {
 		if d.latest == "" {
+			out.SetEntryTimeout(time.Nanosecond)
 			return nil, syscall.ENOENT
 		}
 		ino, ok := d.links[d.latest]
@@ -137,12 +138,15 @@ func (d *snapshotsDir) Lookup(ctx context.Context, name string, out *fuse.EntryO
 		l.e.Mtime = d.names[d.latest].Time.UnixNano()
 		ch := d.NewInode(ctx, l, fusefs.StableAttr{Mode: syscall.S_IFLNK, Ino: ino})
 		l.fillAttr(&out.Attr)
-		out.SetEntryTimeout(0)
-		out.SetAttrTimeout(0)
+		// "latest" moves: the kernel must ask again at once. A zero
+		// timeout would be replaced by the mount's default.
+		out.SetEntryTimeout(time.Nanosecond)
+		out.SetAttrTimeout(time.Nanosecond)
 		return ch, 0
 	}
 	s, ok := d.names[name]
 	if !ok {
+		out.SetEntryTimeout(time.Nanosecond) // it may be committed soon
 		return nil, syscall.ENOENT
 	}
 	root, ok := d.roots[s.ID]

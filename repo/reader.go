@@ -20,7 +20,7 @@ type FileReader struct {
 }
 
 // maxReadAhead bounds how many blocks a sequential reader prefetches.
-const maxReadAhead = 8
+const maxReadAhead = 16
 
 // NewFileReader returns a reader over blocks.
 func (r *Repository) NewFileReader(blocks []BlockRef) *FileReader {
@@ -57,13 +57,18 @@ func (f *FileReader) ReadAt(ctx context.Context, p []byte, off int64) (int, erro
 }
 
 // readAhead notices sequential reads and prefetches the blocks after the
-// one being read, widening the window while the reader keeps going.
+// one being read, widening the window while the reader keeps going. The
+// kernel sends readahead requests in parallel, so they arrive a little out
+// of order: a read near where the last one ended still counts as
+// sequential.
 func (f *FileReader) readAhead(ctx context.Context, off int64, i, n int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	sequential := off == f.next
-	f.next = off + int64(n)
+	d := off - f.next
+	sequential := -sequentialSlack <= d && d <= sequentialSlack
+	f.next = max(f.next, off+int64(n))
 	if !sequential {
+		f.next = off + int64(n)
 		f.readAhed, f.ahead = 0, i
 		return
 	}
@@ -75,3 +80,7 @@ func (f *FileReader) readAhead(ctx context.Context, off int64, i, n int) {
 	}
 	f.ahead = max(f.ahead, to)
 }
+
+// sequentialSlack is how far from the last read's end a read may start
+// and still count as sequential.
+const sequentialSlack = 8 << 20

@@ -19,6 +19,7 @@ import (
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 
 	"coffer/cache"
 	"coffer/fs"
@@ -125,8 +126,10 @@ func runMount(ctx context.Context, f *mountFlags, arg string) error {
 	if err != nil {
 		return err
 	}
-	second := time.Second
-	opts.EntryTimeout, opts.AttrTimeout = &second, &second
+	// Every change to the head passes through the kernel, so its caches
+	// stay true: let it keep entries, attributes and misses for a while.
+	cacheFor := headCacheTimeout
+	opts.EntryTimeout, opts.AttrTimeout, opts.NegativeTimeout = &cacheFor, &cacheFor, &cacheFor
 	server, err := fusefs.Mount(mp, h.Root(), opts)
 	if err != nil {
 		return fmt.Errorf("mount %s: %w", mp, err)
@@ -138,6 +141,7 @@ func runMount(ctx context.Context, f *mountFlags, arg string) error {
 		return err
 	}
 	defer stop()
+	raiseReadahead(mp, log)
 	fmt.Fprintf(os.Stderr, "coffer: mounted %s\n", mp)
 	return d.run(ctx, f.every)
 }
@@ -171,6 +175,7 @@ func mountSnapshot(ctx context.Context, r *repo.Repository, f *mountFlags, mp st
 		return err
 	}
 	defer stop()
+	raiseReadahead(mp, log)
 	fmt.Fprintf(os.Stderr, "coffer: mounted %s (snapshot %s, read-only)\n", mp, s.ID)
 	go func() {
 		<-ctx.Done()
@@ -255,4 +260,22 @@ func (f *mountFlags) sealedCache() (repo.SealedCache, error) {
 		return nil, fmt.Errorf("cache directory %s: %w", dir, err)
 	}
 	return c, nil
+}
+
+// headCacheTimeout is how long the kernel may trust what it learnt of the
+// head. Within one rsync run, each name is looked up about twice.
+const headCacheTimeout = time.Minute
+
+// raiseReadahead lets the kernel read ahead up to 4 MiB on the mount (its
+// default for FUSE is 128 KiB), so sequential restores keep several blocks
+// in flight. It needs root; without it the default stays.
+func raiseReadahead(mp string, log *slog.Logger) {
+	var st syscall.Stat_t
+	if err := syscall.Stat(mp, &st); err != nil {
+		return
+	}
+	path := fmt.Sprintf("/sys/class/bdi/%d:%d/read_ahead_kb", unix.Major(st.Dev), unix.Minor(st.Dev))
+	if err := os.WriteFile(path, []byte("4096"), 0o644); err != nil {
+		log.Debug("readahead unchanged", "err", err)
+	}
 }
