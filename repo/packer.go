@@ -136,7 +136,13 @@ func (r *Repository) SaveBlock(ctx context.Context, t BlockType, id cipher.ID, p
 // newPack starts a pack whose buffer holds the target size plus one more
 // block, so reserved space never moves; mu must be held.
 func (p *packer) newPack(first int) *pack {
-	pk := &pack{buf: make([]byte, 0, max(p.r.opts.PackSize, first)+maxBlockOverrun)}
+	var buf []byte
+	if first <= maxBlockOverrun {
+		buf = p.r.packBufs.get()
+	} else {
+		buf = make([]byte, 0, p.r.opts.PackSize+first)
+	}
+	pk := &pack{buf: buf}
 	_, _ = rand.Read(pk.id[:])
 	return pk
 }
@@ -192,6 +198,10 @@ func (p *packer) start(ctx context.Context, pk *pack) error {
 			for _, e := range pk.entries {
 				delete(p.pend, e.ID)
 			}
+			// Nothing refers to the buffer now: readers copy pending
+			// blocks under mu, and the store is done with it.
+			p.r.packBufs.put(pk.buf)
+			pk.buf = nil
 		}
 		p.cond.Broadcast()
 	}()

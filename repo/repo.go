@@ -79,8 +79,9 @@ type Repository struct {
 	blocks    *cache.BlockCache[cipher.ID]
 	jobs      chan func()
 	tail      atomic.Int64 // bytes held in open files' unfinished chunks
-	bufs      sync.Pool    // *[]byte chunk buffers of cap Chunker.Max
-	writeBufs sync.Pool    // *[]byte queued-write buffers
+	chunkBufs *freeList    // buffers for one chunk (cap Chunker.Max)
+	writeBufs *freeList    // buffers for one queued FUSE write
+	packBufs  *freeList    // buffers for one pack
 	stop      sync.Once
 
 	snapMu sync.Mutex
@@ -111,6 +112,9 @@ func Open(ctx context.Context, st objectstore.Store, secret Secret, o Options) (
 		jobs:   make(chan func(), 2*o.Workers),
 		snaps:  make(map[string]*Snapshot),
 	}
+	r.chunkBufs = newFreeList(2*o.Workers+4, p.Chunker.Max)
+	r.writeBufs = newFreeList(8, writeBufSize)
+	r.packBufs = newFreeList(2, o.PackSize+maxBlockOverrun)
 	r.packer = newPacker(r)
 	if err := r.loadIndex(ctx); err != nil {
 		return nil, err

@@ -63,17 +63,9 @@ const writeBufSize = 1 << 20
 // writeBuf returns an empty buffer for a queued write of n bytes.
 func (r *Repository) writeBuf(n int) []byte {
 	if n <= writeBufSize {
-		if b, ok := r.writeBufs.Get().(*[]byte); ok {
-			return (*b)[:0]
-		}
-		return make([]byte, 0, writeBufSize)
+		return r.writeBufs.get()
 	}
 	return make([]byte, 0, n)
 }
 
-func (r *Repository) recycleWrite(b []byte) {
-	if cap(b) == writeBufSize {
-		b = b[:0]
-		r.writeBufs.Put(&b)
-	}
-}
+func (r *Repository) recycleWrite(b []byte) { r.writeBufs.put(b) }

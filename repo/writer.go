@@ -145,20 +145,10 @@ func (w *FileWriter) emit() {
 }
 
 // chunkBuf returns an empty buffer with room for the largest chunk.
-func (r *Repository) chunkBuf() []byte {
-	if b, ok := r.bufs.Get().(*[]byte); ok {
-		return (*b)[:0]
-	}
-	return make([]byte, 0, r.params.Chunker.Max)
-}
+func (r *Repository) chunkBuf() []byte { return r.chunkBufs.get() }
 
 // recycle returns a chunk buffer nobody references any more.
-func (r *Repository) recycle(b []byte) {
-	if cap(b) >= r.params.Chunker.Max {
-		b = b[:0]
-		r.bufs.Put(&b)
-	}
-}
+func (r *Repository) recycle(b []byte) { r.chunkBufs.put(b) }
 
 // submit queues s for hashing, sealing and packing; a full queue blocks,
 // which is the write path's backpressure.
