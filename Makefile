@@ -9,7 +9,7 @@ VERSITYGW  := $(TOOLS)/versitygw
 VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS    := -X main.version=$(VERSION)
 # Debian packages the tests and benchmarks drive for real.
-DEB_PKGS   := fuse3 rsync tar attr acl postgresql gocryptfs restic rclone psmisc
+DEB_PKGS   := fuse3 rsync tar attr acl postgresql gocryptfs restic rclone psmisc curl
 TEST_FLAGS ?= -timeout 25m
 
 .PHONY: build test unit e2e run bench deps versitygw fuzz vet clean

@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -50,6 +52,7 @@ var (
 	_ = (fusefs.NodeGetattrer)((*snapNode)(nil))
 	_ = (fusefs.NodeLookuper)((*snapNode)(nil))
 	_ = (fusefs.NodeReaddirer)((*snapNode)(nil))
+	_ = (fusefs.NodeOpendirHandler)((*snapNode)(nil))
 	_ = (fusefs.NodeOpener)((*snapNode)(nil))
 	_ = (fusefs.NodeReader)((*snapNode)(nil))
 	_ = (fusefs.NodeReadlinker)((*snapNode)(nil))
@@ -175,6 +178,57 @@ func (n *snapNode) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Errno
 		entries = append(entries, fuse.DirEntry{Name: name, Mode: ch.StableAttr().Mode, Ino: ch.StableAttr().Ino})
 	}
 	return fusefs.NewListDirStream(entries), 0
+}
+
+// OpendirHandle lets the kernel keep a snapshot directory's listing: it
+// never changes.
+func (n *snapNode) OpendirHandle(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
+	if errno := n.load(ctx); errno != 0 {
+		return nil, 0, errno
+	}
+	children := n.Children()
+	d := &dirList{entries: make([]fuse.DirEntry, 0, len(children))}
+	for name, ch := range children {
+		d.entries = append(d.entries, fuse.DirEntry{Name: name, Mode: ch.StableAttr().Mode, Ino: ch.StableAttr().Ino})
+	}
+	slices.SortFunc(d.entries, func(a, b fuse.DirEntry) int { return strings.Compare(a.Name, b.Name) })
+	for i := range d.entries {
+		d.entries[i].Off = uint64(i + 1)
+	}
+	return d, fuse.FOPEN_CACHE_DIR | fuse.FOPEN_KEEP_CACHE, 0
+}
+
+// dirList is an open snapshot directory: a fixed listing whose entry i
+// has offset i+1, so the kernel can resume anywhere.
+type dirList struct {
+	mu      sync.Mutex
+	entries []fuse.DirEntry
+	pos     int // guarded by mu
+}
+
+var (
+	_ = (fusefs.FileReaddirenter)((*dirList)(nil))
+	_ = (fusefs.FileSeekdirer)((*dirList)(nil))
+)
+
+// Readdirent returns the next entry, or nil at the end.
+func (d *dirList) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Errno) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.pos >= len(d.entries) {
+		return nil, 0
+	}
+	e := d.entries[d.pos]
+	d.pos++
+	return &e, 0
+}
+
+// Seekdir continues after the entry with offset off.
+func (d *dirList) Seekdir(ctx context.Context, off uint64) syscall.Errno {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.pos = int(min(off, uint64(len(d.entries))))
+	return 0
 }
 
 // Open opens a snapshot file read-only; the kernel keeps its pages.
