@@ -107,7 +107,7 @@ func runMount(ctx context.Context, f *mountFlags, arg string) error {
 			MaxReadAhead: 1 << 20,
 			DirectMount:  true,
 			Debug:        os.Getenv("COFFER_FUSE_DEBUG") != "",
-			Options:      []string{"default_permissions"},
+			Options:      permissionOptions(f.allowOther),
 			// O_TRUNC must reach Open: a committed file may be opened
 			// for writing only to be replaced.
 			ExtraCapabilities: fuse.CAP_ATOMIC_O_TRUNC | capHandleKillprivV2,
@@ -278,4 +278,15 @@ func raiseReadahead(mp string, log *slog.Logger) {
 	if err := os.WriteFile(path, []byte("4096"), 0o644); err != nil {
 		log.Debug("readahead unchanged", "err", err)
 	}
+}
+
+// permissionOptions asks the kernel to check permissions (and ACLs) when
+// other users may use the mount. Without --allow-other only the mounting
+// user gets in, and the checks would cost an attribute refresh on many
+// operations for nothing.
+func permissionOptions(allowOther bool) []string {
+	if allowOther {
+		return []string{"default_permissions"}
+	}
+	return nil
 }
