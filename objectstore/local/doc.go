@@ -4,7 +4,7 @@
 // Layout under the directory:
 //
 //	<key>@obj   the object: a 64-byte header (magic, retention as put,
-//	            SHA-256 of the data) followed by the data; mode 0444
+//	            CRC-32C of the data) followed by the data; mode 0444
 //	<key>@ret   retention sidecar (JSON), written only by ExtendRetention
 //	@tmp/       files being written
 //	@lock       lock file serialising Delete and ExtendRetention
@@ -15,5 +15,5 @@
 // and fsynced file, so it is atomic, and link's refusal to replace an
 // existing name means two Puts of one key, even from different processes,
 // can never overwrite each other. The object's effective retention is the
-// later of its header's and its sidecar's. Get verifies the SHA-256.
+// later of its header's and its sidecar's. Get verifies the CRC-32C.
 package local

@@ -2,7 +2,6 @@ package local
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -99,7 +98,7 @@ func (s *Store) Put(ctx context.Context, key string, data []byte, ret objectstor
 	if !ret.IsZero() && ret.Mode == "" {
 		ret.Mode = objectstore.Compliance
 	}
-	h := header{retention: ret, sum: sha256.Sum256(data)}
+	h := header{retention: ret, sum: checksum(data)}
 	tmp, err := s.writeTemp(h.encode(), data)
 	if err != nil {
 		return translateError("put", key, err)

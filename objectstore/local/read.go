@@ -2,7 +2,6 @@ package local
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -15,7 +14,7 @@ import (
 	"coffer/objectstore"
 )
 
-// Get reads the whole object and verifies it against the SHA-256 in its
+// Get reads the whole object and verifies it against the CRC-32C in its
 // header; a mismatch is ErrCorrupt.
 func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 	if err := check(ctx, key); err != nil {
@@ -30,8 +29,8 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 		return nil, fmt.Errorf("local get %s: %w", key, err)
 	}
 	data := raw[headerSize:]
-	if sha256.Sum256(data) != h.sum {
-		return nil, fmt.Errorf("local get %s: %w: SHA-256 mismatch", key, objectstore.ErrCorrupt)
+	if checksum(data) != h.sum {
+		return nil, fmt.Errorf("local get %s: %w: checksum mismatch", key, objectstore.ErrCorrupt)
 	}
 	return data, nil
 }
