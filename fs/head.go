@@ -190,6 +190,7 @@ func (n *node) load(ctx context.Context) syscall.Errno {
 			if err == nil {
 				n.addChildren(ctx, t)
 				n.loaded.Store(true)
+				prefetchSubtrees(ctx, n.h.repo, t)
 			}
 		}
 		n.loadErr = err

@@ -141,6 +141,7 @@ func (n *snapNode) load(ctx context.Context) syscall.Errno {
 			ch := n.NewPersistentInode(ctx, c, fusefs.StableAttr{Mode: typeBits(e.Type), Ino: n.childIno(&e)})
 			n.AddChild(e.Name, ch, true)
 		}
+		prefetchSubtrees(ctx, n.t.r, tree)
 	})
 	if n.loadErr != nil {
 		return toErrno(n.t.log, "load snapshot directory", n.loadErr)
@@ -276,4 +277,24 @@ func (n *snapNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.
 		names = append(names, x.Name)
 	}
 	return listXattrs(names, dest)
+}
+
+// maxTreePrefetch bounds how many subdirectories of one directory are
+// fetched ahead.
+const maxTreePrefetch = 32
+
+// prefetchSubtrees starts loading the tree blocks of a directory's first
+// subdirectories: whoever lists a directory (ls -R, find, rsync, du)
+// usually descends next, and the fetches then overlap the kernel's calls.
+func prefetchSubtrees(ctx context.Context, r *repo.Repository, t *repo.Tree) {
+	n := 0
+	for i := range t.Nodes {
+		if t.Nodes[i].Type != repo.TypeDir || n == maxTreePrefetch {
+			continue
+		}
+		if id, err := t.Nodes[i].SubtreeID(); err == nil {
+			r.Prefetch(ctx, repo.TreeBlock, id)
+			n++
+		}
+	}
 }
