@@ -42,9 +42,18 @@ func (h *Head) Changed() bool {
 func (h *Head) capture(ctx context.Context) (*repo.Snapshot, error) {
 	h.treeMu.Lock()
 	defer h.treeMu.Unlock()
-	var open int
-	root, err := h.saveDir(ctx, h.root, &open)
+	h.mu.Lock()
+	all := h.everything
+	h.everything = false
+	h.mu.Unlock()
+	w := &treeWalk{all: all}
+	root, err := h.saveDir(ctx, h.root, w)
 	if err != nil {
+		// Some directories may have been marked clean on the way: let
+		// the next attempt look at everything again.
+		h.mu.Lock()
+		h.everything = true
+		h.mu.Unlock()
 		return nil, err
 	}
 	h.mu.Lock()
@@ -53,7 +62,7 @@ func (h *Head) capture(ctx context.Context) (*repo.Snapshot, error) {
 	if h.base != nil {
 		parent = h.base.ID
 	}
-	h.changed = open > 0 // files still being written are news for the next
+	h.changed = w.open > 0 // files still being written are news for the next
 	h.mu.Unlock()
 	linksID, err := h.repo.SaveLinks(ctx, links)
 	if err != nil {
@@ -77,10 +86,13 @@ func (h *Head) capture(ctx context.Context) (*repo.Snapshot, error) {
 // saveDir returns a directory's tree ID and totals, storing its tree (and
 // those below it) if it was loaded. An unloaded directory is unchanged and
 // costs nothing.
-func (h *Head) saveDir(ctx context.Context, n *node, open *int) (repo.Node, error) {
-	if !n.loaded.Load() {
+func (h *Head) saveDir(ctx context.Context, n *node, w *treeWalk) (repo.Node, error) {
+	clean := !n.dirty.Load() && !w.all && n.subtree != ""
+	if !n.loaded.Load() || clean {
 		return repo.Node{Subtree: n.subtree, Files: n.files, Bytes: n.bytes}, nil
 	}
+	n.dirty.Store(false) // before reading: a change from now on marks it again
+	openBefore := w.open
 	var t repo.Tree
 	var files, bytes uint64
 	for name, ch := range n.Children() {
@@ -92,7 +104,7 @@ func (h *Head) saveDir(ctx context.Context, n *node, open *int) (repo.Node, erro
 		if c.kind == repo.TypeFile && c.writer != nil {
 			if c.writers > 0 {
 				c.mu.Unlock()
-				*open++
+				w.open++
 				continue // still being written
 			}
 			if err := c.finish(ctx); err != nil {
@@ -103,7 +115,7 @@ func (h *Head) saveDir(ctx context.Context, n *node, open *int) (repo.Node, erro
 		e := c.toRepo(name)
 		c.mu.Unlock()
 		if c.kind == repo.TypeDir {
-			sub, err := h.saveDir(ctx, c, open)
+			sub, err := h.saveDir(ctx, c, w)
 			if err != nil {
 				return repo.Node{}, err
 			}
@@ -116,10 +128,20 @@ func (h *Head) saveDir(ctx context.Context, n *node, open *int) (repo.Node, erro
 	}
 	id, err := h.repo.SaveTree(ctx, &t)
 	if err != nil {
+		n.dirty.Store(true)
 		return repo.Node{}, err
 	}
-	n.subtree = repo.FormatID(id)
+	if w.open > openBefore {
+		n.dirty.Store(true) // files left out must be visited next time
+	}
+	n.subtree, n.files, n.bytes = repo.FormatID(id), files, bytes
 	return repo.Node{Subtree: n.subtree, Files: files, Bytes: bytes}, nil
+}
+
+// treeWalk is one commit's pass over the tree.
+type treeWalk struct {
+	all  bool // visit every loaded directory, dirty or not
+	open int  // files left out because they are still open for writing
 }
 
 // toRepo describes n for a tree; mu must be held.

@@ -31,14 +31,15 @@ type Head struct {
 	// holds it exclusively while it reads the whole tree.
 	treeMu sync.RWMutex
 
-	mu        sync.Mutex
-	base      *repo.Snapshot   // guarded by mu; the snapshot the head started from
-	links     repo.LinkTable   // guarded by mu; link counts of hard-linked files
-	linked    map[uint64]*node // guarded by mu; loaded hard-linked files by identity
-	changed   bool             // guarded by mu; anything changed since base
-	flushed   map[*node]bool   // guarded by mu; closed by their last writer, not yet released
-	root      *node
-	snapshots *snapshotsDir
+	mu         sync.Mutex
+	base       *repo.Snapshot   // guarded by mu; the snapshot the head started from
+	links      repo.LinkTable   // guarded by mu; link counts of hard-linked files
+	linked     map[uint64]*node // guarded by mu; loaded hard-linked files by identity
+	changed    bool             // guarded by mu; anything changed since base
+	everything bool             // guarded by mu; the next commit must visit every loaded directory
+	flushed    map[*node]bool   // guarded by mu; closed by their last writer, not yet released
+	root       *node
+	snapshots  *snapshotsDir
 }
 
 // HeadOptions configure a head.
@@ -74,6 +75,7 @@ func NewHead(ctx context.Context, r *repo.Repository, o HeadOptions) (*Head, err
 		h.base, h.links = base, links
 		h.root.setFromRepo(&base.Root)
 		h.root.subtree = base.Tree
+		h.root.files, h.root.bytes = base.Files, base.Size
 	}
 	h.snapshots = newSnapshotsDir(r, h.log, &h.ino, snaps)
 	return h, nil

@@ -103,13 +103,15 @@ func (n *node) newChild(ctx context.Context, name string, kind repo.NodeType, mo
 	return c, 0
 }
 
-// changedEntries stamps n's times after its entries changed.
+// changedEntries stamps n's times after its entries changed, and marks
+// n's tree (and those above) for the next commit.
 func (n *node) changedEntries() {
 	now := n.h.now()
 	n.mu.Lock()
 	n.mtime, n.ctime = now, now
 	n.mu.Unlock()
 	n.h.touch()
+	n.dirtyUp()
 }
 
 func (n *node) entry(c *node, out *fuse.EntryOut) *fusefs.Inode {
@@ -197,6 +199,7 @@ func (n *node) Link(ctx context.Context, target fusefs.InodeEmbedder, name strin
 	t.mu.Lock()
 	n.h.addLink(t)
 	t.ctime = n.h.now()
+	t.attrsChanged() // every directory holding t now names its link identity
 	t.mu.Unlock()
 	n.changedEntries()
 	return n.entry(t, out), 0

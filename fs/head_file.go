@@ -51,7 +51,7 @@ func (n *node) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint3
 	}
 	n.writers++
 	n.ctime = n.h.now()
-	n.h.touch()
+	n.attrsChanged()
 	return &handle{write: true}, 0, 0
 }
 
@@ -138,7 +138,7 @@ func (n *node) finish(ctx context.Context) error {
 	}
 	n.size = n.writer.Size()
 	n.blocks, n.writer, n.reader = blocks, nil, nil
-	n.h.touch() // a file finished after the last commit is news for the next
+	n.attrsChanged() // a file finished after the last commit is news for the next
 	return nil
 }
 

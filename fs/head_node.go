@@ -38,7 +38,8 @@ type node struct {
 	loadErr  error
 	subtree  string // hex tree ID; "" for a directory created in the head
 	loaded   atomic.Bool
-	files    uint64 // subtree totals stored with an unloaded directory
+	dirty    atomic.Bool // entries below changed since the last commit
+	files    uint64      // subtree totals stored with an unloaded directory
 	bytes    uint64
 
 	// Files: committed contents, or a writer while the file is new.
@@ -162,7 +163,7 @@ func (n *node) Setattr(ctx context.Context, f fusefs.FileHandle, in *fuse.SetAtt
 		n.atime = t.UnixNano()
 	}
 	n.ctime = now
-	n.h.touch()
+	n.attrsChanged()
 	n.fillAttr(&out.Attr)
 	out.SetTimeout(time.Minute)
 	return 0

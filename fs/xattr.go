@@ -86,7 +86,7 @@ func (n *node) Setxattr(ctx context.Context, attr string, data []byte, flags uin
 	}
 	n.xattrs[attr] = append([]byte(nil), data...)
 	n.ctime = n.h.now()
-	n.h.touch()
+	n.attrsChanged()
 	return 0
 }
 
@@ -112,7 +112,7 @@ func (n *node) Removexattr(ctx context.Context, attr string) syscall.Errno {
 	}
 	delete(n.xattrs, attr)
 	n.ctime = n.h.now()
-	n.h.touch()
+	n.attrsChanged()
 	return 0
 }
 

@@ -190,7 +190,7 @@ func mountSnapshot(ctx context.Context, r *repo.Repository, f *mountFlags, mp st
 // clearStale unmounts what a killed coffer left at mp ("transport endpoint
 // is not connected"), and refuses a mountpoint another coffer serves.
 func clearStale(ctx context.Context, mp string, log *slog.Logger) error {
-	_, err := os.Stat(mp)
+	err := probeMount(mp)
 	switch {
 	case errors.Is(err, syscall.ENOTCONN):
 		fmt.Fprintf(os.Stderr, "coffer: clearing the stale mount at %s left by a coffer that stopped without unmounting\n", mp)
@@ -289,4 +289,12 @@ func permissionOptions(allowOther bool) []string {
 		return []string{"default_permissions"}
 	}
 	return nil
+}
+
+// probeMount asks the filesystem at mp for its statistics. Unlike stat,
+// which the kernel may answer from its cache, statfs always reaches a FUSE
+// daemon, so a dead one shows as ENOTCONN.
+func probeMount(mp string) error {
+	var st unix.Statfs_t
+	return unix.Statfs(mp, &st)
 }

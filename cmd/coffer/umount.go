@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"syscall"
 
@@ -23,7 +22,7 @@ is cleared instead; everything it committed before is intact.`,
 			if err != nil {
 				return err
 			}
-			if _, err := os.Stat(mp); errors.Is(err, syscall.ENOTCONN) {
+			if err := probeMount(mp); errors.Is(err, syscall.ENOTCONN) {
 				if err := syscall.Unmount(mp, syscall.MNT_DETACH); err != nil {
 					return fmt.Errorf("clear stale mount at %s: %w", mp, err)
 				}
