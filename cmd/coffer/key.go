@@ -44,12 +44,7 @@ func newKeyListCmd() *cobra.Command {
 		Use:   "list --repo URL",
 		Short: "List key slots; * marks the one that opened the repository",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := f.open(cmd.Context(), repo.Options{})
-			if err != nil {
-				return err
-			}
-			defer r.Close()
+		RunE: f.withRepo(func(cmd *cobra.Command, args []string, r *repo.Repository) error {
 			slots, err := r.Slots(cmd.Context())
 			if err != nil {
 				return err
@@ -64,7 +59,7 @@ func newKeyListCmd() *cobra.Command {
 				fmt.Fprintf(w, "%s\t%s\t%s\n", mark, s.ID, s.Kind)
 			}
 			return w.Flush()
-		},
+		}),
 	}
 	f.register(c)
 	return c
@@ -100,12 +95,7 @@ func newKeyAddCmd() *cobra.Command {
 		Use:   "add --repo URL",
 		Short: "Add a key slot for another passphrase or key file",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := f.open(cmd.Context(), repo.Options{})
-			if err != nil {
-				return err
-			}
-			defer r.Close()
+		RunE: f.withRepo(func(cmd *cobra.Command, args []string, r *repo.Repository) error {
 			s, err := n.secret()
 			if err != nil {
 				return err
@@ -116,7 +106,7 @@ func newKeyAddCmd() *cobra.Command {
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "added key slot %s\n", id)
 			return nil
-		},
+		}),
 	}
 	f.register(c)
 	n.register(c)
@@ -129,18 +119,13 @@ func newKeyRemoveCmd() *cobra.Command {
 		Use:   "remove --repo URL SLOT-ID",
 		Short: "Remove a key slot (never the last one)",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := f.open(cmd.Context(), repo.Options{})
-			if err != nil {
-				return err
-			}
-			defer r.Close()
+		RunE: f.withRepo(func(cmd *cobra.Command, args []string, r *repo.Repository) error {
 			if err := r.RemoveSlot(cmd.Context(), args[0]); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "removed key slot %s\n", args[0])
 			return nil
-		},
+		}),
 	}
 	f.register(c)
 	return c
@@ -153,12 +138,7 @@ func newKeyPasswdCmd() *cobra.Command {
 		Use:   "passwd --repo URL",
 		Short: "Change the passphrase: add a slot for the new one, remove the old one",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := f.open(cmd.Context(), repo.Options{})
-			if err != nil {
-				return err
-			}
-			defer r.Close()
+		RunE: f.withRepo(func(cmd *cobra.Command, args []string, r *repo.Repository) error {
 			s, err := n.secret()
 			if err != nil {
 				return err
@@ -173,7 +153,7 @@ func newKeyPasswdCmd() *cobra.Command {
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "changed: key slot %s replaces %s\n", id, old)
 			return nil
-		},
+		}),
 	}
 	f.register(c)
 	n.register(c)

@@ -187,3 +187,16 @@ func (f *repoFlags) open(ctx context.Context, o repo.Options) (*repo.Repository,
 	}
 	return repo.Open(ctx, st, secret, o)
 }
+
+// withRepo turns fn into a command body that runs with the repository
+// open, and closes it after.
+func (f *repoFlags) withRepo(fn func(cmd *cobra.Command, args []string, r *repo.Repository) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		r, err := f.open(cmd.Context(), repo.Options{})
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		return fn(cmd, args, r)
+	}
+}

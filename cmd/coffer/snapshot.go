@@ -59,12 +59,7 @@ func newSnapshotsCmd() *cobra.Command {
 		Use:   "snapshots --repo URL",
 		Short: "List the repository's snapshots",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := f.open(cmd.Context(), repo.Options{})
-			if err != nil {
-				return err
-			}
-			defer r.Close()
+		RunE: f.withRepo(func(cmd *cobra.Command, args []string, r *repo.Repository) error {
 			snaps, err := r.Snapshots(cmd.Context())
 			if err != nil {
 				return err
@@ -89,7 +84,7 @@ func newSnapshotsCmd() *cobra.Command {
 				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\n", s.ID[:16], s.Time, s.Host, strings.Join(s.Tags, ","), s.Files, humanBytes(s.Size))
 			}
 			return w.Flush()
-		},
+		}),
 	}
 	f.register(c)
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
