@@ -19,11 +19,13 @@ func toErrno(log *slog.Logger, op string, err error) syscall.Errno {
 	}
 	var errno syscall.Errno
 	switch {
-	case errors.As(err, &errno):
-		return errno
 	case errors.Is(err, objectstore.ErrUnavailable):
+		// Checked first: a network error carries an errno of its own
+		// (ECONNREFUSED) that means nothing to the caller.
 		log.Error("store unavailable", "op", op, "err", err)
 		return syscall.EIO
+	case errors.As(err, &errno):
+		return errno
 	case errors.Is(err, context.Canceled):
 		// The kernel interrupted the request (a signal reached the
 		// caller); the caller sees EINTR and may retry.

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -29,7 +28,21 @@ type controlReply struct {
 	Time    time.Time `json:"time,omitempty"`
 	Created bool      `json:"created,omitempty"`
 	Error   string    `json:"error,omitempty"`
+	Code    int       `json:"code,omitempty"` // the exit code the error maps to
 }
+
+// failed is a reply for err, carrying its exit code to the client.
+func failed(err error) controlReply {
+	return controlReply{Error: describe(err), Code: exitCode(err)}
+}
+
+// remoteError is an error the daemon reported, with its exit code.
+type remoteError struct {
+	msg  string
+	code int
+}
+
+func (e remoteError) Error() string { return e.msg }
 
 // socketPath names the control socket of the daemon serving mountpoint.
 func socketPath(mountpoint string) string {
@@ -92,7 +105,7 @@ func callControl(ctx context.Context, mountpoint string, req controlRequest) (co
 		return reply, fmt.Errorf("the daemon serving %s did not answer: %w", mountpoint, err)
 	}
 	if reply.Error != "" {
-		return reply, errors.New(reply.Error)
+		return reply, remoteError{msg: reply.Error, code: reply.Code}
 	}
 	return reply, nil
 }

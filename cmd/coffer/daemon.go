@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -93,13 +94,13 @@ func (d *daemon) control(ctx context.Context, req controlRequest) (controlReply,
 	case "snapshot":
 		s, err := d.commit(context.WithoutCancel(ctx), req.Tags)
 		if err != nil {
-			return controlReply{Error: err.Error()}, nil
+			return failed(fmt.Errorf("snapshot not committed: %w", err)), nil
 		}
 		return controlReply{ID: s.ID, Time: s.Time, Created: true}, nil
 	case "umount":
 		s, err := d.finalCommit(context.WithoutCancel(ctx))
 		if err != nil {
-			return controlReply{Error: "not unmounted: the snapshot failed: " + err.Error()}, nil
+			return failed(fmt.Errorf("not unmounted: the snapshot failed: %w", err)), nil
 		}
 		d.asked.Store(true)
 		if err := d.server.Unmount(); err != nil {

@@ -31,6 +31,10 @@ func isExists(err error) bool {
 
 // describe renders err as one line with a hint on what to do next.
 func describe(err error) string {
+	var remote remoteError
+	if errors.As(err, &remote) {
+		return remote.msg // described by the daemon already
+	}
 	msg := strings.ReplaceAll(err.Error(), "\n", " ")
 	switch {
 	case errors.Is(err, repo.ErrWrongKey):

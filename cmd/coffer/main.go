@@ -80,7 +80,10 @@ func main() {
 // exitCode maps an error to the documented exit codes.
 func exitCode(err error) int {
 	var u usageError
+	var remote remoteError
 	switch {
+	case errors.As(err, &remote) && remote.code != 0:
+		return remote.code
 	case errors.As(err, &u), errors.Is(err, s3.ErrConfig):
 		return exitUsage
 	case isWrongKey(err):

@@ -106,8 +106,11 @@ func runMount(ctx context.Context, f *mountFlags, arg string) error {
 			MaxWrite:     1 << 20,
 			MaxReadAhead: 1 << 20,
 			DirectMount:  true,
-			Debug:        os.Getenv("COFFER_FUSE_DEBUG") != "",
-			Options:      permissionOptions(f.allowOther),
+			// coffer serves reads from memory; splicing them through a
+			// pipe gains nothing and fails noisily for 1 MiB requests.
+			DisableSplice: true,
+			Debug:         os.Getenv("COFFER_FUSE_DEBUG") != "",
+			Options:       permissionOptions(f.allowOther),
 			// O_TRUNC must reach Open: a committed file may be opened
 			// for writing only to be replaced.
 			ExtraCapabilities: fuse.CAP_ATOMIC_O_TRUNC | capHandleKillprivV2,
