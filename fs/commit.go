@@ -47,6 +47,7 @@ func (h *Head) capture(ctx context.Context) (*repo.Snapshot, error) {
 	h.everything = false
 	h.mu.Unlock()
 	w := &treeWalk{all: all}
+	defer h.redirtyRenames()
 	root, err := h.saveDir(ctx, h.root, w)
 	if err != nil {
 		// Some directories may have been marked clean on the way: let

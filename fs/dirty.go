@@ -38,3 +38,24 @@ func (n *node) attrsChanged() {
 		p.dirtyUp()
 	}
 }
+
+// renamed records the directories of a rename whose entries go-fuse moves
+// after the handler returns.
+func (h *Head) renamed(from, to *node) {
+	h.mu.Lock()
+	h.renames = append(h.renames, from, to)
+	h.mu.Unlock()
+}
+
+// redirtyRenames marks again the directories of renames recorded before
+// this commit began: their move may have landed after the commit read
+// them, and the next commit must look. Called with treeMu held.
+func (h *Head) redirtyRenames() {
+	h.mu.Lock()
+	dirs := h.renames
+	h.renames = nil
+	h.mu.Unlock()
+	for _, d := range dirs {
+		d.dirtyUp()
+	}
+}

@@ -80,7 +80,12 @@ func (n *node) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Errno) {
 }
 
 // newChild creates a node of kind in n and records the change.
-func (n *node) newChild(ctx context.Context, name string, kind repo.NodeType, mode uint32) (*node, syscall.Errno) {
+//
+// The child is attached here, under treeMu, rather than by go-fuse after
+// the call returns: a commit must never see a directory marked clean
+// whose entries are about to change. go-fuse attaching it again is a
+// no-op. init, if not nil, completes the node before anyone can see it.
+func (n *node) newChild(ctx context.Context, name string, kind repo.NodeType, mode uint32, init func(c *node)) (*node, syscall.Errno) {
 	if n.reserved(name) {
 		return nil, syscall.EEXIST
 	}
@@ -98,7 +103,11 @@ func (n *node) newChild(ctx context.Context, name string, kind repo.NodeType, mo
 	if kind == repo.TypeDir {
 		c.loadOnce.Do(func() { c.loaded.Store(true) })
 	}
-	n.NewPersistentInode(ctx, c, fusefs.StableAttr{Mode: typeBits(kind), Ino: n.h.nextIno()})
+	if init != nil {
+		init(c)
+	}
+	ch := n.NewPersistentInode(ctx, c, fusefs.StableAttr{Mode: typeBits(kind), Ino: n.h.nextIno()})
+	n.AddChild(name, ch, false)
 	n.changedEntries()
 	return c, 0
 }
@@ -125,7 +134,7 @@ func (n *node) entry(c *node, out *fuse.EntryOut) *fusefs.Inode {
 func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
 	n.h.treeMu.RLock()
 	defer n.h.treeMu.RUnlock()
-	c, errno := n.newChild(ctx, name, repo.TypeDir, mode)
+	c, errno := n.newChild(ctx, name, repo.TypeDir, mode, nil)
 	if errno != 0 {
 		return nil, errno
 	}
@@ -140,11 +149,10 @@ func (n *node) Mknod(ctx context.Context, name string, mode, dev uint32, out *fu
 	if kind == repo.TypeDir || kind == repo.TypeSymlink {
 		return nil, syscall.EINVAL
 	}
-	c, errno := n.newChild(ctx, name, kind, mode)
+	c, errno := n.newChild(ctx, name, kind, mode, func(c *node) { c.rdev = uint64(dev) })
 	if errno != 0 {
 		return nil, errno
 	}
-	c.rdev = uint64(dev)
 	return n.entry(c, out), 0
 }
 
@@ -152,14 +160,13 @@ func (n *node) Mknod(ctx context.Context, name string, mode, dev uint32, out *fu
 func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*fusefs.Inode, fusefs.FileHandle, uint32, syscall.Errno) {
 	n.h.treeMu.RLock()
 	defer n.h.treeMu.RUnlock()
-	c, errno := n.newChild(ctx, name, repo.TypeFile, mode)
+	c, errno := n.newChild(ctx, name, repo.TypeFile, mode, func(c *node) {
+		c.startWriter()
+		c.writers++
+	})
 	if errno != 0 {
 		return nil, nil, 0, errno
 	}
-	c.mu.Lock()
-	c.startWriter()
-	c.writers++
-	c.mu.Unlock()
 	return n.entry(c, out), &handle{write: true}, 0, 0
 }
 
@@ -167,11 +174,10 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
 	n.h.treeMu.RLock()
 	defer n.h.treeMu.RUnlock()
-	c, errno := n.newChild(ctx, name, repo.TypeSymlink, 0777)
+	c, errno := n.newChild(ctx, name, repo.TypeSymlink, 0777, func(c *node) { c.target = target })
 	if errno != 0 {
 		return nil, errno
 	}
-	c.target = target
 	return n.entry(c, out), 0
 }
 
@@ -201,6 +207,7 @@ func (n *node) Link(ctx context.Context, target fusefs.InodeEmbedder, name strin
 	t.ctime = n.h.now()
 	t.attrsChanged() // every directory holding t now names its link identity
 	t.mu.Unlock()
+	n.AddChild(name, t.EmbeddedInode(), false) // under treeMu; see newChild
 	n.changedEntries()
 	return n.entry(t, out), 0
 }
@@ -219,6 +226,7 @@ func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
 	c.mu.Lock()
 	n.h.dropLink(c)
 	c.mu.Unlock()
+	n.RmChild(name) // under treeMu; see newChild
 	n.changedEntries()
 	return 0
 }
@@ -240,6 +248,7 @@ func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno {
 	if len(c.Children()) > 0 {
 		return syscall.ENOTEMPTY
 	}
+	n.RmChild(name) // under treeMu; see newChild
 	n.changedEntries()
 	return 0
 }

@@ -62,6 +62,10 @@ func (n *node) Rename(ctx context.Context, name string, newParent fusefs.InodeEm
 	if np != n {
 		np.changedEntries()
 	}
+	// go-fuse moves the entry after this returns, outside treeMu (doing
+	// it here would make its own move delete the destination). A commit
+	// running in between must not leave these directories clean.
+	n.h.renamed(n, np)
 	return 0
 }
 
