@@ -86,8 +86,8 @@ func runMount(ctx context.Context, f *mountFlags, arg string) error {
 		return err
 	}
 	// Keep the heap near its working set: the daemon must stay small
-	// however much is written through it.
-	debug.SetMemoryLimit(160 << 20)
+	// however much is written through it. The block cache comes on top.
+	debug.SetMemoryLimit((96 + f.cacheMB) << 20)
 	sealed, err := f.sealedCache()
 	if err != nil {
 		return err
