@@ -88,7 +88,7 @@ func (r *Repository) SaveBlock(ctx context.Context, t BlockType, id cipher.ID, p
 	if len(p.failed) > 2 {
 		err := p.lastErr
 		p.mu.Unlock()
-		return fmt.Errorf("%w: %v", errUploadsFailing, err)
+		return fmt.Errorf("%w: %w", errUploadsFailing, err)
 	}
 	if _, ok := p.pend[id]; ok || r.index.has(id) {
 		p.mu.Unlock()
