@@ -176,7 +176,10 @@ func (p *packer) start(ctx context.Context, pk *pack) error {
 	case p.slots <- struct{}{}:
 	case <-ctx.Done():
 		p.mu.Lock()
-		p.failed = append(p.failed, pk)
+		p.failed = append(p.failed, pk) // kept: the next flush uploads it
+		if p.lastErr == nil {
+			p.lastErr = ctx.Err()
+		}
 		p.mu.Unlock()
 		return ctx.Err()
 	}
