@@ -24,12 +24,12 @@ func (n *node) parentNode() *node {
 }
 
 // attrsChanged records that n's own entry changed (attributes, extended
-// attributes or contents). A hard-linked file has entries in several
-// directories, of which only one is known here, so the next commit looks
-// at every loaded directory. mu must be held.
+// attributes or contents). A file with several hard links has entries in
+// several directories, of which only one is known here, so the next commit
+// looks at every loaded directory. mu must be held.
 func (n *node) attrsChanged() {
 	n.h.touch()
-	if n.link != 0 {
+	if n.link != 0 && n.h.linkCount(n.link) > 1 {
 		n.h.mu.Lock()
 		n.h.everything = true
 		n.h.mu.Unlock()
