@@ -11,6 +11,7 @@ import (
 	"coffer/chunker"
 	"coffer/cipher"
 	"coffer/objectstore"
+	"coffer/objectstore/local"
 	"coffer/objectstore/memory"
 )
 
@@ -37,6 +38,46 @@ func testRepo(t *testing.T) *Repository {
 	}
 	t.Cleanup(r.Close)
 	return r
+}
+
+// localRepo creates and opens a repository in a local store in a temporary
+// directory, unlocked by pass, and returns it with the directory.
+func localRepo(t *testing.T, pass string) (*Repository, string) {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := local.New(dir, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := Secret{Passphrase: []byte(pass), KDF: testKDF}
+	if _, err := Init(ctx, st, secret, InitOptions{Now: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(ctx, st, secret, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Close)
+	return r, dir
+}
+
+// writeFile stores data as one file and flushes it.
+func writeFile(t *testing.T, r *Repository, data []byte) []BlockRef {
+	t.Helper()
+	ctx := context.Background()
+	w := r.NewFileWriter()
+	if err := w.WriteAt(ctx, data, 0); err != nil {
+		t.Fatal(err)
+	}
+	refs, err := w.Close(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return refs
 }
 
 func randBytes(seed uint64, n int) []byte {

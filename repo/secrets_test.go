@@ -9,43 +9,18 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
-
-	"coffer/objectstore/local"
 )
 
 // TestNoSecretsAtRest: neither the passphrase nor the master key, in any
 // common encoding, appears in any file of a local repository.
 func TestNoSecretsAtRest(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := local.New(dir, time.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
 	pass := []byte("correct horse battery staple")
-	secret := Secret{Passphrase: pass, KDF: testKDF}
-	if _, err := Init(ctx, st, secret, InitOptions{Now: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
-	r, err := Open(ctx, st, secret, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r, dir := localRepo(t, string(pass))
 	if _, err := r.AddSlot(ctx, Secret{Passphrase: []byte("second passphrase"), KDF: testKDF}); err != nil {
 		t.Fatal(err)
 	}
-	w := r.NewFileWriter()
-	if err := w.WriteAt(ctx, bytes.Repeat([]byte("plaintext marker "), 1000), 0); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, r, bytes.Repeat([]byte("plaintext marker "), 1000))
 	mk := r.master[:]
 	forbidden := map[string][]byte{
 		"passphrase":        pass,
@@ -56,7 +31,7 @@ func TestNoSecretsAtRest(t *testing.T) {
 		"file contents":     []byte("plaintext marker"),
 	}
 	files := 0
-	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}

@@ -8,41 +8,16 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"coffer/cipher"
-	"coffer/objectstore/local"
 )
 
 // TestTamperedPackIsAnError: a flipped byte inside a stored block makes
 // reading that block fail with cipher.ErrAuth, never return other bytes.
 func TestTamperedPackIsAnError(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := local.New(dir, time.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	secret := Secret{Passphrase: []byte("pw"), KDF: testKDF}
-	if _, err := Init(ctx, st, secret, InitOptions{Now: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
-	r, err := Open(ctx, st, secret, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	w := r.NewFileWriter()
-	if err := w.WriteAt(ctx, randBytes(9, 100_000), 0); err != nil {
-		t.Fatal(err)
-	}
-	refs, err := w.Close(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
+	r, dir := localRepo(t, "pw")
+	refs := writeFile(t, r, randBytes(9, 100_000))
 	var packs []string
 	_ = filepath.WalkDir(filepath.Join(dir, "data"), func(p string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() && strings.HasSuffix(p, "@obj") {
@@ -67,7 +42,7 @@ func TestTamperedPackIsAnError(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A fresh repository handle, so no cache holds the block.
-	r2, err := Open(ctx, st, secret, Options{})
+	r2, err := Open(ctx, r.store, Secret{Passphrase: []byte("pw")}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
