@@ -14,7 +14,7 @@ func (h *Head) Commit(ctx context.Context, tags []string) (*repo.Snapshot, error
 	h.commitMu.Lock()
 	defer h.commitMu.Unlock()
 	h.awaitReleases()
-	snap, err := h.capture(ctx)
+	snap, err := h.capture(ctx, true)
 	if err != nil {
 		return nil, err
 	}
@@ -39,7 +39,7 @@ func (h *Head) Changed() bool {
 
 // capture stores the tree's directories as tree blocks, holding the tree
 // still while it reads it.
-func (h *Head) capture(ctx context.Context) (*repo.Snapshot, error) {
+func (h *Head) capture(ctx context.Context, commit bool) (*repo.Snapshot, error) {
 	h.treeMu.Lock()
 	defer h.treeMu.Unlock()
 	h.mu.Lock()
@@ -63,7 +63,9 @@ func (h *Head) capture(ctx context.Context) (*repo.Snapshot, error) {
 	if h.base != nil {
 		parent = h.base.ID
 	}
-	h.changed = w.open > 0 // files still being written are news for the next
+	if commit {
+		h.changed = w.open > 0 // files still being written are news for the next
+	}
 	h.mu.Unlock()
 	linksID, err := h.repo.SaveLinks(ctx, links)
 	if err != nil {
@@ -160,4 +162,20 @@ func (n *node) toRepo(name string) repo.Node {
 	}
 	sortXattrs(e.Xattrs)
 	return e
+}
+
+// Checkpoint stores the head's trees, makes them and every block they name
+// durable, and returns a record from which a new daemon can resume the
+// head (HeadOptions.Resume). It commits no snapshot.
+func (h *Head) Checkpoint(ctx context.Context) (*repo.Snapshot, error) {
+	h.commitMu.Lock()
+	defer h.commitMu.Unlock()
+	c, err := h.capture(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.repo.Flush(ctx); err != nil {
+		return nil, err
+	}
+	return c, nil
 }

@@ -13,17 +13,19 @@ import (
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 
+	"coffer/cipher"
 	"coffer/repo"
 )
 
 // Head is the writable next snapshot: the mount's root. It starts as a
 // copy of the latest snapshot's tree and loads directories lazily.
 type Head struct {
-	repo  *repo.Repository
-	log   *slog.Logger
-	clock func() time.Time
-	host  string
-	ino   atomic.Uint64 // last inode number handed out
+	repo    *repo.Repository
+	log     *slog.Logger
+	clock   func() time.Time
+	host    string
+	ino     atomic.Uint64 // last inode number handed out
+	version atomic.Uint64 // counts changes
 
 	commitMu sync.Mutex // one commit at a time
 
@@ -48,6 +50,10 @@ type HeadOptions struct {
 	Logger *slog.Logger
 	Clock  func() time.Time
 	Host   string
+	// Resume, if it was made on top of the latest snapshot, is a
+	// checkpoint of a head whose daemon stopped without committing: the
+	// head starts from it instead of from the snapshot.
+	Resume *repo.Snapshot
 }
 
 // NewHead prepares a head on top of the latest snapshot (or an empty tree).
@@ -78,8 +84,44 @@ func NewHead(ctx context.Context, r *repo.Repository, o HeadOptions) (*Head, err
 		h.root.subtree = base.Tree
 		h.root.files, h.root.bytes = base.Files, base.Size
 	}
+	h.resume(ctx, o.Resume)
 	h.snapshots = newSnapshotsDir(r, h.log, &h.ino, snaps)
 	return h, nil
+}
+
+// resume starts the head from a checkpoint made on top of its base. A
+// checkpoint of an older base (someone committed since), or one whose
+// trees cannot be read, is ignored with a warning: the head then starts
+// from the latest snapshot, as it would without one.
+func (h *Head) resume(ctx context.Context, c *repo.Snapshot) {
+	if c == nil {
+		return
+	}
+	base := ""
+	if h.base != nil {
+		base = h.base.ID
+	}
+	if c.Parent != base {
+		h.log.Warn("ignoring a head checkpoint made on another snapshot", "checkpoint_base", c.Parent, "latest", base)
+		return
+	}
+	links, err := h.repo.LoadLinks(ctx, c.Links)
+	if err == nil {
+		var id cipher.ID
+		if id, err = c.TreeID(); err == nil {
+			_, err = h.repo.LoadTree(ctx, id)
+		}
+	}
+	if err != nil {
+		h.log.Warn("ignoring an unreadable head checkpoint", "err", err)
+		return
+	}
+	h.links = links
+	h.root.setFromRepo(&c.Root)
+	h.root.subtree = c.Tree
+	h.root.files, h.root.bytes = c.Files, c.Size
+	h.changed = true
+	h.log.Info("resumed the head from a checkpoint", "time", c.Time, "files", c.Files, "bytes", c.Size)
 }
 
 // Root is the node to mount.
@@ -121,7 +163,11 @@ func (h *Head) touch() {
 	h.mu.Lock()
 	h.changed = true
 	h.mu.Unlock()
+	h.version.Add(1)
 }
+
+// Version changes whenever the head does.
+func (h *Head) Version() uint64 { return h.version.Load() }
 
 func (h *Head) linkCount(link uint64) uint32 {
 	h.mu.Lock()

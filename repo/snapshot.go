@@ -45,7 +45,7 @@ func (r *Repository) SaveSnapshot(ctx context.Context, s *Snapshot) error {
 		return err
 	}
 	s.ID = hex.EncodeToString(name[:])
-	data, err := json.Marshal(s)
+	data, err := marshalSnapshot(s)
 	if err != nil {
 		return err
 	}
@@ -160,3 +160,5 @@ func parseSnapshot(data []byte) (*Snapshot, error) {
 	}
 	return s, nil
 }
+
+func marshalSnapshot(s *Snapshot) ([]byte, error) { return json.Marshal(s) }

@@ -18,30 +18,41 @@ import (
 
 // daemon serves one head mount until it is unmounted or signalled.
 type daemon struct {
-	h      *fs.Head
-	server *fuse.Server
-	mp     string
-	log    *slog.Logger
-	once   sync.Once
-	done   chan struct{} // closed once `coffer umount` has its reply
-	asked  atomic.Bool   // `coffer umount` is unmounting
+	h          *fs.Head
+	r          *repo.Repository
+	checkpoint checkpointFile
+	saved      atomic.Uint64 // the head's version when last committed or checkpointed
+	server     *fuse.Server
+	mp         string
+	log        *slog.Logger
+	once       sync.Once
+	done       chan struct{} // closed once `coffer umount` has its reply
+	asked      atomic.Bool   // `coffer umount` is unmounting
 }
 
 var _ = fusefs.Options{}
 
 // run waits for a signal, an unmount request, or an external umount, and
 // commits the head if it changed before returning.
-func (d *daemon) run(ctx context.Context, every time.Duration) error {
+func (d *daemon) run(ctx context.Context, every, checkpointEvery time.Duration) error {
 	served := make(chan struct{})
 	go func() { d.server.Wait(); close(served) }()
-	var tick <-chan time.Time
+	var tick, checkpointTick <-chan time.Time
 	if every > 0 {
 		t := time.NewTicker(every)
 		defer t.Stop()
 		tick = t.C
 	}
+	if checkpointEvery > 0 && d.checkpoint != "" {
+		t := time.NewTicker(checkpointEvery)
+		defer t.Stop()
+		checkpointTick = t.C
+	}
 	for {
 		select {
+		case <-checkpointTick:
+			d.saveCheckpoint(context.WithoutCancel(ctx))
+			continue
 		case <-tick:
 			if d.h.Changed() {
 				d.commit(context.WithoutCancel(ctx), []string{"timer"})
@@ -69,11 +80,16 @@ func (d *daemon) run(ctx context.Context, every time.Duration) error {
 }
 
 func (d *daemon) commit(ctx context.Context, tags []string) (*repo.Snapshot, error) {
+	version := d.h.Version()
 	s, err := d.h.Commit(ctx, tags)
 	if err != nil {
 		d.log.Error("snapshot failed", "err", err)
 		return nil, err
 	}
+	if err := d.checkpoint.remove(); err != nil {
+		d.log.Warn("old head checkpoint not removed", "err", err)
+	}
+	d.saved.Store(version)
 	d.log.Info("snapshot committed", "id", s.ID, "files", s.Files, "bytes", s.Size)
 	return s, nil
 }
@@ -124,4 +140,24 @@ func unmount(server *fuse.Server, mp string, log *slog.Logger) {
 			log.Error("lazy unmount failed", "err", err)
 		}
 	}
+}
+
+// saveCheckpoint records the head if it changed since it was last
+// committed or checkpointed. A failure is logged: the next tick, or the
+// next snapshot, tries again.
+func (d *daemon) saveCheckpoint(ctx context.Context) {
+	version := d.h.Version()
+	if version == d.saved.Load() || !d.h.Changed() {
+		return
+	}
+	c, err := d.h.Checkpoint(ctx)
+	if err == nil {
+		err = d.checkpoint.save(d.r, c)
+	}
+	if err != nil {
+		d.log.Warn("head checkpoint failed", "err", err)
+		return
+	}
+	d.saved.Store(version)
+	d.log.Debug("head checkpoint saved", "files", c.Files, "bytes", c.Size)
 }

@@ -28,12 +28,13 @@ import (
 
 type mountFlags struct {
 	repoFlags
-	snapshot   string
-	allowOther bool
-	every      time.Duration
-	cacheMB    int64
-	cacheDir   string
-	diskMB     int64
+	snapshot        string
+	allowOther      bool
+	every           time.Duration
+	checkpointEvery time.Duration
+	cacheMB         int64
+	cacheDir        string
+	diskMB          int64
 }
 
 func newMountCmd() *cobra.Command {
@@ -66,6 +67,7 @@ restores on any machine that holds the key.`,
 	fl.StringVar(&f.snapshot, "snapshot", "", "mount this snapshot (ID, ID prefix, time name or 'latest') read-only")
 	fl.BoolVar(&f.allowOther, "allow-other", false, "let other users access the mount (needs user_allow_other in /etc/fuse.conf unless root)")
 	fl.DurationVar(&f.every, "snapshot-every", 0, "also commit a snapshot at this interval when the head changed (e.g. 1h)")
+	fl.DurationVar(&f.checkpointEvery, "checkpoint-every", 30*time.Second, "save the head under --cache-dir this often when it changed, so a crashed daemon's successor resumes it (0: never)")
 	fl.Int64Var(&f.cacheMB, "cache-size", 64, "memory for decrypted blocks, in MiB")
 	fl.StringVar(&f.cacheDir, "cache-dir", "", "keep encrypted blocks read from S3 here (default $XDG_CACHE_HOME/coffer or ~/.cache/coffer; \"off\" to disable)")
 	fl.Int64Var(&f.diskMB, "cache-dir-size", 1024, "bound on --cache-dir, in MiB")
@@ -88,7 +90,11 @@ func runMount(ctx context.Context, f *mountFlags, arg string) error {
 	// Keep the heap near its working set: the daemon must stay small
 	// however much is written through it. The block cache comes on top.
 	debug.SetMemoryLimit((96 + f.cacheMB) << 20)
-	sealed, err := f.sealedCache()
+	root, err := f.cacheRoot()
+	if err != nil {
+		return err
+	}
+	sealed, err := f.sealedCache(root)
 	if err != nil {
 		return err
 	}
@@ -125,7 +131,8 @@ func runMount(ctx context.Context, f *mountFlags, arg string) error {
 		return mountSnapshot(ctx, r, f, mp, opts, log)
 	}
 	host, _ := os.Hostname()
-	h, err := fs.NewHead(ctx, r, fs.HeadOptions{Logger: log, Host: host})
+	cp := checkpointFileIn(root)
+	h, err := fs.NewHead(ctx, r, fs.HeadOptions{Logger: log, Host: host, Resume: cp.load(r, log)})
 	if err != nil {
 		return err
 	}
@@ -137,7 +144,7 @@ func runMount(ctx context.Context, f *mountFlags, arg string) error {
 	if err != nil {
 		return fmt.Errorf("mount %s: %w", mp, err)
 	}
-	d := &daemon{h: h, server: server, mp: mp, log: log, done: make(chan struct{})}
+	d := &daemon{h: h, r: r, checkpoint: cp, server: server, mp: mp, log: log, done: make(chan struct{})}
 	stop, err := serveControl(ctx, mp, d.control)
 	if err != nil {
 		_ = server.Unmount()
@@ -146,7 +153,7 @@ func runMount(ctx context.Context, f *mountFlags, arg string) error {
 	defer stop()
 	raiseReadahead(mp, log)
 	fmt.Fprintf(os.Stderr, "coffer: mounted %s\n", mp)
-	return d.run(ctx, f.every)
+	return d.run(ctx, f.every, f.checkpointEvery)
 }
 
 func mountSnapshot(ctx context.Context, r *repo.Repository, f *mountFlags, mp string, opts *fusefs.Options, log *slog.Logger) error {
@@ -239,22 +246,37 @@ func unescapeMount(s string) string {
 // kill.
 const capHandleKillprivV2 = 1 << 28
 
-// sealedCache opens the on-disk cache of encrypted blocks for S3
-// repositories; a local repository is its own disk cache.
-func (f *mountFlags) sealedCache() (repo.SealedCache, error) {
+// cacheRoot is the directory of this repository's local state: blocks/,
+// the disk cache of sealed blocks read from S3, and head, the head's
+// checkpoint. It is "" with --cache-dir off.
+func (f *mountFlags) cacheRoot() (string, error) {
 	loc, err := f.location()
-	if err != nil || !strings.HasPrefix(loc, "s3://") || f.cacheDir == "off" {
-		return nil, err
+	if err != nil || f.cacheDir == "off" {
+		return "", err
 	}
 	dir := f.cacheDir
 	if dir == "" {
 		base, err := os.UserCacheDir()
 		if err != nil {
-			return nil, fmt.Errorf("no cache directory: use --cache-dir DIR or --cache-dir off: %w", err)
+			return "", fmt.Errorf("no cache directory: use --cache-dir DIR or --cache-dir off: %w", err)
 		}
 		sum := sha256.Sum256([]byte(loc))
 		dir = filepath.Join(base, "coffer", hex.EncodeToString(sum[:8]))
 	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("cache directory: %w", err)
+	}
+	return dir, nil
+}
+
+// sealedCache opens the on-disk cache of encrypted blocks for S3
+// repositories; a local repository is its own disk cache.
+func (f *mountFlags) sealedCache(root string) (repo.SealedCache, error) {
+	loc, err := f.location()
+	if err != nil || !strings.HasPrefix(loc, "s3://") || root == "" {
+		return nil, err
+	}
+	dir := filepath.Join(root, "blocks")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("cache directory: %w", err)
 	}
