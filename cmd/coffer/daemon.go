@@ -9,7 +9,6 @@ import (
 	"syscall"
 	"time"
 
-	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"coffer/fs"
@@ -29,8 +28,6 @@ type daemon struct {
 	done       chan struct{} // closed once `coffer umount` has its reply
 	asked      atomic.Bool   // `coffer umount` is unmounting
 }
-
-var _ = fusefs.Options{}
 
 // run waits for a signal, an unmount request, or an external umount, and
 // commits the head if it changed before returning.
