@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -159,4 +160,28 @@ type Store interface {
 	List(ctx context.Context, prefix string, fn func(Info) error) error
 	Delete(ctx context.Context, key string) error
 	ExtendRetention(ctx context.Context, key string, ret Retention) error
+}
+
+// CheckCall is how a backend starts an operation on key: it honours an
+// already finished context and validates the key.
+func CheckCall(ctx context.Context, key string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return CheckKey(key)
+}
+
+// Visit calls fn for each of infos in lexical key order, as List promises,
+// stopping at the first error from fn or at the end of ctx.
+func Visit(ctx context.Context, infos []Info, fn func(Info) error) error {
+	slices.SortFunc(infos, func(a, b Info) int { return strings.Compare(a.Key, b.Key) })
+	for _, info := range infos {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := fn(info); err != nil {
+			return err
+		}
+	}
+	return nil
 }

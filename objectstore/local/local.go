@@ -79,20 +79,11 @@ func (s *Store) retPath(key string) string {
 	return filepath.Join(s.dir, filepath.FromSlash(key)) + retSuffix
 }
 
-// check validates key and honours an already finished context. Local I/O
-// is not interruptible once started.
-func check(ctx context.Context, key string) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return objectstore.CheckKey(key)
-}
-
 // Put writes header and data to a temp file, fsyncs it, links it to the
 // key's name (link(2) fails rather than replace, so an existing key is
 // ErrExists and nothing changes) and fsyncs the directory.
 func (s *Store) Put(ctx context.Context, key string, data []byte, ret objectstore.Retention) error {
-	if err := check(ctx, key); err != nil {
+	if err := objectstore.CheckCall(ctx, key); err != nil {
 		return err
 	}
 	if !ret.IsZero() && ret.Mode == "" {

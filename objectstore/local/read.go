@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"coffer/objectstore"
@@ -17,7 +16,7 @@ import (
 // Get reads the whole object and verifies it against the CRC-32C in its
 // header; a mismatch is ErrCorrupt.
 func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
-	if err := check(ctx, key); err != nil {
+	if err := objectstore.CheckCall(ctx, key); err != nil {
 		return nil, err
 	}
 	raw, err := os.ReadFile(s.objPath(key))
@@ -38,7 +37,7 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 // GetRange reads exactly length bytes from off without verifying the
 // checksum (which covers the whole object).
 func (s *Store) GetRange(ctx context.Context, key string, off, length int64) ([]byte, error) {
-	if err := check(ctx, key); err != nil {
+	if err := objectstore.CheckCall(ctx, key); err != nil {
 		return nil, err
 	}
 	f, err := os.Open(s.objPath(key))
@@ -67,7 +66,7 @@ func (s *Store) GetRange(ctx context.Context, key string, off, length int64) ([]
 // Head reports size, upload time and the effective retention: the later
 // of the date in the object's header and the one in its sidecar.
 func (s *Store) Head(ctx context.Context, key string) (objectstore.Info, error) {
-	if err := check(ctx, key); err != nil {
+	if err := objectstore.CheckCall(ctx, key); err != nil {
 		return objectstore.Info{}, err
 	}
 	return s.head(key)
@@ -160,14 +159,5 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(objectstore.Inf
 	if err != nil {
 		return translateError("list", prefix, err)
 	}
-	slices.SortFunc(infos, func(a, b objectstore.Info) int { return strings.Compare(a.Key, b.Key) })
-	for _, info := range infos {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if err := fn(info); err != nil {
-			return err
-		}
-	}
-	return nil
+	return objectstore.Visit(ctx, infos, fn)
 }

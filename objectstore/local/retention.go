@@ -67,7 +67,7 @@ func (s *Store) exclusive(fn func() error) error {
 // so a crash midway leaves the object with its original retention, which
 // has already passed.
 func (s *Store) Delete(ctx context.Context, key string) error {
-	if err := check(ctx, key); err != nil {
+	if err := objectstore.CheckCall(ctx, key); err != nil {
 		return err
 	}
 	return s.exclusive(func() error {
@@ -93,7 +93,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 // (temp file, fsync, rename, fsync directory). A date that is not later
 // than the effective one is a no-op; an existing mode is kept.
 func (s *Store) ExtendRetention(ctx context.Context, key string, ret objectstore.Retention) error {
-	if err := check(ctx, key); err != nil {
+	if err := objectstore.CheckCall(ctx, key); err != nil {
 		return err
 	}
 	if ret.IsZero() {

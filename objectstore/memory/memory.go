@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,17 +40,9 @@ func New(clock func() time.Time) *Store {
 	return &Store{clock: clock, objects: map[string]*object{}}
 }
 
-// check validates key and honours an already finished context.
-func check(ctx context.Context, key string) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return objectstore.CheckKey(key)
-}
-
 // Put stores a copy of data under key unless key exists (ErrExists).
 func (s *Store) Put(ctx context.Context, key string, data []byte, ret objectstore.Retention) error {
-	if err := check(ctx, key); err != nil {
+	if err := objectstore.CheckCall(ctx, key); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -83,7 +74,7 @@ func (s *Store) lookup(op, key string) (*object, error) {
 
 // Get returns a copy of the object's bytes.
 func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
-	if err := check(ctx, key); err != nil {
+	if err := objectstore.CheckCall(ctx, key); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
@@ -97,7 +88,7 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 
 // GetRange returns a copy of exactly length bytes from off.
 func (s *Store) GetRange(ctx context.Context, key string, off, length int64) ([]byte, error) {
-	if err := check(ctx, key); err != nil {
+	if err := objectstore.CheckCall(ctx, key); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
@@ -127,7 +118,7 @@ func (obj *object) info(key string) objectstore.Info {
 
 // Head describes the object.
 func (s *Store) Head(ctx context.Context, key string) (objectstore.Info, error) {
-	if err := check(ctx, key); err != nil {
+	if err := objectstore.CheckCall(ctx, key); err != nil {
 		return objectstore.Info{}, err
 	}
 	s.mu.Lock()
@@ -156,21 +147,12 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(objectstore.Inf
 		}
 	}
 	s.mu.Unlock()
-	slices.SortFunc(infos, func(a, b objectstore.Info) int { return strings.Compare(a.Key, b.Key) })
-	for _, info := range infos {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if err := fn(info); err != nil {
-			return err
-		}
-	}
-	return nil
+	return objectstore.Visit(ctx, infos, fn)
 }
 
 // Delete removes the object unless its retention has not yet passed.
 func (s *Store) Delete(ctx context.Context, key string) error {
-	if err := check(ctx, key); err != nil {
+	if err := objectstore.CheckCall(ctx, key); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -189,7 +171,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 // ExtendRetention moves the retain-until date later, never earlier; an
 // existing mode is kept.
 func (s *Store) ExtendRetention(ctx context.Context, key string, ret objectstore.Retention) error {
-	if err := check(ctx, key); err != nil {
+	if err := objectstore.CheckCall(ctx, key); err != nil {
 		return err
 	}
 	s.mu.Lock()
