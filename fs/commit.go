@@ -20,6 +20,7 @@ func (h *Head) Commit(ctx context.Context, tags []string) (*repo.Snapshot, error
 	}
 	snap.Tags = tags
 	if err := h.repo.SaveSnapshot(ctx, snap); err != nil {
+		h.touch() // still uncommitted: an unmount must try again
 		return nil, err
 	}
 	h.mu.Lock()
