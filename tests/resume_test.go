@@ -25,19 +25,13 @@ func TestResumeAfterCrash(t *testing.T) {
 		m.snapshot(t)
 		rsyncInto(t, src, filepath.Join(m.dir, "tree"))
 
-		// Wait for a checkpoint written after the copy.
+		// The daemon checkpoints every 200 ms while the head changes; a
+		// second without changes leaves the last checkpoint up to date
+		// (it may have been written before rsync even returned).
+		time.Sleep(time.Second)
 		head := filepath.Join(cache, "head")
-		copied := time.Now()
-		deadline := copied.Add(shortTimeout)
-		for {
-			st, err := os.Stat(head)
-			if err == nil && st.ModTime().After(copied) {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("no head checkpoint in %s after the copy; daemon log:\n%s", cache, m.log())
-			}
-			time.Sleep(50 * time.Millisecond)
+		if _, err := os.Stat(head); err != nil {
+			t.Fatalf("no head checkpoint after the copy: %v; daemon log:\n%s", err, m.log())
 		}
 		must(t, m.cmd.Process.Signal(syscall.SIGKILL))
 		_ = m.waitExit(t, shortTimeout)
