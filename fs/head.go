@@ -225,28 +225,33 @@ func (n *node) setFromRepo(e *repo.Node) {
 	n.files, n.bytes = e.Files, e.Bytes
 }
 
-// load fills a directory from its tree block, once.
+// load fills a directory from its tree block, once it succeeds. A failure
+// is not remembered: an interrupted caller or a store that was briefly
+// away must not make the directory unreadable for good.
 func (n *node) load(ctx context.Context) syscall.Errno {
-	n.loadOnce.Do(func() {
-		if n.subtree == "" {
-			n.loaded.Store(true)
-			return
-		}
-		id, err := (&repo.Node{Subtree: n.subtree}).SubtreeID()
-		if err == nil {
-			var t *repo.Tree
-			t, err = n.h.repo.LoadTree(ctx, id)
-			if err == nil {
-				n.addChildren(ctx, t)
-				n.loaded.Store(true)
-				prefetchSubtrees(ctx, n.h.repo, t)
-			}
-		}
-		n.loadErr = err
-	})
-	if n.loadErr != nil {
-		return toErrno(n.h.log, "load directory", n.loadErr)
+	if n.loaded.Load() {
+		return 0
 	}
+	n.loadMu.Lock()
+	defer n.loadMu.Unlock()
+	if n.loaded.Load() {
+		return 0
+	}
+	if n.subtree == "" {
+		n.loaded.Store(true)
+		return 0
+	}
+	id, err := (&repo.Node{Subtree: n.subtree}).SubtreeID()
+	var t *repo.Tree
+	if err == nil {
+		t, err = n.h.repo.LoadTree(ctx, id)
+	}
+	if err != nil {
+		return toErrno(n.h.log, "load directory", err)
+	}
+	n.addChildren(ctx, t)
+	n.loaded.Store(true)
+	prefetchSubtrees(ctx, n.h.repo, t)
 	return 0
 }
 

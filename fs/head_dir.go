@@ -101,7 +101,7 @@ func (n *node) newChild(ctx context.Context, name string, kind repo.NodeType, mo
 		c.uid, c.gid = caller.Uid, caller.Gid
 	}
 	if kind == repo.TypeDir {
-		c.loadOnce.Do(func() { c.loaded.Store(true) })
+		c.loaded.Store(true)
 	}
 	if init != nil {
 		init(c)

@@ -34,13 +34,12 @@ type node struct {
 	link   uint64            // guarded by mu; hard-link identity, 0 if never linked
 
 	// Directories: the tree block they were loaded from, until loaded.
-	loadOnce sync.Once
-	loadErr  error
-	subtree  string // hex tree ID; "" for a directory created in the head
-	loaded   atomic.Bool
-	dirty    atomic.Bool // entries below changed since the last commit
-	files    uint64      // subtree totals stored with an unloaded directory
-	bytes    uint64
+	loadMu  sync.Mutex // serialises loading the directory
+	subtree string     // hex tree ID; "" for a directory created in the head
+	loaded  atomic.Bool
+	dirty   atomic.Bool // entries below changed since the last commit
+	files   uint64      // subtree totals stored with an unloaded directory
+	bytes   uint64
 
 	// Files: committed contents, or a writer while the file is new.
 	blocks  []repo.BlockRef  // guarded by mu

@@ -29,9 +29,8 @@ type snapshotTree struct {
 	ino  *atomic.Uint64
 	snap *repo.Snapshot
 
-	linksOnce sync.Once
-	links     repo.LinkTable
-	linksErr  error
+	linksMu sync.Mutex
+	links   repo.LinkTable // guarded by linksMu; nil until loaded
 }
 
 // snapNode is one read-only entry of a snapshot.
@@ -41,8 +40,8 @@ type snapNode struct {
 	t *snapshotTree // nil for the "latest" symlink
 	e repo.Node
 
-	loadOnce sync.Once
-	loadErr  error
+	loadMu sync.Mutex // serialises loading the directory
+	loaded bool       // guarded by loadMu
 
 	mu     sync.Mutex
 	reader *repo.FileReader // guarded by mu
@@ -78,7 +77,16 @@ func NewSnapshotRoot(r *repo.Repository, log *slog.Logger, s *repo.Snapshot) fus
 
 func (n *snapNode) linkCount(ctx context.Context) uint32 {
 	t := n.t
-	t.linksOnce.Do(func() { t.links, t.linksErr = t.r.LoadLinks(ctx, t.snap.Links) })
+	t.linksMu.Lock()
+	defer t.linksMu.Unlock()
+	if t.links == nil {
+		links, err := t.r.LoadLinks(ctx, t.snap.Links)
+		if err != nil {
+			t.log.Error("link counts unreadable", "snapshot", t.snap.ID, "err", err)
+			return 1
+		}
+		t.links = links
+	}
 	if c := t.links[n.e.Link]; c > 0 {
 		return c
 	}
@@ -123,29 +131,29 @@ func (n *snapNode) childIno(e *repo.Node) uint64 {
 	return binary.LittleEndian.Uint64(h.Sum(nil)) | 1<<63
 }
 
-// load adds a directory's entries as children, once.
+// load adds a directory's entries as children once it succeeds; a failure
+// (an interrupted caller, a store briefly away) is not remembered.
 func (n *snapNode) load(ctx context.Context) syscall.Errno {
-	n.loadOnce.Do(func() {
-		id, err := n.e.SubtreeID()
-		if err != nil {
-			n.loadErr = err
-			return
-		}
-		tree, err := n.t.r.LoadTree(ctx, id)
-		if err != nil {
-			n.loadErr = err
-			return
-		}
-		for _, e := range tree.Nodes {
-			c := &snapNode{t: n.t, e: e}
-			ch := n.NewPersistentInode(ctx, c, fusefs.StableAttr{Mode: typeBits(e.Type), Ino: n.childIno(&e)})
-			n.AddChild(e.Name, ch, true)
-		}
-		prefetchSubtrees(ctx, n.t.r, tree)
-	})
-	if n.loadErr != nil {
-		return toErrno(n.t.log, "load snapshot directory", n.loadErr)
+	n.loadMu.Lock()
+	defer n.loadMu.Unlock()
+	if n.loaded {
+		return 0
 	}
+	id, err := n.e.SubtreeID()
+	var tree *repo.Tree
+	if err == nil {
+		tree, err = n.t.r.LoadTree(ctx, id)
+	}
+	if err != nil {
+		return toErrno(n.t.log, "load snapshot directory", err)
+	}
+	for _, e := range tree.Nodes {
+		c := &snapNode{t: n.t, e: e}
+		ch := n.NewPersistentInode(ctx, c, fusefs.StableAttr{Mode: typeBits(e.Type), Ino: n.childIno(&e)})
+		n.AddChild(e.Name, ch, true)
+	}
+	n.loaded = true
+	prefetchSubtrees(ctx, n.t.r, tree)
 	return 0
 }
 
