@@ -195,26 +195,9 @@ func TestDedupAndReopen(t *testing.T) {
 	r := testRepo(t)
 	ctx := context.Background()
 	data := randBytes(2, 2<<20)
-	write := func() []BlockRef {
-		w := r.NewFileWriter()
-		if err := w.WriteAt(ctx, data, 0); err != nil {
-			t.Fatal(err)
-		}
-		refs, err := w.Close(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return refs
-	}
-	a := write()
-	if err := r.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
+	a := writeFile(t, r, data)
 	before := countObjects(t, r)
-	b := write()
-	if err := r.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
+	b := writeFile(t, r, data)
 	if after := countObjects(t, r); after != before {
 		t.Fatalf("identical file stored again: %d objects, then %d", before, after)
 	}

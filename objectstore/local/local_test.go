@@ -1,7 +1,6 @@
 package local_test
 
 import (
-	"sync"
 	"testing"
 	"time"
 
@@ -9,24 +8,6 @@ import (
 	"coffer/objectstore/local"
 	"coffer/objectstore/storetest"
 )
-
-// fakeClock is a clock tests move by hand.
-type fakeClock struct {
-	mu  sync.Mutex // guards now
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // newStore opens a store on a fresh directory and closes it at the end.
 func newStore(t *testing.T, clock func() time.Time) *local.Store {
@@ -40,7 +21,7 @@ func newStore(t *testing.T, clock func() time.Time) *local.Store {
 }
 
 func TestConformance(t *testing.T) {
-	clock := &fakeClock{now: time.Now()}
+	clock := storetest.NewClock(time.Now())
 	storetest.Run(t, func(t *testing.T) objectstore.Store {
 		return newStore(t, clock.Now)
 	}, storetest.Options{Advance: clock.Advance, Retention: true, Now: clock.Now})
