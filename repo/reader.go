@@ -13,10 +13,10 @@ type FileReader struct {
 	blocks []BlockRef
 	offs   []int64 // start offset of each block; offs[len(blocks)] is the size
 
-	mu       sync.Mutex
-	next     int64 // guarded by mu; where a sequential reader reads next
-	ahead    int   // guarded by mu; blocks already prefetched up to
-	readAhed int   // guarded by mu; the current prefetch window in blocks
+	mu     sync.Mutex
+	next   int64 // guarded by mu; where a sequential reader reads next
+	ahead  int   // guarded by mu; blocks already prefetched up to
+	window int   // guarded by mu; the current prefetch window in blocks
 }
 
 // maxReadAhead bounds how many blocks a sequential reader prefetches.
@@ -69,12 +69,12 @@ func (f *FileReader) readAhead(ctx context.Context, off int64, i, n int) {
 	f.next = max(f.next, off+int64(n))
 	if !sequential {
 		f.next = off + int64(n)
-		f.readAhed, f.ahead = 0, i
+		f.window, f.ahead = 0, i
 		return
 	}
-	f.readAhed = min(maxReadAhead, max(2, f.readAhed*2))
+	f.window = min(maxReadAhead, max(2, f.window*2))
 	from := max(f.ahead, i+1)
-	to := min(len(f.blocks), i+1+f.readAhed)
+	to := min(len(f.blocks), i+1+f.window)
 	for j := from; j < to; j++ {
 		f.r.Prefetch(ctx, DataBlock, f.blocks[j].ID)
 	}
