@@ -118,8 +118,20 @@ func (r *Repository) AddSlot(ctx context.Context, secret Secret) (string, error)
 	return putSlot(ctx, r.store, secret, r.master)
 }
 
-// RemoveSlot deletes a key slot. It refuses to remove the last one.
-func (r *Repository) RemoveSlot(ctx context.Context, id string) error {
+// Refusals of RemoveSlot without force.
+var (
+	// ErrSlotInUse: the slot is the one this repository was opened with.
+	ErrSlotInUse = errors.New("refusing to remove the key slot in use")
+	// ErrLastSlot: no other readable slot would be left to open the
+	// repository with.
+	ErrLastSlot = errors.New("refusing to remove the last key slot")
+)
+
+// RemoveSlot deletes a key slot. Unless force, it refuses, changing
+// nothing, the last readable slot (ErrLastSlot: nobody could open the
+// repository again) and the slot this repository was opened with
+// (ErrSlotInUse: the caller would lock itself out).
+func (r *Repository) RemoveSlot(ctx context.Context, id string, force bool) error {
 	slots, err := listSlots(ctx, r.store)
 	if err != nil {
 		return err
@@ -131,8 +143,12 @@ func (r *Repository) RemoveSlot(ctx context.Context, id string) error {
 	if !found {
 		return fmt.Errorf("key slot %q: %w", id, objectstore.ErrNotFound)
 	}
-	if len(slots) < 2 {
-		return errors.New("refusing to remove the last key slot: the repository would be unreadable")
+	switch {
+	case force:
+	case len(slots) < 2:
+		return fmt.Errorf("%w, %s", ErrLastSlot, id)
+	case id == r.slotID:
+		return fmt.Errorf("%w, %s", ErrSlotInUse, id)
 	}
 	if err := r.store.Delete(ctx, keysPrefix+id); err != nil {
 		return fmt.Errorf("remove key slot %s: %w", id, err)

@@ -207,3 +207,79 @@ func TestKeyFileAndErrors(t *testing.T) {
 		t.Fatalf("world-readable key file: %+v", r)
 	}
 }
+
+// TestKeyRemoveRefusals: `key remove` refuses the slot in use and the last
+// slot unless --force, with exit 2 and one line saying what to do, and
+// changes nothing then.
+func TestKeyRemoveRefusals(t *testing.T) {
+	bin := binary(t)
+	tmp := t.TempDir()
+	repo := filepath.Join(tmp, "r")
+	k1, k2 := filepath.Join(tmp, "k1"), filepath.Join(tmp, "k2")
+	for _, k := range []string{k1, k2} {
+		if r := run(t, bin, nil, "key", "generate", k); r.code != 0 {
+			t.Fatalf("generate: %+v", r)
+		}
+	}
+	if r := run(t, bin, nil, "init", "--repo", repo, "--key-file", k1); r.code != 0 {
+		t.Fatalf("init: %+v", r)
+	}
+	slotOf := func(key string) (inUse string, all []string) {
+		t.Helper()
+		r := run(t, bin, nil, "key", "list", "--repo", repo, "--key-file", key)
+		if r.code != 0 {
+			t.Fatalf("key list: %+v", r)
+		}
+		for _, line := range strings.Split(r.stdout, "\n")[1:] {
+			f := strings.Fields(line)
+			switch {
+			case len(f) == 3 && f[0] == "*":
+				inUse = f[1]
+				all = append(all, f[1])
+			case len(f) == 2:
+				all = append(all, f[0])
+			}
+		}
+		return inUse, all
+	}
+	refused := func(what string, r result, hint string) {
+		t.Helper()
+		line := strings.TrimSuffix(r.stderr, "\n")
+		if r.code != exitUsage || strings.Contains(line, "\n") || !strings.Contains(line, hint) {
+			t.Fatalf("%s: want exit %d and one line with %q, got %+v", what, exitUsage, hint, r)
+		}
+	}
+
+	first, _ := slotOf(k1)
+	r := run(t, bin, nil, "key", "remove", "--repo", repo, "--key-file", k1, first)
+	refused("remove the last slot", r, "--force")
+	if r := run(t, bin, nil, "key", "add", "--repo", repo, "--key-file", k1, "--new-key-file", k2); r.code != 0 {
+		t.Fatalf("key add: %+v", r)
+	}
+	second, all := slotOf(k2)
+	if len(all) != 2 || second == first {
+		t.Fatalf("after key add: slots %q, in use with k2 %q", all, second)
+	}
+	r = run(t, bin, nil, "key", "remove", "--repo", repo, "--key-file", k1, first)
+	refused("remove the slot in use", r, "--force")
+	if _, now := slotOf(k1); len(now) != 2 {
+		t.Fatalf("a refused remove changed the slots: %q", now)
+	}
+
+	// Another slot may go; the one in use may go with --force.
+	if r := run(t, bin, nil, "key", "remove", "--repo", repo, "--key-file", k2, first); r.code != 0 {
+		t.Fatalf("remove another slot: %+v", r)
+	}
+	if r := run(t, bin, nil, "key", "add", "--repo", repo, "--key-file", k2, "--new-key-file", k1); r.code != 0 {
+		t.Fatalf("key add: %+v", r)
+	}
+	if r := run(t, bin, nil, "key", "remove", "--repo", repo, "--key-file", k2, "--force", second); r.code != 0 {
+		t.Fatalf("remove the slot in use with --force: %+v", r)
+	}
+	if r := run(t, bin, nil, "key", "list", "--repo", repo, "--key-file", k2); r.code != exitWrongKey {
+		t.Fatalf("the removed slot still opens the repository: %+v", r)
+	}
+	if _, now := slotOf(k1); len(now) != 1 {
+		t.Fatalf("slots after the forced remove: %q", now)
+	}
+}

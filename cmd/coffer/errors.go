@@ -1,11 +1,13 @@
 package main
 
 import (
+	"crypto/tls"
 	"errors"
 	"strings"
 
 	"coffer/cipher"
 	"coffer/objectstore"
+	"coffer/objectstore/s3"
 	"coffer/repo"
 )
 
@@ -21,8 +23,21 @@ func isNoRepo(err error) bool {
 		errors.Is(err, objectstore.ErrNotFound) || errors.Is(err, errNotMounted)
 }
 
+// isUnreachable: the store could not be asked (down, an untrusted TLS
+// certificate, no credentials to sign with) or refused the request. Missing
+// credentials share the code of refused ones, so a script that handles
+// "cannot get to the store" needs one code for both.
 func isUnreachable(err error) bool {
-	return errors.Is(err, objectstore.ErrUnavailable) || errors.Is(err, objectstore.ErrPermission)
+	var certErr *tls.CertificateVerificationError
+	var credErr *s3.CredentialsError
+	return errors.Is(err, objectstore.ErrUnavailable) || errors.Is(err, objectstore.ErrPermission) ||
+		errors.As(err, &certErr) || errors.As(err, &credErr)
+}
+
+// isRefusedUnsafe: a well-formed request refused because it is unsafe
+// without --force. It is a usage error: the command line must change.
+func isRefusedUnsafe(err error) bool {
+	return errors.Is(err, repo.ErrSlotInUse) || errors.Is(err, repo.ErrLastSlot)
 }
 
 func isExists(err error) bool {
@@ -35,7 +50,17 @@ func describe(err error) string {
 	if errors.As(err, &remote) {
 		return remote.msg // described by the daemon already
 	}
-	msg := strings.ReplaceAll(err.Error(), "\n", " ")
+	var certErr *tls.CertificateVerificationError
+	var credErr *s3.CredentialsError
+	switch {
+	case errors.As(err, &certErr):
+		// The SDK's wrapping (attempts, request IDs, URL) says nothing more.
+		return "TLS: " + certErr.Error() + " (if the endpoint uses a private CA, pass its certificate with --ca-bundle FILE)"
+	case errors.As(err, &credErr):
+		return "no usable AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE for a profile in ~/.aws" +
+			" (the AWS chain said: " + oneLine(credErr.Err.Error()) + ")"
+	}
+	msg := oneLine(err.Error())
 	switch {
 	case errors.Is(err, repo.ErrWrongKey):
 		return msg + " (check --password-file/--key-file, COFFER_PASSWORD_FILE, COFFER_PASSWORD or COFFER_KEY_FILE)"
@@ -45,6 +70,10 @@ func describe(err error) string {
 		return msg + " (create one with: coffer init --repo URL)"
 	case errors.Is(err, repo.ErrNotEmpty):
 		return msg + "; refusing to init over it (choose an empty directory or prefix)"
+	case errors.Is(err, repo.ErrLastSlot):
+		return msg + ": without it nobody could open the repository again (add one first with coffer key add, or pass --force)"
+	case errors.Is(err, repo.ErrSlotInUse):
+		return msg + ": it opened the repository for this command (open it with another passphrase or key file, or pass --force)"
 	case errors.Is(err, objectstore.ErrNoBucket):
 		return msg + " (check the bucket name or directory in --repo)"
 	case errors.Is(err, objectstore.ErrUnavailable):
@@ -54,3 +83,5 @@ func describe(err error) string {
 	}
 	return msg
 }
+
+func oneLine(s string) string { return strings.ReplaceAll(s, "\n", " ") }

@@ -115,12 +115,18 @@ func newKeyAddCmd() *cobra.Command {
 
 func newKeyRemoveCmd() *cobra.Command {
 	var f repoFlags
+	var force bool
 	c := &cobra.Command{
 		Use:   "remove --repo URL SLOT-ID",
-		Short: "Remove a key slot (never the last one)",
-		Args:  cobra.ExactArgs(1),
+		Short: "Remove a key slot (not the one in use, nor the last, without --force)",
+		Long: `Remove a key slot, so its passphrase or key file no longer opens the
+repository. It refuses, changing nothing, the slot that opened the
+repository for this command (open it with another passphrase or key file)
+and the last slot (without a slot nobody can ever read the backups again);
+--force removes either.`,
+		Args: cobra.ExactArgs(1),
 		RunE: f.withRepo(func(cmd *cobra.Command, args []string, r *repo.Repository) error {
-			if err := r.RemoveSlot(cmd.Context(), args[0]); err != nil {
+			if err := r.RemoveSlot(cmd.Context(), args[0], force); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "removed key slot %s\n", args[0])
@@ -128,6 +134,7 @@ func newKeyRemoveCmd() *cobra.Command {
 		}),
 	}
 	f.register(c)
+	c.Flags().BoolVar(&force, "force", false, "remove the slot even if it is the one in use or the last one")
 	return c
 }
 
@@ -148,7 +155,8 @@ func newKeyPasswdCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := r.RemoveSlot(cmd.Context(), old); err != nil {
+			// The old slot is the one in use, on purpose; the new one remains.
+			if err := r.RemoveSlot(cmd.Context(), old, true); err != nil {
 				return errors.Join(fmt.Errorf("added key slot %s but could not remove the old slot %s", id, old), err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "changed: key slot %s replaces %s\n", id, old)

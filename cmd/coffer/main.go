@@ -22,20 +22,22 @@ var version = "dev"
 const (
 	exitOK          = 0
 	exitError       = 1 // anything not listed below
-	exitUsage       = 2 // bad flags or arguments
+	exitUsage       = 2 // bad flags or arguments, or a request refused without --force
 	exitWrongKey    = 3 // wrong passphrase or key file
 	exitNoRepo      = 4 // no repository, snapshot or mount at that place
-	exitUnreachable = 5 // the store could not be reached or refused us
+	exitUnreachable = 5 // the store could not be reached or refused us; no credentials; TLS
 	exitExists      = 6 // init on a location that already holds data
 )
 
 const exitCodesHelp = `Exit codes:
   0  success
   1  any other error
-  2  bad flags or arguments
-  3  wrong passphrase or key file
+  2  bad flags or arguments (an unknown command, a missing argument, a
+     request refused as unsafe without --force)
+  3  wrong passphrase or key file (or a key file readable by others)
   4  no repository, snapshot or mount at that place
-  5  the store could not be reached, or refused the request
+  5  the store could not be reached, or refused the request (also: no
+     usable AWS credentials, a TLS certificate that does not verify)
   6  init refused: the location already holds data`
 
 func newRootCmd() *cobra.Command {
@@ -60,11 +62,51 @@ S3 bucket with an optional prefix (s3://bucket/prefix).
 	})
 	root.AddCommand(newInitCmd(), newMountCmd(), newSnapshotCmd(), newSnapshotsCmd(),
 		newUmountCmd(), newKeyCmd(), newVersionCmd())
+	root.Version = version
+	root.SetVersionTemplate(versionLine() + "\n")
+	markUsageErrors(root)
 	return root
 }
 
 // usageError marks a mistake in how coffer was called.
 type usageError struct{ error }
+
+// markUsageErrors makes every argument check under c report a usageError
+// (exit 2). A command that only groups others (coffer, coffer key) gets a
+// check that refuses an unknown subcommand, and prints its help when
+// called alone; cobra would otherwise print the help for "coffer key
+// bogus" and exit 0, and report "coffer bogus" as an ordinary error.
+func markUsageErrors(c *cobra.Command) {
+	if c.HasSubCommands() && !c.Runnable() {
+		c.Args = unknownCommand
+		c.SuggestionsMinimumDistance = 2
+		c.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
+	}
+	if check := c.Args; check != nil {
+		c.Args = func(c *cobra.Command, args []string) error {
+			if err := check(c, args); err != nil {
+				return usageError{err}
+			}
+			return nil
+		}
+	}
+	for _, sub := range c.Commands() {
+		markUsageErrors(sub)
+	}
+}
+
+// unknownCommand is the argument check of a command that only groups
+// others: any argument left is a subcommand that does not exist.
+func unknownCommand(c *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	err := fmt.Errorf("unknown command %q for %q", args[0], c.CommandPath())
+	if s := c.SuggestionsFor(args[0]); len(s) > 0 {
+		err = fmt.Errorf("%w (did you mean %q?)", err, s[0])
+	}
+	return err
+}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -84,7 +126,7 @@ func exitCode(err error) int {
 	switch {
 	case errors.As(err, &remote) && remote.code != 0:
 		return remote.code
-	case errors.As(err, &u), errors.Is(err, s3.ErrConfig):
+	case errors.As(err, &u), errors.Is(err, s3.ErrConfig), isRefusedUnsafe(err):
 		return exitUsage
 	case isWrongKey(err):
 		return exitWrongKey

@@ -15,8 +15,13 @@ func newVersionCmd() *cobra.Command {
 		Short: "Print coffer's version and repository format",
 		Args:  cobra.NoArgs,
 		Run: func(cmd *cobra.Command, args []string) {
-			fmt.Fprintf(cmd.OutOrStdout(), "coffer %s (repository format %d, %s %s/%s)\n",
-				version, repo.FormatVersion, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			fmt.Fprintln(cmd.OutOrStdout(), versionLine())
 		},
 	}
+}
+
+// versionLine is what both `coffer version` and `coffer --version` print.
+func versionLine() string {
+	return fmt.Sprintf("coffer %s (repository format %d, %s %s/%s)",
+		version, repo.FormatVersion, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }

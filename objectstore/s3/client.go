@@ -67,6 +67,9 @@ func newClient(ctx context.Context, c Config) (*awss3.Client, error) {
 	if awsCfg.Region == "" {
 		awsCfg.Region = "us-east-1"
 	}
+	if awsCfg.Credentials != nil {
+		awsCfg.Credentials = aws.NewCredentialsCache(markCredentialErrors{awsCfg.Credentials})
+	}
 	client := awss3.NewFromConfig(awsCfg, func(o *awss3.Options) {
 		o.UsePathStyle = c.PathStyle
 		if c.Endpoint != "" {
