@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"coffer/chunker"
@@ -19,6 +20,9 @@ var (
 	ErrNotRepository = errors.New("no coffer repository at this location")
 	// ErrNotEmpty: init was pointed at a location that already holds objects.
 	ErrNotEmpty = errors.New("location already holds data")
+	// ErrNoObjectLock: init asked for a retention on a bucket without
+	// object lock, and wrote nothing.
+	ErrNoObjectLock = errors.New("the bucket does not have object lock enabled")
 	// ErrWrongKey: no key slot opens with the passphrase or key file given.
 	ErrWrongKey = errors.New("wrong passphrase or key file")
 	// ErrCorrupt: a repository object failed to parse or authenticate.
@@ -89,10 +93,22 @@ type InitOptions struct {
 	Now       time.Time
 }
 
+// LockProber is a store whose object lock is a setting of the bucket that
+// may be off (S3). Init asks it before writing anything; a store without
+// the method keeps retentions itself (local, memory).
+type LockProber interface {
+	ObjectLockEnabled(ctx context.Context) (bool, error)
+}
+
 // Init creates a repository in an empty store and returns its ID. It
-// refuses a store that already holds any object, and changes nothing then.
+// refuses a store that already holds any object (ErrNotEmpty), and a
+// retention on a bucket without object lock (ErrNoObjectLock), changing
+// nothing then. The config is written last: a store that holds only key
+// slots is an init that failed after writing its slot, and Init finishes
+// it, reusing the slot that secret opens (the slot may be locked, so it
+// cannot be removed); a secret that opens none of them is ErrWrongKey.
 func Init(ctx context.Context, st objectstore.Store, secret Secret, o InitOptions) ([]byte, error) {
-	err := st.List(ctx, "", func(objectstore.Info) error { return ErrNotEmpty })
+	unfinished, err := unfinishedInit(ctx, st)
 	if err != nil {
 		return nil, err
 	}
@@ -102,8 +118,17 @@ func Init(ctx context.Context, st objectstore.Store, secret Secret, o InitOption
 	if err := o.Chunker.Validate(); err != nil {
 		return nil, err
 	}
-	mk, err := cipher.NewMasterKey()
-	if err != nil {
+	if err := probeObjectLock(ctx, st, o.Retention); err != nil {
+		return nil, err
+	}
+	var mk cipher.MasterKey
+	if unfinished {
+		if mk, _, err = unlock(ctx, st, secret); errors.Is(err, ErrWrongKey) {
+			return nil, fmt.Errorf("%w: an unfinished init left key slots here that it does not open; run init with the passphrase or key file that one used", err)
+		} else if err != nil {
+			return nil, err
+		}
+	} else if mk, err = cipher.NewMasterKey(); err != nil {
 		return nil, err
 	}
 	id := make([]byte, 16)
@@ -123,14 +148,54 @@ func Init(ctx context.Context, st objectstore.Store, secret Secret, o InitOption
 	if err != nil {
 		return nil, err
 	}
-	if _, err := putSlot(ctx, st, secret, mk); err != nil {
-		return nil, err
+	if !unfinished {
+		if _, err := putSlot(ctx, st, secret, mk); err != nil {
+			return nil, err
+		}
 	}
 	ret := retention(o.Retention, o.Now)
-	if err := st.Put(ctx, configKey, cfg, ret); err != nil {
+	err = st.Put(ctx, configKey, cfg, ret)
+	if errors.Is(err, objectstore.ErrExists) {
+		return nil, fmt.Errorf("another init finished first: %w", ErrNotEmpty)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("write config: %w", err)
 	}
 	return id, nil
+}
+
+// unfinishedInit reports whether st holds key slots and nothing else. Any
+// other object makes the store not empty.
+func unfinishedInit(ctx context.Context, st objectstore.Store) (bool, error) {
+	slots := false
+	err := st.List(ctx, "", func(i objectstore.Info) error {
+		if !strings.HasPrefix(i.Key, keysPrefix) {
+			return ErrNotEmpty
+		}
+		slots = true
+		return nil
+	})
+	return slots, err
+}
+
+// probeObjectLock refuses a retention that st's bucket cannot keep. A
+// probe the credentials may not make is no answer: init goes ahead, and a
+// refused write fails it later (and the next init finishes it).
+func probeObjectLock(ctx context.Context, st objectstore.Store, p Policy) error {
+	prober, ok := st.(LockProber)
+	if !ok || p.Days <= 0 {
+		return nil
+	}
+	enabled, err := prober.ObjectLockEnabled(ctx)
+	switch {
+	case errors.Is(err, objectstore.ErrPermission):
+		return nil
+	case err != nil:
+		return fmt.Errorf("check the bucket's object lock: %w", err)
+	case !enabled:
+		return fmt.Errorf("%w, so it cannot keep %d days of retention", ErrNoObjectLock, p.Days)
+	}
+	return nil
 }
 
 func retention(p Policy, now time.Time) objectstore.Retention {

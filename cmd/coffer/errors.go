@@ -40,6 +40,10 @@ func isRefusedUnsafe(err error) bool {
 	return errors.Is(err, repo.ErrSlotInUse) || errors.Is(err, repo.ErrLastSlot)
 }
 
+// isUnkeepable: init asked for a retention the bucket cannot keep. It is a
+// usage error: the bucket or the --retention-days flag must change.
+func isUnkeepable(err error) bool { return errors.Is(err, repo.ErrNoObjectLock) }
+
 func isExists(err error) bool {
 	return errors.Is(err, repo.ErrNotEmpty)
 }
@@ -70,6 +74,8 @@ func describe(err error) string {
 		return msg + " (create one with: coffer init --repo URL)"
 	case errors.Is(err, repo.ErrNotEmpty):
 		return msg + "; refusing to init over it (choose an empty directory or prefix)"
+	case errors.Is(err, repo.ErrNoObjectLock):
+		return msg + ": create a bucket with object lock enabled (S3 allows it only at creation), or pass --retention-days 0 to store without retention"
 	case errors.Is(err, repo.ErrLastSlot):
 		return msg + ": without it nobody could open the repository again (add one first with coffer key add, or pass --force)"
 	case errors.Is(err, repo.ErrSlotInUse):

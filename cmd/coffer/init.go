@@ -23,8 +23,12 @@ passphrase (asked twice, or --password-file) or by a key file
 (--key-file; make one with 'coffer key generate FILE').
 
 init refuses a location that already holds anything, and changes nothing
-then. Keep the passphrase or key file safe: without it the backups cannot
-be read by anyone, including you.`,
+then. Every object is locked for --retention-days (30 by default): on an S3
+bucket without object lock init fails before writing anything; create the
+bucket with object lock, or pass --retention-days 0. An init that failed
+after writing its key slot is finished by running it again with the same
+passphrase or key file. Keep the passphrase or key file safe: without it
+the backups cannot be read by anyone, including you.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			m := objectstore.Mode(mode)

@@ -33,7 +33,8 @@ const exitCodesHelp = `Exit codes:
   0  success
   1  any other error
   2  bad flags or arguments (an unknown command, a missing argument, a
-     request refused as unsafe without --force)
+     request refused as unsafe without --force, a retention the bucket
+     cannot keep)
   3  wrong passphrase or key file (or a key file readable by others)
   4  no repository, snapshot or mount at that place
   5  the store could not be reached, or refused the request (also: no
@@ -126,7 +127,7 @@ func exitCode(err error) int {
 	switch {
 	case errors.As(err, &remote) && remote.code != 0:
 		return remote.code
-	case errors.As(err, &u), errors.Is(err, s3.ErrConfig), isRefusedUnsafe(err):
+	case errors.As(err, &u), errors.Is(err, s3.ErrConfig), isRefusedUnsafe(err), isUnkeepable(err):
 		return exitUsage
 	case isWrongKey(err):
 		return exitWrongKey
