@@ -3,8 +3,11 @@ package main
 import (
 	"bytes"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -12,6 +15,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"coffer/objectstore/s3"
+	"coffer/repo"
 )
 
 // These tests run the real binary, as a user would, for the commands that
@@ -281,5 +287,32 @@ func TestKeyRemoveRefusals(t *testing.T) {
 	}
 	if _, now := slotOf(k1); len(now) != 1 {
 		t.Fatalf("slots after the forced remove: %q", now)
+	}
+}
+
+// TestExitCodeMapping checks the errors that have no cheap real-binary
+// case of their own map to the README's codes, with a one-line hint.
+func TestExitCodeMapping(t *testing.T) {
+	certErr := &tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}
+	cases := []struct {
+		name string
+		err  error
+		code int
+		hint string
+	}{
+		{"TLS", fmt.Errorf("s3 get config: %w", certErr), exitUnreachable, "--ca-bundle"},
+		{"no credentials", fmt.Errorf("get identity: %w", &s3.CredentialsError{Err: errors.New("no EC2 IMDS role found")}),
+			exitUnreachable, "AWS_PROFILE"},
+		{"no object lock", fmt.Errorf("init: %w", repo.ErrNoObjectLock), exitUsage, "--retention-days 0"},
+		{"slot in use", fmt.Errorf("%w, 0123", repo.ErrSlotInUse), exitUsage, "--force"},
+		{"last slot", fmt.Errorf("%w, 0123", repo.ErrLastSlot), exitUsage, "--force"},
+	}
+	for _, c := range cases {
+		if got := exitCode(c.err); got != c.code {
+			t.Errorf("%s: exit %d, want %d", c.name, got, c.code)
+		}
+		if d := describe(c.err); !strings.Contains(d, c.hint) || strings.Contains(d, "\n") {
+			t.Errorf("%s: %q lacks %q or is not one line", c.name, d, c.hint)
+		}
 	}
 }

@@ -78,15 +78,17 @@ type usageError struct{ error }
 // called alone; cobra would otherwise print the help for "coffer key
 // bogus" and exit 0, and report "coffer bogus" as an ordinary error.
 func markUsageErrors(c *cobra.Command) {
+	hint := func(c *cobra.Command) string { return "usage: " + c.UseLine() }
 	if c.HasSubCommands() && !c.Runnable() {
 		c.Args = unknownCommand
 		c.SuggestionsMinimumDistance = 2
 		c.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
+		hint = func(c *cobra.Command) string { return "'" + c.CommandPath() + " --help' lists the commands" }
 	}
 	if check := c.Args; check != nil {
 		c.Args = func(c *cobra.Command, args []string) error {
 			if err := check(c, args); err != nil {
-				return usageError{err}
+				return usageError{fmt.Errorf("%w (%s)", err, hint(c))}
 			}
 			return nil
 		}
@@ -104,7 +106,7 @@ func unknownCommand(c *cobra.Command, args []string) error {
 	}
 	err := fmt.Errorf("unknown command %q for %q", args[0], c.CommandPath())
 	if s := c.SuggestionsFor(args[0]); len(s) > 0 {
-		err = fmt.Errorf("%w (did you mean %q?)", err, s[0])
+		err = fmt.Errorf("%w; did you mean %q?", err, s[0])
 	}
 	return err
 }
