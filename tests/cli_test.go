@@ -77,6 +77,7 @@ func TestExitCodes(t *testing.T) {
 				t.Fatalf("coffer %s: exit %d, want %d\n%v", strings.Join(c.args, " "), got, c.code, res)
 			}
 			seen[c.code] = true
+			t.Logf("exit %d: %s", c.code, strings.TrimSpace(res.stdout+res.stderr))
 			if c.code == 0 {
 				if res.stderr != "" || !strings.Contains(res.stdout, c.hint) {
 					t.Fatalf("want %q on stdout and nothing on stderr\n%v", c.hint, res)

@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/tls"
 	"errors"
+	"net/url"
 	"strings"
 
 	"coffer/cipher"
@@ -58,8 +59,16 @@ func describe(err error) string {
 	var credErr *s3.CredentialsError
 	switch {
 	case errors.As(err, &certErr):
-		// The SDK's wrapping (attempts, request IDs, URL) says nothing more.
-		return "TLS: " + certErr.Error() + " (if the endpoint uses a private CA, pass its certificate with --ca-bundle FILE)"
+		// The SDK's wrapping (attempts, request IDs) says nothing more.
+		where := ""
+		var urlErr *url.Error
+		if errors.As(err, &urlErr) {
+			if u, perr := url.Parse(urlErr.URL); perr == nil {
+				where = " of " + u.Host
+			}
+		}
+		return "TLS certificate" + where + " not trusted: " + certErr.Error() +
+			" (if the endpoint uses a private CA, pass its certificate with --ca-bundle FILE)"
 	case errors.As(err, &credErr):
 		return "no usable AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE for a profile in ~/.aws" +
 			" (the AWS chain said: " + oneLine(credErr.Err.Error()) + ")"

@@ -59,12 +59,14 @@ S3 bucket with an optional prefix (s3://bucket/prefix).
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return usageError{err}
+		return usageError{fmt.Errorf("%w ('%s --help' lists the flags)", err, c.CommandPath())}
 	})
 	root.AddCommand(newInitCmd(), newMountCmd(), newSnapshotCmd(), newSnapshotsCmd(),
 		newUmountCmd(), newKeyCmd(), newVersionCmd())
 	root.Version = version
 	root.SetVersionTemplate(versionLine() + "\n")
+	// Declared here so cobra adds no -v shorthand: -v is --verbose elsewhere.
+	root.Flags().Bool("version", false, "print coffer's version and repository format")
 	markUsageErrors(root)
 	return root
 }
