@@ -26,15 +26,47 @@ func noAWSCredentials(home string) []string {
 	}
 }
 
+// exitCase is one run of the binary and what it must end with.
+type exitCase struct {
+	name string
+	env  []string
+	args []string
+	code int
+	hint string // in stdout for code 0, in the one stderr line otherwise
+}
+
+// check runs c and checks the exit code, and that an error is one line on
+// stderr starting "coffer: " with the hint.
+func (c exitCase) check(t *testing.T) {
+	t.Helper()
+	res := run(t, shortTimeout, c.env, cofferBin, c.args...)
+	if got := res.exitCode(); got != c.code {
+		t.Fatalf("coffer %s: exit %d, want %d\n%v", strings.Join(c.args, " "), got, c.code, res)
+	}
+	t.Logf("exit %d: %s", c.code, strings.TrimSpace(res.stdout+res.stderr))
+	if c.code == 0 {
+		if res.stderr != "" || !strings.Contains(res.stdout, c.hint) {
+			t.Fatalf("want %q on stdout and nothing on stderr\n%v", c.hint, res)
+		}
+		return
+	}
+	line := strings.TrimSuffix(res.stderr, "\n")
+	if strings.Contains(line, "\n") || !strings.HasPrefix(line, "coffer: ") {
+		t.Fatalf("stderr is not one line starting \"coffer: \":\n%s", res.stderr)
+	}
+	if !strings.Contains(line, c.hint) {
+		t.Fatalf("stderr lacks the hint %q:\n%s", c.hint, line)
+	}
+}
+
 // TestExitCodes runs the binary once per exit code of the README's table
-// (and `coffer --help`), with a case that produces it, and checks that
-// every error is one line on stderr starting "coffer:", with its hint.
+// (and `coffer --help`), with a case that produces it, on each backend
+// where a repository is involved, and checks that every error is one line
+// on stderr starting "coffer:", with its hint.
 func TestExitCodes(t *testing.T) {
-	r := newRepo(t, newBackend(t, "local"))
 	home := t.TempDir()
-	wrongKey := filepath.Join(home, "other.key")
-	mustRun(t, shortTimeout, nil, cofferBin, "key", "generate", wrongKey)
-	empty := t.TempDir()
+	key := filepath.Join(home, "coffer.key")
+	mustRun(t, shortTimeout, nil, cofferBin, "key", "generate", key)
 
 	// A TLS server whose certificate no system root signed: the client
 	// must refuse it before any S3 request is made.
@@ -47,54 +79,43 @@ func TestExitCodes(t *testing.T) {
 	keyEnv := []string{"AWS_ACCESS_KEY_ID=a", "AWS_SECRET_ACCESS_KEY=b", "AWS_CA_BUNDLE=",
 		"AWS_EC2_METADATA_DISABLED=true", "AWS_REGION=us-east-1"}
 
-	cases := []struct {
-		name string
-		env  []string
-		args []string
-		code int
-		hint string // in stdout for code 0, in the one stderr line otherwise
-	}{
+	seen := map[int]bool{}
+	for _, c := range []exitCase{
 		{"version flag", nil, []string{"--version"}, 0, "coffer "},
 		{"version command", nil, []string{"version"}, 0, "repository format"},
-		{"key file exists", nil, []string{"key", "generate", r.keyFile}, 1, "exists"},
+		{"key file exists", nil, []string{"key", "generate", key}, 1, "exists"},
 		{"unknown command", nil, []string{"bogus"}, 2, "unknown command"},
 		{"missing argument", nil, []string{"key", "generate"}, 2, "accepts 1 arg"},
-		{"extra argument", nil, append([]string{"snapshots", "extra"}, r.repoArgs()...), 2, "unknown command"},
 		{"unknown flag", nil, []string{"snapshots", "--bogus"}, 2, "unknown flag"},
-		{"wrong key file", nil, []string{"snapshots", "--repo", r.be.repoURL, "--key-file", wrongKey}, 3, "--key-file"},
-		{"not a repository", nil, []string{"snapshots", "--repo", empty, "--key-file", r.keyFile}, 4, "coffer init"},
 		{"TLS not verified", keyEnv, []string{"snapshots", "--repo", "s3://bucket/p",
-			"--endpoint", tlsSrv.URL, "--key-file", r.keyFile}, 5, "--ca-bundle"},
+			"--endpoint", tlsSrv.URL, "--key-file", key}, 5, "--ca-bundle"},
 		{"no AWS credentials", noAWSCredentials(home), []string{"snapshots", "--repo", "s3://bucket/p",
-			"--endpoint", tlsSrv.URL, "--key-file", r.keyFile}, 5, "AWS_ACCESS_KEY_ID"},
-		{"init over a repository", nil, append([]string{"init"}, r.repoArgs()...), 6, "refusing to init"},
+			"--endpoint", tlsSrv.URL, "--key-file", key}, 5, "AWS_ACCESS_KEY_ID"},
+	} {
+		t.Run(c.name, c.check)
+		seen[c.code] = true
 	}
-	seen := map[int]bool{}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			res := run(t, shortTimeout, c.env, cofferBin, c.args...)
-			if got := res.exitCode(); got != c.code {
-				t.Fatalf("coffer %s: exit %d, want %d\n%v", strings.Join(c.args, " "), got, c.code, res)
-			}
+	forEachBackend(t, func(t *testing.T, be *backend) {
+		r := newRepo(t, be)
+		elsewhere := t.TempDir() // an empty directory
+		if strings.HasPrefix(be.repoURL, "s3://") {
+			elsewhere = be.repoURL + "-none" // an empty prefix of the same bucket
+		}
+		withRepo := func(repoURL, key string, args ...string) []string {
+			return append(append(args, "--repo", repoURL, "--key-file", key), be.flags...)
+		}
+		for _, c := range []exitCase{
+			{"extra argument", r.env(), withRepo(be.repoURL, r.keyFile, "snapshots", "extra"), 2, "unknown command"},
+			{"wrong key file", r.env(), withRepo(be.repoURL, key, "snapshots"), 3, "--key-file"},
+			{"not a repository", r.env(), withRepo(elsewhere, r.keyFile, "snapshots"), 4, "coffer init"},
+			{"init over a repository", r.env(), withRepo(be.repoURL, r.keyFile, "init"), 6, "refusing to init"},
+		} {
+			t.Run(c.name, c.check)
 			seen[c.code] = true
-			t.Logf("exit %d: %s", c.code, strings.TrimSpace(res.stdout+res.stderr))
-			if c.code == 0 {
-				if res.stderr != "" || !strings.Contains(res.stdout, c.hint) {
-					t.Fatalf("want %q on stdout and nothing on stderr\n%v", c.hint, res)
-				}
-				return
-			}
-			line := strings.TrimSuffix(res.stderr, "\n")
-			if strings.Contains(line, "\n") || !strings.HasPrefix(line, "coffer: ") {
-				t.Fatalf("stderr is not one line starting \"coffer: \":\n%s", res.stderr)
-			}
-			if !strings.Contains(line, c.hint) {
-				t.Fatalf("stderr lacks the hint %q:\n%s", c.hint, line)
-			}
-		})
-	}
+		}
+	})
 	for code := 0; code <= 6; code++ {
-		if !seen[code] {
+		if !seen[code] && !t.Failed() {
 			t.Errorf("no case produced exit code %d", code)
 		}
 	}
