@@ -124,7 +124,7 @@ func Init(ctx context.Context, st objectstore.Store, secret Secret, o InitOption
 	var mk cipher.MasterKey
 	if unfinished {
 		if mk, _, err = unlock(ctx, st, secret); errors.Is(err, ErrWrongKey) {
-			return nil, fmt.Errorf("%w: an unfinished init left key slots here that it does not open; run init with the passphrase or key file that one used", err)
+			return nil, fmt.Errorf("%w: an unfinished init left key slots here that this passphrase or key file does not open; run init again with the one it used", err)
 		} else if err != nil {
 			return nil, err
 		}
