@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -75,9 +76,9 @@ func NewHead(ctx context.Context, r *repo.Repository, o HeadOptions) (*Head, err
 	h.links = repo.LinkTable{}
 	if len(snaps) > 0 {
 		base := snaps[len(snaps)-1]
-		links, err := r.LoadLinks(ctx, base.Links)
+		links, err := loadBase(ctx, r, base, snaps)
 		if err != nil {
-			return nil, fmt.Errorf("snapshot %s: %w", base.ID, err)
+			return nil, err
 		}
 		h.base, h.links = base, links
 		h.root.setFromRepo(&base.Root)
@@ -247,6 +248,10 @@ func (n *node) load(ctx context.Context) syscall.Errno {
 		t, err = n.h.repo.LoadTree(ctx, id)
 	}
 	if err != nil {
+		if isDamage(err) {
+			n.h.log.Error("a directory of the head is damaged: it reads as an I/O error, and new snapshots keep it as it was",
+				"tree", n.subtree, "way_on", "coffer mount --parent SNAPSHOT starts the head from an older, intact snapshot")
+		}
 		return toErrno(n.h.log, "load directory", err)
 	}
 	n.addChildren(ctx, t)
@@ -277,4 +282,43 @@ func (n *node) addChildren(ctx context.Context, t *repo.Tree) {
 		}
 		n.AddChild(e.Name, child.EmbeddedInode(), true)
 	}
+}
+
+// ErrDamagedBase: the snapshot the head would start from has a damaged
+// link table or root tree, so the head cannot start from it.
+var ErrDamagedBase = errors.New("the snapshot the head starts from is damaged")
+
+// loadBase reads what the head needs of its base snapshot at once: the
+// link table and the root tree (so a damaged root is found now, not
+// served as an empty directory later). Damage is ErrDamagedBase, with
+// what is damaged and the way on: mounting with --parent and an older
+// snapshot. A store that fails is returned as it is.
+func loadBase(ctx context.Context, r *repo.Repository, base *repo.Snapshot, snaps []*repo.Snapshot) (repo.LinkTable, error) {
+	links, err := r.LoadLinks(ctx, base.Links)
+	what := "link table"
+	if err == nil {
+		what = "root tree"
+		var id cipher.ID
+		if id, err = base.TreeID(); err == nil {
+			_, err = r.LoadTree(ctx, id)
+		}
+	}
+	if err == nil {
+		return links, nil
+	}
+	if !isDamage(err) {
+		return nil, fmt.Errorf("snapshot %s: %w", base.ID, err)
+	}
+	name := base.ID
+	for i, s := range snaps {
+		if s == base {
+			name = repo.NameSnapshots(snaps)[i]
+		}
+	}
+	// err is not wrapped: a missing pack inside it must not make this
+	// look like a missing repository.
+	return nil, fmt.Errorf("%w: snapshot %s (%s): its %s is unreadable (%v); "+
+		"to back up on, start the head from an older snapshot: coffer mount --parent SNAPSHOT "+
+		"(coffer snapshots lists them; coffer mount --snapshot %s serves what is intact of this one)",
+		ErrDamagedBase, name, base.ID, what, err, name)
 }
