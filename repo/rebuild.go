@@ -80,6 +80,10 @@ func (r *Repository) rebuildIndex(ctx context.Context) error {
 	if err := g.Wait(); err != nil {
 		return err
 	}
+	if len(unnamed) == 0 {
+		r.log.Debug("index damage: every pack is named by a readable index")
+		return nil
+	}
 	r.log.Warn("index rebuilt from pack trailers", "packs_read", len(unnamed), "blocks_found", found.Load())
 	if found.Load() == 0 {
 		return nil
