@@ -264,6 +264,28 @@ func TestSnapshotNamesRoundTrip(t *testing.T) {
 	})
 }
 
+// TestHiddenSnapshotIsReported: a snapshot that disappears from under
+// the newest one (deleted, hidden) is named in a warning by
+// `coffer snapshots`, not passed over in silence.
+func TestHiddenSnapshotIsReported(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be *backend) {
+		r := newRepo(t, be)
+		m := r.mount(t, "--checkpoint-every", "0")
+		putFile(t, filepath.Join(m.dir, "f"), []byte("one"))
+		m.snapshot(t)
+		putFile(t, filepath.Join(m.dir, "g"), []byte("two"))
+		middle := m.snapshot(t)
+		putFile(t, filepath.Join(m.dir, "h"), []byte("three"))
+		m.snapshot(t)
+		m.umount(t)
+		must(t, os.Remove(objectFile(t, be, "snapshots/"+middle)))
+		res := r.mustCoffer(t, shortTimeout, append([]string{"snapshots"}, r.repoArgs()...)...)
+		if !strings.Contains(res.stderr, "warning") || !strings.Contains(res.stderr, middle) {
+			t.Errorf("coffer snapshots says nothing of the hidden snapshot %s: %v", middle, res)
+		}
+	})
+}
+
 // namedSnap is an element of `coffer snapshots --json` with its name.
 type namedSnap struct {
 	ID   string `json:"id"`
