@@ -246,11 +246,12 @@ func (n *node) load(ctx context.Context) syscall.Errno {
 		t, err = n.h.repo.LoadTree(ctx, id)
 	}
 	if err != nil {
+		dir := "/" + n.Path(nil)
 		if isDamage(err) {
 			n.h.log.Error("a directory of the head is damaged: it reads as an I/O error, and new snapshots keep it as it was",
-				"tree", n.subtree, "way_on", "coffer mount --parent SNAPSHOT starts the head from an older, intact snapshot")
+				"dir", dir, "tree", n.subtree, "way_on", "coffer mount --parent SNAPSHOT starts the head from an older, intact snapshot")
 		}
-		return toErrno(n.h.log, "load directory", err)
+		return toErrno(n.h.log, "load directory "+dir, err)
 	}
 	n.addChildren(ctx, t)
 	n.loaded.Store(true)

@@ -158,7 +158,7 @@ func TestDamagedLatestSnapshot(t *testing.T) {
 		first := m.snapshot(t)
 		packs := listKeys(t, st, "data/")
 		putFile(t, filepath.Join(m.dir, "b/two"), randBytes(rng, 10*kib))
-		m.snapshot(t)
+		latest := m.snapshot(t)
 		m.umount(t)
 		for _, p := range newKeyList(packs, listKeys(t, st, "data/")) {
 			if err := os.Remove(objectFile(t, be, p)); err != nil {
@@ -177,6 +177,15 @@ func TestDamagedLatestSnapshot(t *testing.T) {
 		old := r.mount(t, "--snapshot", first)
 		checkFiles(t, old.dir, files)
 		old.umount(t)
+		// The damaged snapshot itself mounts, and its root is EIO, not empty.
+		damaged := r.mount(t, "--snapshot", latest)
+		if _, err := os.ReadDir(damaged.dir); !errors.Is(err, syscall.EIO) {
+			t.Errorf("listing a snapshot whose root tree is missing: %v, want EIO", err)
+		}
+		damaged.umount(t)
+		if !strings.Contains(damaged.log(), "load snapshot directory /") {
+			t.Errorf("no log line naming the directory:\n%s", damaged.log())
+		}
 	})
 }
 
