@@ -383,3 +383,20 @@ func TestDamagedUnusedKeySlot(t *testing.T) {
 		})
 	}
 }
+
+// TestSlotOutageIsNotWrongKey: when the store fails to return the slot
+// the secret opens, Open reports the store, not a wrong key.
+func TestSlotOutageIsNotWrongKey(t *testing.T) {
+	st, secret := damageRepo(t)
+	r, err := openRepo(t, st, secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.AddSlot(context.Background(), Secret{Passphrase: []byte("other"), KDF: testKDF}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = openRepo(t, &failingGets{Store: st, prefix: keysPrefix + r.SlotID()}, secret)
+	if !errors.Is(err, objectstore.ErrUnavailable) || errors.Is(err, ErrWrongKey) {
+		t.Fatalf("open while the store fails to return the slot in use: %v, want ErrUnavailable", err)
+	}
+}

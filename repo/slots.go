@@ -51,10 +51,11 @@ func listSlots(ctx context.Context, st objectstore.Store) ([]loadedSlot, error) 
 	return slots, err
 }
 
-// readSlots reads every key slot. A slot that cannot be read (it fails the
+// readSlots reads every key slot. A slot that is damaged (it fails the
 // store's checksum, vanished, or cannot be parsed) is skipped and named in
-// skipped, so a damaged slot nobody uses never locks anyone out. It fails
-// only if no slot could be read and the store itself was the reason.
+// skipped, so a damaged slot nobody uses never locks anyone out. A slot
+// the store failed to return is skipped too, and err says why, so a
+// caller that needed it reports the store, not a wrong key.
 func readSlots(ctx context.Context, st objectstore.Store) (slots []loadedSlot, skipped []Damage, err error) {
 	var keys []string
 	err = st.List(ctx, keysPrefix, func(i objectstore.Info) error {
@@ -81,21 +82,18 @@ func readSlots(ctx context.Context, st objectstore.Store) (slots []loadedSlot, s
 		}
 		slots = append(slots, loadedSlot{id: k[len(keysPrefix):], slot: s})
 	}
-	if len(slots) == 0 && storeErr != nil {
-		return nil, skipped, storeErr
-	}
-	return slots, skipped, nil
+	return slots, skipped, storeErr
 }
 
 // unlock finds the slot that secret opens and returns the master key and
 // that slot's ID. Slots skipped on the way are logged.
 func unlock(ctx context.Context, st objectstore.Store, secret Secret, log *slog.Logger) (cipher.MasterKey, string, error) {
-	slots, skipped, err := readSlots(ctx, st)
+	slots, skipped, storeErr := readSlots(ctx, st)
 	for _, d := range skipped {
-		log.Warn("skipping a damaged key slot", "object", d.Key, "reason", d.Reason)
+		log.Warn("skipping an unreadable key slot", "object", d.Key, "reason", d.Reason)
 	}
-	if err != nil {
-		return cipher.MasterKey{}, "", err
+	if len(slots) == 0 && storeErr != nil {
+		return cipher.MasterKey{}, "", storeErr
 	}
 	if len(slots) == 0 {
 		return cipher.MasterKey{}, "", fmt.Errorf("%w: the repository has no readable key slot", ErrCorrupt)
@@ -112,6 +110,9 @@ func unlock(ctx context.Context, st objectstore.Store, secret Secret, log *slog.
 			return cipher.MasterKey{}, "", err
 		}
 		return mk, s.id, nil
+	}
+	if storeErr != nil {
+		return cipher.MasterKey{}, "", storeErr // the slot it opens may be the one the store did not return
 	}
 	if len(skipped) > 0 {
 		return cipher.MasterKey{}, "", fmt.Errorf("%w (%d damaged key slot(s) were skipped)", ErrWrongKey, len(skipped))
