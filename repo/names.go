@@ -20,25 +20,28 @@ const listTimeFormat = "2006-01-02T15:04:05Z"
 func ListTime(s *Snapshot) string { return s.Time.UTC().Format(listTimeFormat) }
 
 // NameSnapshots gives each snapshot of all its name, index for index: the
-// UTC time of the snapshot (SnapshotTimeFormat), or, when other snapshots
-// share that second, the time, "_" and the first 8 characters of the ID
-// (the whole ID if even those are shared). Names are distinct, and
-// FindSnapshot accepts every one. This is the one naming rule: the
-// .snapshots directory, `coffer snapshots` and --snapshot all use it.
+// UTC time of the snapshot (SnapshotTimeFormat); a snapshot made in the
+// same second as an earlier one gets the time, "_" and the first 8
+// characters of its ID (the whole ID if even those are shared). Names are
+// distinct, a name once shown does not change when later snapshots
+// arrive, and FindSnapshot accepts every one. This is the one naming
+// rule: the .snapshots directory, `coffer snapshots` and --snapshot all
+// use it.
 func NameSnapshots(all []*Snapshot) []string {
-	bySecond := make(map[string]int, len(all))
-	for _, s := range all {
-		bySecond[s.Time.UTC().Format(SnapshotTimeFormat)]++
-	}
+	first := make(map[string]*Snapshot, len(all)) // the earliest snapshot of each second
 	short := make(map[string]int, len(all))
 	for _, s := range all {
-		short[s.Time.UTC().Format(SnapshotTimeFormat)+"_"+idPrefix(s.ID, 8)]++
+		t := s.Time.UTC().Format(SnapshotTimeFormat)
+		if f, ok := first[t]; !ok || s.Time.Before(f.Time) || s.Time.Equal(f.Time) && s.ID < f.ID {
+			first[t] = s
+		}
+		short[t+"_"+idPrefix(s.ID, 8)]++
 	}
 	names := make([]string, len(all))
 	for i, s := range all {
 		t := s.Time.UTC().Format(SnapshotTimeFormat)
 		switch {
-		case bySecond[t] == 1:
+		case first[t] == s:
 			names[i] = t
 		case short[t+"_"+idPrefix(s.ID, 8)] == 1:
 			names[i] = t + "_" + idPrefix(s.ID, 8)
@@ -52,10 +55,11 @@ func NameSnapshots(all []*Snapshot) []string {
 func idPrefix(id string, n int) string { return id[:min(n, len(id))] }
 
 // findIn resolves ref among all (oldest first), named by names. It
-// accepts "latest", a name (with the time written as NameSnapshots or as
-// `coffer snapshots` prints it), a full ID, or a unique ID prefix. A bare
-// time that several snapshots share is ambiguous, and the error names
-// the names that tell them apart.
+// accepts "latest", a name, a time (as in names, or with colons as
+// `coffer snapshots` prints it, optionally with "_" and an ID prefix), a
+// full ID, or a unique ID prefix. A name is exact and wins; a time that
+// several snapshots share is ambiguous, and the error names the names
+// that tell them apart.
 func findIn(all []*Snapshot, names []string, ref string) (*Snapshot, error) {
 	if len(all) == 0 {
 		return nil, fmt.Errorf("no snapshots yet: %w", objectstore.ErrNotFound)
@@ -67,7 +71,7 @@ func findIn(all []*Snapshot, names []string, ref string) (*Snapshot, error) {
 	norm := strings.ReplaceAll(ref, ":", "-")
 	var byTime []int
 	for i, s := range all {
-		if names[i] == norm {
+		if names[i] == ref {
 			return s, nil
 		}
 		if t, suffix, _ := strings.Cut(norm, "_"); s.Time.UTC().Format(SnapshotTimeFormat) == t &&

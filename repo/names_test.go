@@ -18,8 +18,9 @@ func snapAt(id, at string, parent string) *Snapshot {
 }
 
 // TestSnapshotNamesRoundTrip: every name a listing shows resolves to its
-// own snapshot, two snapshots of one second get distinct names, and a
-// bare time they share is ambiguous with the names to use instead.
+// own snapshot, two snapshots of one second get distinct names (the
+// first keeps its name), and a time they share is ambiguous with the
+// names to use instead.
 func TestSnapshotNamesRoundTrip(t *testing.T) {
 	all := []*Snapshot{
 		snapAt("aaaa1111"+strings.Repeat("0", 24), "2026-11-28T22:00:00Z", ""),
@@ -27,7 +28,7 @@ func TestSnapshotNamesRoundTrip(t *testing.T) {
 		snapAt("cccc3333"+strings.Repeat("2", 24), "2026-11-28T22:05:01.7Z", ""),
 	}
 	names := NameSnapshots(all)
-	want := []string{"2026-11-28T22-00-00Z", "2026-11-28T22-05-01Z_bbbb2222", "2026-11-28T22-05-01Z_cccc3333"}
+	want := []string{"2026-11-28T22-00-00Z", "2026-11-28T22-05-01Z", "2026-11-28T22-05-01Z_cccc3333"}
 	for i := range want {
 		if names[i] != want[i] {
 			t.Errorf("name %d = %q, want %q", i, names[i], want[i])
@@ -37,7 +38,10 @@ func TestSnapshotNamesRoundTrip(t *testing.T) {
 		// The colon-style time that `coffer snapshots` prints, with the
 		// name's suffix if it has one.
 		colons := ListTime(s) + strings.TrimPrefix(names[i], s.Time.UTC().Format(SnapshotTimeFormat))
-		refs := []string{names[i], colons, s.ID, s.ID[:6]}
+		refs := []string{names[i], s.ID, s.ID[:6]}
+		if colons != ListTime(s) || i == 0 {
+			refs = append(refs, colons) // a shared bare time is ambiguous: below
+		}
 		for _, ref := range refs {
 			got, err := findIn(all, names, ref)
 			if err != nil || got != s {
@@ -51,7 +55,12 @@ func TestSnapshotNamesRoundTrip(t *testing.T) {
 	if got, err := findIn(all, names, "2026-11-28T22:00:00Z"); err != nil || got != all[0] {
 		t.Errorf("colon-style time of a unique second: %v %v", got, err)
 	}
-	for _, ref := range []string{"2026-11-28T22-05-01Z", "2026-11-28T22:05:01Z"} {
+	// The names stay as they were before the second snapshot of 22:05:01.
+	if got := NameSnapshots(all[:2]); got[1] != names[1] {
+		t.Errorf("the first snapshot of a second was %q alone, %q with another", got[1], names[1])
+	}
+	// A time (not a name) that two snapshots share is ambiguous.
+	for _, ref := range []string{"2026-11-28T22:05:01Z"} {
 		_, err := findIn(all, names, ref)
 		if !errors.Is(err, ErrAmbiguous) || !strings.Contains(err.Error(), want[1]) || !strings.Contains(err.Error(), want[2]) {
 			t.Errorf("shared second %q: %v, want ErrAmbiguous naming both", ref, err)
@@ -68,14 +77,14 @@ func TestSnapshotNamesRoundTrip(t *testing.T) {
 }
 
 // TestSnapshotNamesSharedPrefix: two snapshots of one second whose IDs
-// share 8 characters are named by their whole IDs.
+// share 8 characters: the later is named by its whole ID.
 func TestSnapshotNamesSharedPrefix(t *testing.T) {
 	all := []*Snapshot{
 		snapAt("abcdef01"+strings.Repeat("0", 24), "2026-01-01T00:00:00.1Z", ""),
 		snapAt("abcdef01"+strings.Repeat("1", 24), "2026-01-01T00:00:00.2Z", ""),
 	}
 	names := NameSnapshots(all)
-	if names[0] == names[1] || !strings.HasSuffix(names[0], all[0].ID) {
+	if names[0] == names[1] || !strings.HasSuffix(names[1], all[1].ID) {
 		t.Fatalf("names %q", names)
 	}
 	for i := range all {
