@@ -24,20 +24,32 @@ func toErrno(log *slog.Logger, op string, err error) syscall.Errno {
 		// (ECONNREFUSED) that means nothing to the caller.
 		log.Error("store unavailable", "op", op, "err", err)
 		return syscall.EIO
+	case isDamage(err):
+		// Checked before errnos too: a pack missing from a local store
+		// carries the file system's ENOENT, which would tell the caller
+		// the file does not exist.
+		log.Error("data is missing or damaged", "op", op, "err", err)
+		return syscall.EIO
 	case errors.As(err, &errno):
 		return errno
 	case errors.Is(err, context.Canceled):
 		// The kernel interrupted the request (a signal reached the
 		// caller); the caller sees EINTR and may retry.
 		return syscall.EINTR
-	case errors.Is(err, cipher.ErrAuth), errors.Is(err, repo.ErrCorrupt),
-		errors.Is(err, repo.ErrMissingBlock), errors.Is(err, objectstore.ErrNotFound):
-		log.Error("data failed verification", "op", op, "err", err)
-		return syscall.EIO
 	case errors.Is(err, objectstore.ErrPermission):
 		log.Error("store refused", "op", op, "err", err)
 		return syscall.EACCES
 	}
 	log.Error("I/O error", "op", op, "err", err)
 	return syscall.EIO
+}
+
+// isDamage reports whether err says stored data is missing or fails
+// verification: a block no index knows, an object gone from the store, a
+// checksum or authentication failure, bytes that do not parse.
+func isDamage(err error) bool {
+	return errors.Is(err, repo.ErrMissingBlock) || errors.Is(err, repo.ErrCorrupt) ||
+		errors.Is(err, cipher.ErrAuth) || errors.Is(err, cipher.ErrFormat) ||
+		errors.Is(err, objectstore.ErrNotFound) || errors.Is(err, objectstore.ErrCorrupt) ||
+		errors.Is(err, objectstore.ErrInvalidRange)
 }

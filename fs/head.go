@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
-	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -75,9 +74,9 @@ func NewHead(ctx context.Context, r *repo.Repository, o HeadOptions) (*Head, err
 	h.links = repo.LinkTable{}
 	if len(snaps) > 0 {
 		base := snaps[len(snaps)-1]
-		links, err := r.LoadLinks(ctx, base.Links)
+		links, err := loadBase(ctx, r, base, snaps)
 		if err != nil {
-			return nil, fmt.Errorf("snapshot %s: %w", base.ID, err)
+			return nil, err
 		}
 		h.base, h.links = base, links
 		h.root.setFromRepo(&base.Root)
@@ -247,7 +246,12 @@ func (n *node) load(ctx context.Context) syscall.Errno {
 		t, err = n.h.repo.LoadTree(ctx, id)
 	}
 	if err != nil {
-		return toErrno(n.h.log, "load directory", err)
+		dir := "/" + n.Path(nil)
+		if isDamage(err) {
+			n.h.log.Error("a directory of the head is damaged: it reads as an I/O error, and new snapshots keep it as it was",
+				"dir", dir, "tree", n.subtree, "way_on", "coffer mount --parent SNAPSHOT starts the head from an older, intact snapshot")
+		}
+		return toErrno(n.h.log, "load directory "+dir, err)
 	}
 	n.addChildren(ctx, t)
 	n.loaded.Store(true)

@@ -145,7 +145,7 @@ func (n *snapNode) load(ctx context.Context) syscall.Errno {
 		tree, err = n.t.r.LoadTree(ctx, id)
 	}
 	if err != nil {
-		return toErrno(n.t.log, "load snapshot directory", err)
+		return toErrno(n.t.log, "load snapshot directory /"+n.Path(nil), err)
 	}
 	for _, e := range tree.Nodes {
 		c := &snapNode{t: n.t, e: e}

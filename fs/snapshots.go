@@ -15,7 +15,8 @@ import (
 )
 
 // snapshotsDir is .snapshots: one read-only directory per snapshot, named
-// by its UTC time, and "latest", a symlink to the newest.
+// by its UTC time (repo.NameSnapshots), and "latest", a symlink to the
+// newest.
 type snapshotsDir struct {
 	fusefs.Inode
 	readOnly
@@ -59,17 +60,14 @@ func (d *snapshotsDir) attach(ctx context.Context, root *fusefs.Inode, out *fuse
 	return d.EmbeddedInode()
 }
 
-// setSnaps names each snapshot; mu must be held or d unshared.
+// setSnaps names each snapshot (repo.NameSnapshots: the names every
+// listing shows and --snapshot accepts); mu must be held or d unshared.
 func (d *snapshotsDir) setSnaps(snaps []*repo.Snapshot) {
 	d.snaps = snaps
 	d.names = make(map[string]*repo.Snapshot, len(snaps))
 	d.latest = ""
-	for _, s := range snaps {
-		name := s.Time.UTC().Format(repo.SnapshotTimeFormat)
-		if _, dup := d.names[name]; dup {
-			name += "_" + s.ID[:8]
-		}
-		d.names[name] = s
+	for i, name := range repo.NameSnapshots(snaps) {
+		d.names[name] = snaps[i]
 		d.latest = name
 	}
 }

@@ -7,7 +7,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
 
@@ -128,35 +130,65 @@ func (r *Repository) saveIndex(ctx context.Context) error {
 	return nil
 }
 
-// loadIndex reads every index object, a few at a time.
+// loadIndex reads every index object, a few at a time. An index object
+// that is damaged (corrupt, truncated, swapped for another, planted) is
+// logged and skipped, and a name that is not coffer's is ignored with a
+// warning; if any index was skipped, the blocks it may have named are
+// located again from the trailers of the packs no readable index names
+// (rebuildIndex). A store that fails is an error, never damage.
 func (r *Repository) loadIndex(ctx context.Context) error {
 	var keys []string
 	err := r.store.List(ctx, indexPrefix, func(i objectstore.Info) error {
+		if _, ok := parseHexName(indexPrefix, i.Key, 16); !ok || strings.Count(i.Key, "/") != 1 {
+			r.skip(i.Key, "not a coffer index name, ignored", nil)
+			return nil
+		}
 		keys = append(keys, i.Key)
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("list index: %w", err)
 	}
-	g, ctx := errgroup.WithContext(ctx)
+	var damaged atomic.Int32
+	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(8)
 	for _, key := range keys {
 		g.Go(func() error {
-			sealed, err := r.store.Get(ctx, key)
-			if err != nil {
-				return fmt.Errorf("read %s: %w", key, err)
+			entries, err := r.readIndex(gctx, key)
+			if isDamage(err) {
+				r.skip(key, "index object unreadable, skipped (its blocks are located again from the packs)", err)
+				damaged.Add(1)
+				return nil
 			}
-			plain, err := r.keys.Metadata().Open(nil, sealed, objectAD(r.id, "index", key))
 			if err != nil {
-				return fmt.Errorf("%s: %w: %v", key, ErrCorrupt, err)
-			}
-			entries, err := decodeEntries(plain)
-			if err != nil {
-				return fmt.Errorf("%s: %w", key, err)
+				return err
 			}
 			r.index.add(entries, false)
 			return nil
 		})
 	}
-	return g.Wait()
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	if damaged.Load() == 0 {
+		return nil
+	}
+	return r.rebuildIndex(ctx)
+}
+
+// readIndex reads and opens one index object.
+func (r *Repository) readIndex(ctx context.Context, key string) ([]indexEntry, error) {
+	sealed, err := r.store.Get(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", key, err)
+	}
+	plain, err := r.keys.Metadata().Open(nil, sealed, objectAD(r.id, "index", key))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w: %w", key, ErrCorrupt, err)
+	}
+	entries, err := decodeEntries(plain)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", key, err)
+	}
+	return entries, nil
 }

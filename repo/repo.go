@@ -86,6 +86,8 @@ type Repository struct {
 
 	snapMu sync.Mutex
 	snaps  map[string]*Snapshot // guarded by snapMu; decrypted snapshots by ID
+
+	damage damageLog // objects skipped as damaged or foreign
 }
 
 // Open unlocks the repository in st with secret and loads its index.
@@ -95,7 +97,7 @@ func Open(ctx context.Context, st objectstore.Store, secret Secret, o Options) (
 	if err != nil {
 		return nil, err
 	}
-	mk, slotID, err := unlock(ctx, st, secret)
+	mk, slotID, err := unlock(ctx, st, secret, o.Logger)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"coffer/cipher"
 	"coffer/objectstore"
@@ -46,36 +47,53 @@ type loadedSlot struct {
 }
 
 func listSlots(ctx context.Context, st objectstore.Store) ([]loadedSlot, error) {
+	slots, _, err := readSlots(ctx, st)
+	return slots, err
+}
+
+// readSlots reads every key slot. A slot that is damaged (it fails the
+// store's checksum, vanished, or cannot be parsed) is skipped and named in
+// skipped, so a damaged slot nobody uses never locks anyone out. A slot
+// the store failed to return is skipped too, and err says why, so a
+// caller that needed it reports the store, not a wrong key.
+func readSlots(ctx context.Context, st objectstore.Store) (slots []loadedSlot, skipped []Damage, err error) {
 	var keys []string
-	err := st.List(ctx, keysPrefix, func(i objectstore.Info) error {
+	err = st.List(ctx, keysPrefix, func(i objectstore.Info) error {
 		keys = append(keys, i.Key)
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list key slots: %w", err)
+		return nil, nil, fmt.Errorf("list key slots: %w", err)
 	}
-	var out []loadedSlot
+	var storeErr error
 	for _, k := range keys {
 		data, err := st.Get(ctx, k)
 		if err != nil {
-			return nil, fmt.Errorf("read key slot %s: %w", k, err)
+			if !isDamage(err) && storeErr == nil {
+				storeErr = fmt.Errorf("read key slot %s: %w", k, err)
+			}
+			skipped = append(skipped, Damage{Key: k, Reason: "key slot unreadable, skipped: " + err.Error()})
+			continue
 		}
 		s, err := cipher.ParseSlot(data)
 		if err != nil {
-			// A corrupt slot must not lock the user out of the others.
+			skipped = append(skipped, Damage{Key: k, Reason: "key slot does not parse, skipped: " + err.Error()})
 			continue
 		}
-		out = append(out, loadedSlot{id: k[len(keysPrefix):], slot: s})
+		slots = append(slots, loadedSlot{id: k[len(keysPrefix):], slot: s})
 	}
-	return out, nil
+	return slots, skipped, storeErr
 }
 
 // unlock finds the slot that secret opens and returns the master key and
-// that slot's ID.
-func unlock(ctx context.Context, st objectstore.Store, secret Secret) (cipher.MasterKey, string, error) {
-	slots, err := listSlots(ctx, st)
-	if err != nil {
-		return cipher.MasterKey{}, "", err
+// that slot's ID. Slots skipped on the way are logged.
+func unlock(ctx context.Context, st objectstore.Store, secret Secret, log *slog.Logger) (cipher.MasterKey, string, error) {
+	slots, skipped, storeErr := readSlots(ctx, st)
+	for _, d := range skipped {
+		log.Warn("skipping an unreadable key slot", "object", d.Key, "reason", d.Reason)
+	}
+	if len(slots) == 0 && storeErr != nil {
+		return cipher.MasterKey{}, "", storeErr
 	}
 	if len(slots) == 0 {
 		return cipher.MasterKey{}, "", fmt.Errorf("%w: the repository has no readable key slot", ErrCorrupt)
@@ -92,6 +110,12 @@ func unlock(ctx context.Context, st objectstore.Store, secret Secret) (cipher.Ma
 			return cipher.MasterKey{}, "", err
 		}
 		return mk, s.id, nil
+	}
+	if storeErr != nil {
+		return cipher.MasterKey{}, "", storeErr // the slot it opens may be the one the store did not return
+	}
+	if len(skipped) > 0 {
+		return cipher.MasterKey{}, "", fmt.Errorf("%w (%d damaged key slot(s) were skipped)", ErrWrongKey, len(skipped))
 	}
 	return cipher.MasterKey{}, "", ErrWrongKey
 }

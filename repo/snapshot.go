@@ -61,11 +61,19 @@ func (r *Repository) SaveSnapshot(ctx context.Context, s *Snapshot) error {
 }
 
 // Snapshots lists every snapshot, oldest first. Decrypted snapshots are
-// kept, so listing again costs one List request.
+// kept, so listing again costs one List request. A snapshot object that
+// is damaged (corrupt, truncated, swapped, planted), and a name that is
+// not coffer's, is logged, recorded in Damage and left out; only a store
+// that fails makes the listing fail.
 func (r *Repository) Snapshots(ctx context.Context) ([]*Snapshot, error) {
 	var ids []string
 	err := r.store.List(ctx, snapshotPrefix, func(i objectstore.Info) error {
-		ids = append(ids, strings.TrimPrefix(i.Key, snapshotPrefix))
+		id := strings.TrimPrefix(i.Key, snapshotPrefix)
+		if _, ok := parseHexName("", id, 16); !ok || strings.Contains(id, "/") {
+			r.skip(i.Key, "not a coffer snapshot name, ignored", nil)
+			return nil
+		}
+		ids = append(ids, id)
 		return nil
 	})
 	if err != nil {
@@ -77,6 +85,10 @@ func (r *Repository) Snapshots(ctx context.Context) ([]*Snapshot, error) {
 	for i, id := range ids {
 		g.Go(func() error {
 			s, err := r.LoadSnapshot(gctx, id)
+			if isDamage(err) {
+				r.skip(snapshotPrefix+id, "snapshot object unreadable, left out", err)
+				return nil
+			}
 			out[i] = s
 			return err
 		})
@@ -84,6 +96,7 @@ func (r *Repository) Snapshots(ctx context.Context) ([]*Snapshot, error) {
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
+	out = slices.DeleteFunc(out, func(s *Snapshot) bool { return s == nil })
 	slices.SortStableFunc(out, func(a, b *Snapshot) int { return a.Time.Compare(b.Time) })
 	return out, nil
 }
@@ -119,35 +132,17 @@ func (r *Repository) LoadSnapshot(ctx context.Context, id string) (*Snapshot, er
 	return s, nil
 }
 
-// FindSnapshot resolves "latest", a full ID, or a unique ID prefix.
+// FindSnapshot resolves a reference to one snapshot: "latest", a name
+// from NameSnapshots (the .snapshots directory names), the time as
+// `coffer snapshots` prints it, a full ID or a unique ID prefix. A time
+// several snapshots share is ErrAmbiguous, naming the names to use.
 func (r *Repository) FindSnapshot(ctx context.Context, ref string) (*Snapshot, error) {
 	all, err := r.Snapshots(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if len(all) == 0 {
-		return nil, fmt.Errorf("no snapshots yet: %w", objectstore.ErrNotFound)
-	}
-	if ref == "latest" {
-		return all[len(all)-1], nil
-	}
-	var found *Snapshot
-	for _, s := range all {
-		if strings.HasPrefix(s.ID, ref) || s.Time.UTC().Format(SnapshotTimeFormat) == ref {
-			if found != nil {
-				return nil, fmt.Errorf("snapshot %q is ambiguous", ref)
-			}
-			found = s
-		}
-	}
-	if found == nil {
-		return nil, fmt.Errorf("snapshot %q: %w", ref, objectstore.ErrNotFound)
-	}
-	return found, nil
+	return findIn(all, NameSnapshots(all), ref)
 }
-
-// SnapshotTimeFormat names snapshots under .snapshots/: UTC, no colons.
-const SnapshotTimeFormat = "2006-01-02T15-04-05Z"
 
 // parseSnapshot decodes and checks a snapshot's plaintext.
 func parseSnapshot(data []byte) (*Snapshot, error) {

@@ -1,15 +1,10 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"path/filepath"
-	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
-
-	"coffer/repo"
 )
 
 func newSnapshotCmd() *cobra.Command {
@@ -39,67 +34,4 @@ non-zero on any failure. A nightly backup is:
 	}
 	c.Flags().StringSliceVar(&tags, "tag", nil, "tag the snapshot (repeatable)")
 	return c
-}
-
-// snapshotJSON is one line of `coffer snapshots --json`.
-type snapshotJSON struct {
-	ID    string   `json:"id"`
-	Time  string   `json:"time"`
-	Name  string   `json:"name"`
-	Host  string   `json:"host"`
-	Tags  []string `json:"tags"`
-	Files uint64   `json:"files"`
-	Size  uint64   `json:"size"`
-}
-
-func newSnapshotsCmd() *cobra.Command {
-	var f repoFlags
-	var asJSON bool
-	c := &cobra.Command{
-		Use:   "snapshots --repo URL",
-		Short: "List the repository's snapshots",
-		Args:  cobra.NoArgs,
-		RunE: f.withRepo(func(cmd *cobra.Command, args []string, r *repo.Repository) error {
-			snaps, err := r.Snapshots(cmd.Context())
-			if err != nil {
-				return err
-			}
-			out := make([]snapshotJSON, 0, len(snaps))
-			for _, s := range snaps {
-				tags := s.Tags
-				if tags == nil {
-					tags = []string{}
-				}
-				out = append(out, snapshotJSON{ID: s.ID, Time: s.Time.UTC().Format("2006-01-02T15:04:05Z"),
-					Name: s.Time.UTC().Format(repo.SnapshotTimeFormat), Host: s.Host, Tags: tags, Files: s.Files, Size: s.Size})
-			}
-			if asJSON {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(out)
-			}
-			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "ID\tTIME (UTC)\tHOST\tTAGS\tFILES\tSIZE")
-			for _, s := range out {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\n", s.ID[:16], s.Time, s.Host, strings.Join(s.Tags, ","), s.Files, humanBytes(s.Size))
-			}
-			return w.Flush()
-		}),
-	}
-	f.register(c)
-	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
-	return c
-}
-
-func humanBytes(n uint64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := uint64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

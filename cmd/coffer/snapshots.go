@@ -1,0 +1,99 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"coffer/repo"
+)
+
+// snapshotJSON is one element of `coffer snapshots --json`. Name is the
+// snapshot's directory under .snapshots; every field that names a
+// snapshot (id, time, name) is accepted by `mount --snapshot`.
+type snapshotJSON struct {
+	ID    string   `json:"id"`
+	Time  string   `json:"time"`
+	Name  string   `json:"name"`
+	Host  string   `json:"host"`
+	Tags  []string `json:"tags"`
+	Files uint64   `json:"files"`
+	Size  uint64   `json:"size"`
+}
+
+func newSnapshotsCmd() *cobra.Command {
+	var f repoFlags
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "snapshots --repo URL",
+		Short: "List the repository's snapshots",
+		Long: `List the repository's snapshots, oldest first. NAME is the snapshot's
+directory under MOUNTPOINT/.snapshots; the ID, an ID prefix, the NAME and
+the TIME are all accepted by 'coffer mount --snapshot'.
+
+Objects that are damaged or not coffer's (in index/ or snapshots/) are
+skipped and named in warnings on stderr, as are breaks in the snapshot
+history (a newest snapshot whose parent is gone).`,
+		Args: cobra.NoArgs,
+		RunE: f.withRepo(func(cmd *cobra.Command, args []string, r *repo.Repository) error {
+			snaps, err := r.Snapshots(cmd.Context())
+			if err != nil {
+				return err
+			}
+			warn(cmd.ErrOrStderr(), r, snaps)
+			names := repo.NameSnapshots(snaps)
+			out := make([]snapshotJSON, 0, len(snaps))
+			for i, s := range snaps {
+				tags := s.Tags
+				if tags == nil {
+					tags = []string{}
+				}
+				out = append(out, snapshotJSON{ID: s.ID, Time: repo.ListTime(s), Name: names[i],
+					Host: s.Host, Tags: tags, Files: s.Files, Size: s.Size})
+			}
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(out)
+			}
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "ID\tTIME (UTC)\tNAME\tHOST\tTAGS\tFILES\tSIZE")
+			for _, s := range out {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", s.ID[:16], s.Time, s.Name, s.Host,
+					strings.Join(s.Tags, ","), s.Files, humanBytes(s.Size))
+			}
+			return w.Flush()
+		}),
+	}
+	f.register(c)
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return c
+}
+
+// warn prints one line per damaged or foreign object skipped and per
+// break in the snapshot history.
+func warn(w io.Writer, r *repo.Repository, snaps []*repo.Snapshot) {
+	for _, d := range r.Damage() {
+		fmt.Fprintf(w, "coffer: warning: skipped %s\n", d)
+	}
+	for _, line := range repo.CheckHistory(snaps, nil) {
+		fmt.Fprintf(w, "coffer: warning: %s\n", line)
+	}
+}
+
+func humanBytes(n uint64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := uint64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

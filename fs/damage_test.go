@@ -1,0 +1,55 @@
+package fs
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"coffer/cipher"
+	"coffer/objectstore/memory"
+	"coffer/repo"
+)
+
+// TestHeadRefusesDamagedBase: a head is never started on a snapshot whose
+// root tree or link table cannot be read (it would look empty and be
+// committed so); the error says what is damaged and the way on.
+func TestHeadRefusesDamagedBase(t *testing.T) {
+	ctx := context.Background()
+	st := memory.New(time.Now)
+	secret := repo.Secret{Passphrase: []byte("pw"), KDF: cipher.KDFParams{Time: 1, MemoryKiB: 8 << 10, Threads: 1}}
+	if _, err := repo.Init(ctx, st, secret, repo.InitOptions{Now: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := repo.Open(ctx, st, secret, repo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	good, err := r.SaveTree(ctx, &repo.Tree{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var absent cipher.ID
+	absent[0] = 1 // a block no index knows
+	cases := []struct {
+		name, what string
+		snap       repo.Snapshot
+	}{
+		{"root tree missing", "root tree", repo.Snapshot{Tree: repo.FormatID(absent)}},
+		{"link table missing", "link table", repo.Snapshot{Tree: repo.FormatID(good), Links: repo.FormatID(absent)}},
+	}
+	for i, c := range cases {
+		s := c.snap
+		s.Time = time.Now().Add(time.Duration(i) * time.Hour)
+		if err := r.SaveSnapshot(ctx, &s); err != nil {
+			t.Fatal(err)
+		}
+		_, err := NewHead(ctx, r, HeadOptions{})
+		if !errors.Is(err, ErrDamagedBase) || !strings.Contains(err.Error(), c.what) ||
+			!strings.Contains(err.Error(), "coffer mount --parent") || !strings.Contains(err.Error(), s.ID) {
+			t.Errorf("%s: NewHead: %v; want ErrDamagedBase naming the %s, the snapshot and --parent", c.name, err, c.what)
+		}
+	}
+}
