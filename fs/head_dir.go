@@ -116,6 +116,7 @@ func (n *node) newChild(ctx context.Context, name string, kind repo.NodeType, mo
 	if kind == repo.TypeDir {
 		c.loaded.Store(true)
 	}
+	c.inheritACL(n)
 	if init != nil {
 		init(c)
 	}

@@ -161,6 +161,7 @@ func (n *node) Setattr(ctx context.Context, f fusefs.FileHandle, in *fuse.SetAtt
 	mode, chmod := in.GetMode()
 	if chmod {
 		n.mode = mode & 07777
+		n.chmodACL()
 	}
 	uid, chownU := in.GetUID()
 	gid, chownG := in.GetGID()
