@@ -171,7 +171,7 @@ func (n *node) Setattr(ctx context.Context, f fusefs.FileHandle, in *fuse.SetAtt
 	if chownG {
 		n.gid = gid
 	}
-	if (chownU || chownG) && !chmod {
+	if (chownU || chownG || in.Valid&fuse.FATTR_KILL_SUIDGID != 0) && !chmod {
 		n.killSetID()
 	}
 	if t, ok := in.GetMTime(); ok {
@@ -187,8 +187,9 @@ func (n *node) Setattr(ctx context.Context, f fusefs.FileHandle, in *fuse.SetAtt
 	return 0
 }
 
-// killSetID clears the set-ID bits after a chown, as Linux does: the
-// kernel leaves it to coffer (HANDLE_KILLPRIV_V2). Set-user-ID always
+// killSetID clears the set-ID bits after a chown (or a truncation the
+// kernel marks), as Linux does: the kernel leaves it to coffer
+// (HANDLE_KILLPRIV_V2). Set-user-ID always
 // goes from a non-directory; set-group-ID only with group execute
 // (without it the bit marks mandatory locking, which root's chown keeps).
 // mu must be held.
