@@ -112,9 +112,11 @@ func (n *node) fillAttr(out *fuse.Attr) {
 	out.Blksize = 1 << 20
 	out.Rdev = uint32(n.rdev)
 	// A directory reports 1, the conventional "not counted" value that
-	// find and fts handle: a true count needs the number of its
-	// subdirectories, which for a directory not loaded yet means reading
-	// its tree block, on every stat of its parent's listing.
+	// find and fts handle. A true count (2 plus subdirectories) needs a
+	// directory's entries, which for one not loaded yet means reading its
+	// tree block on every stat of its parent's listing; and a count true
+	// only for loaded directories would be worse than none, since find
+	// trusts a count of 2 or more to skip looking for subdirectories.
 	out.Nlink = 1
 	switch {
 	case n.orphan:
