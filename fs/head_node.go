@@ -115,8 +115,9 @@ func (n *node) fillAttr(out *fuse.Attr) {
 	// find and fts handle. A true count (2 plus subdirectories) needs a
 	// directory's entries, which for one not loaded yet means reading its
 	// tree block on every stat of its parent's listing; and a count true
-	// only for loaded directories would be worse than none, since find
-	// trusts a count of 2 or more to skip looking for subdirectories.
+	// only for loaded directories would be worse than none: some tree
+	// walkers trust a count of 2 or more to stop looking for
+	// subdirectories once they have seen that many.
 	out.Nlink = 1
 	switch {
 	case n.orphan:
