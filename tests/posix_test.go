@@ -21,7 +21,7 @@ func TestPOSIX(t *testing.T) {
 		m := newRepo(t, be).mount(t)
 		for _, c := range []struct {
 			name string
-			fn   func(t *testing.T, dir string)
+			fn   func(t *testing.T, m *mount, dir string)
 		}{
 			{"ChownClearsSetID", testChownClearsSetID},
 			{"NameTooLong", testNameTooLong},
@@ -34,7 +34,7 @@ func TestPOSIX(t *testing.T) {
 			t.Run(c.name, func(t *testing.T) {
 				dir := filepath.Join(m.dir, c.name)
 				must(t, os.Mkdir(dir, 0o755))
-				c.fn(t, dir)
+				c.fn(t, m, dir)
 			})
 		}
 	})
@@ -72,7 +72,7 @@ func wantErrno(t *testing.T, what string, err error, want syscall.Errno) {
 // testChownClearsSetID: chown of a non-directory clears set-user-ID, and
 // set-group-ID when the group may execute; a directory keeps both. The
 // modes after chown must equal a local filesystem's.
-func testChownClearsSetID(t *testing.T, dir string) {
+func testChownClearsSetID(t *testing.T, _ *mount, dir string) {
 	local := localDir(t)
 	for _, c := range []struct {
 		name string
@@ -102,7 +102,7 @@ func testChownClearsSetID(t *testing.T, dir string) {
 
 // testNameTooLong: a name of more than 255 bytes is ENAMETOOLONG for every
 // call that names it; 255 bytes is fine.
-func testNameTooLong(t *testing.T, dir string) {
+func testNameTooLong(t *testing.T, _ *mount, dir string) {
 	long := filepath.Join(dir, strings.Repeat("n", 256))
 	ok := filepath.Join(dir, strings.Repeat("n", 255))
 	must(t, os.WriteFile(ok, []byte("x"), 0o644))
@@ -129,7 +129,7 @@ func testNameTooLong(t *testing.T, dir string) {
 
 // testUnlinkOneOfSeveralLinks: removing one name of a file changes the
 // file (its link count), so its ctime moves.
-func testUnlinkOneOfSeveralLinks(t *testing.T, dir string) {
+func testUnlinkOneOfSeveralLinks(t *testing.T, _ *mount, dir string) {
 	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
 	must(t, os.WriteFile(a, []byte("x"), 0o644))
 	must(t, os.Link(a, b))
@@ -148,7 +148,7 @@ func testUnlinkOneOfSeveralLinks(t *testing.T, dir string) {
 // testRenameOntoLinkedFile is pjdfstest rename/23: renaming onto one name
 // of a multiply linked file leaves the other name with one link less and a
 // new ctime.
-func testRenameOntoLinkedFile(t *testing.T, dir string) {
+func testRenameOntoLinkedFile(t *testing.T, _ *mount, dir string) {
 	for _, kind := range []struct {
 		name string
 		mode uint32
@@ -178,7 +178,7 @@ func testRenameOntoLinkedFile(t *testing.T, dir string) {
 
 // testUnlinkOpenFile is pjdfstest unlink/14: an open file outlives its
 // name until it is closed, finished or still being written.
-func testUnlinkOpenFile(t *testing.T, dir string) {
+func testUnlinkOpenFile(t *testing.T, _ *mount, dir string) {
 	done := filepath.Join(dir, "done")
 	must(t, os.WriteFile(done, []byte("Hello, World!"), 0o644))
 	f, err := os.Open(done)
@@ -224,7 +224,7 @@ func checkUnlinked(t *testing.T, what string, f *os.File, want string) {
 // testTruncateFinishedFile: `: > file` on a finished file truncates it
 // without a write, and like on a local filesystem its mtime and ctime
 // move.
-func testTruncateFinishedFile(t *testing.T, dir string) {
+func testTruncateFinishedFile(t *testing.T, _ *mount, dir string) {
 	p := filepath.Join(dir, "f")
 	must(t, os.WriteFile(p, []byte("old bytes"), 0o644))
 	old := time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC)
@@ -248,8 +248,9 @@ func testTruncateFinishedFile(t *testing.T, dir string) {
 
 // testReopenFinishedReadWrite: a finished file opens O_RDWR (tools do it
 // only to fsync); fsync succeeds, anything that would change its bytes is
-// EPERM at once, and its bytes stay.
-func testReopenFinishedReadWrite(t *testing.T, dir string) {
+// EPERM at once, a snapshot does not wait for the handle, and the bytes
+// stay.
+func testReopenFinishedReadWrite(t *testing.T, m *mount, dir string) {
 	p := filepath.Join(dir, "f")
 	data := bytes.Repeat([]byte("finished "), 1000)
 	must(t, os.WriteFile(p, data, 0o644))
@@ -274,6 +275,15 @@ func testReopenFinishedReadWrite(t *testing.T, dir string) {
 		t.Errorf("read through the O_RDWR handle: %v", err)
 	}
 	must(t, f.Sync())
+
+	// Not a writer: a snapshot taken while it is open holds the file.
+	m.snapshot(t)
+	rel, err := filepath.Rel(m.dir, p)
+	must(t, err)
+	inSnap, err := os.ReadFile(filepath.Join(m.dir, ".snapshots", "latest", rel))
+	if err != nil || !bytes.Equal(inSnap, data) {
+		t.Errorf("a snapshot taken while the file was open O_RDWR: %v", err)
+	}
 	must(t, f.Close())
 	got, err = os.ReadFile(p)
 	must(t, err)
