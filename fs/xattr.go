@@ -145,11 +145,8 @@ func (n *node) chmodACL() {
 // inheritACL gives a new entry of dir the access ACL (and, for a
 // directory, the default ACL) that dir's default ACL makes for it, and
 // narrows its mode to match, as Linux's posix_acl_create does. dir.mu
-// must not be held; c is not yet visible.
-//
-// One difference from ext4: coffer does not ask for the caller's umask
-// (FUSE's DONT_MASK), so the kernel has already applied it to the mode,
-// where ext4 ignores the umask under a default ACL.
+// must not be held; c is not yet visible. Under a default ACL the mode
+// comes without the umask applied (see Head.Mount), as on ext4.
 func (c *node) inheritACL(dir *node) {
 	dir.mu.Lock()
 	b, ok := dir.xattrs[aclDefault]

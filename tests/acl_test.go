@@ -55,9 +55,10 @@ setfacl -m u:4321:rw plain644
 chmod 0604 named
 setfacl -m m::r named
 setfacl -b plain600
-# Under a default ACL ext4 ignores the umask; coffer gets modes with the
-# umask already applied by the kernel, so create these with none.
-(umask 0 && echo e > shared/new && mkdir shared/sub)
+# Under a default ACL the umask does not count; elsewhere it does.
+echo e > shared/new && mkdir shared/sub && mkfifo shared/fifo
+echo f > masked && mkdir masked.d && mkfifo masked.p
+(umask 077 && echo g > private)
 chmod 0755 plain644 && setfacl -x u:4321 plain644
 setfacl -k shared/sub
 setfattr -x system.posix_acl_access shared/inner
