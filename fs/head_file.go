@@ -194,16 +194,20 @@ func (n *node) Allocate(ctx context.Context, f fusefs.FileHandle, off, size uint
 
 // Fsync returns once everything written to the file is durable in the
 // store. A finished file whose blocks are all stored costs nothing: tools
-// that fsync each output file must not cut a pack per file.
+// that fsync each output file must not cut a pack per file. A directory's
+// fsync makes everything written so far durable.
 func (n *node) Fsync(ctx context.Context, f fusefs.FileHandle, flags uint32) syscall.Errno {
 	n.mu.Lock()
 	w, blocks := n.writer, n.blocks
 	n.mu.Unlock()
 	var err error
-	if w != nil {
+	switch {
+	case w != nil:
 		err = w.Sync(ctx)
-	} else {
+	case n.kind == repo.TypeFile:
 		err = n.h.repo.SyncBlocks(ctx, blocks)
+	default:
+		err = n.h.repo.Flush(ctx)
 	}
 	return toErrno(n.h.log, "fsync", err)
 }
