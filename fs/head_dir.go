@@ -34,6 +34,13 @@ func (n *node) isRoot() bool { return n == n.h.root }
 // reserved reports whether name may not be created in n.
 func (n *node) reserved(name string) bool { return n.isRoot() && name == SnapshotsName }
 
+// maxNameLen is the longest name, in bytes, as on ext4: a longer one could
+// never be restored there. The kernel lets FUSE names reach 1024 bytes.
+const maxNameLen = 255
+
+// tooLong reports whether a name is longer than any name may be.
+func tooLong(name string) bool { return len(name) > maxNameLen }
+
 func asNode(ops fusefs.InodeEmbedder) *node {
 	c, _ := ops.(*node)
 	return c
@@ -50,6 +57,9 @@ func (n *node) child(name string) *node {
 
 // Lookup finds a child, loading the directory on first use.
 func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
+	if tooLong(name) {
+		return nil, syscall.ENAMETOOLONG
+	}
 	if n.reserved(name) {
 		return n.h.snapshots.attach(ctx, n.EmbeddedInode(), out), 0
 	}
@@ -86,6 +96,9 @@ func (n *node) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Errno) {
 // whose entries are about to change. go-fuse attaching it again is a
 // no-op. init, if not nil, completes the node before anyone can see it.
 func (n *node) newChild(ctx context.Context, name string, kind repo.NodeType, mode uint32, init func(c *node)) (*node, syscall.Errno) {
+	if tooLong(name) {
+		return nil, syscall.ENAMETOOLONG
+	}
 	if n.reserved(name) {
 		return nil, syscall.EEXIST
 	}
@@ -103,6 +116,7 @@ func (n *node) newChild(ctx context.Context, name string, kind repo.NodeType, mo
 	if kind == repo.TypeDir {
 		c.loaded.Store(true)
 	}
+	c.inheritACL(n)
 	if init != nil {
 		init(c)
 	}
@@ -199,6 +213,9 @@ func (n *node) Link(ctx context.Context, target fusefs.InodeEmbedder, name strin
 	if t.kind == repo.TypeDir {
 		return nil, syscall.EPERM
 	}
+	if tooLong(name) {
+		return nil, syscall.ENAMETOOLONG
+	}
 	if n.reserved(name) || n.GetChild(name) != nil {
 		return nil, syscall.EEXIST
 	}
@@ -223,12 +240,28 @@ func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
 	if c.kind == repo.TypeDir {
 		return syscall.EISDIR
 	}
-	c.mu.Lock()
-	n.h.dropLink(c)
-	c.mu.Unlock()
+	n.h.dropName(c)
 	n.RmChild(name) // under treeMu; see newChild
 	n.changedEntries()
 	return 0
+}
+
+// dropName records that one of c's names went away (unlink, or a rename
+// over it). As on Linux its link count drops and its ctime moves. A file
+// left without a name is an orphan: it reports no links and serves the
+// handles still open on it until they close. treeMu must be held.
+func (h *Head) dropName(c *node) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ctime = h.now()
+	if c.link == 0 || h.linkCount(c.link) <= 1 {
+		c.orphan = true
+	} else {
+		// Before the count drops, so the next commit rewrites every
+		// directory that names c (see attrsChanged).
+		c.attrsChanged()
+	}
+	h.dropLink(c)
 }
 
 // Rmdir removes an empty directory.

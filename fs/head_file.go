@@ -10,9 +10,16 @@ import (
 	"coffer/repo"
 )
 
-// handle is an open head file; write says it was opened for writing.
+// handle is an open head file. write says it writes a new file. sealed
+// says it was opened for writing after the file was finished: tools open
+// their output O_RDWR only to fsync it, so the open succeeds, but the
+// file's bytes never change: a write, truncate or fallocate through it is
+// EPERM. A sealed handle is not a writer (commits and stops do not wait
+// for it) and is served with direct I/O, so nothing it does lands in the
+// page cache and a writable shared mmap fails at once.
 type handle struct {
-	write bool
+	write  bool
+	sealed bool
 }
 
 var (
@@ -23,11 +30,12 @@ var (
 	_ = (fusefs.NodeFlusher)((*node)(nil))
 	_ = (fusefs.NodeFsyncer)((*node)(nil))
 	_ = (fusefs.NodeReleaser)((*node)(nil))
+	_ = (fusefs.NodeAllocater)((*node)(nil))
 )
 
 // Open opens a file. A file is writable only while it is new: after its
-// last writer closes, opening it for writing needs O_TRUNC, which starts
-// a new file in its place.
+// last writer closes, opening it for writing with O_TRUNC starts a new
+// file in its place, and without O_TRUNC gives a sealed handle.
 func (n *node) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
 	if n.kind != repo.TypeFile {
 		return nil, 0, syscall.EINVAL
@@ -39,18 +47,21 @@ func (n *node) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint3
 	defer n.h.treeMu.RUnlock()
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	now := n.h.now()
 	switch {
 	case n.writer == nil && flags&syscall.O_TRUNC == 0:
-		return nil, 0, syscall.EPERM
+		return &handle{sealed: true}, fuse.FOPEN_DIRECT_IO, 0
 	case n.writer == nil:
 		n.startWriter()
+		n.mtime = now // a truncation, as on Linux, even without a write
 	case flags&syscall.O_TRUNC != 0:
 		if err := n.writer.Truncate(ctx, 0); err != nil {
 			return nil, 0, toErrno(n.h.log, "truncate", err)
 		}
+		n.mtime = now
 	}
 	n.writers++
-	n.ctime = n.h.now()
+	n.ctime = now
 	n.attrsChanged()
 	return &handle{write: true}, 0, 0
 }
@@ -87,7 +98,7 @@ func (n *node) Write(ctx context.Context, f fusefs.FileHandle, data []byte, off 
 // this way), at any offset of a new file.
 func (n *node) Writev(ctx context.Context, f fusefs.FileHandle, iov [][]byte, off int64) (uint32, syscall.Errno) {
 	if h, _ := f.(*handle); h == nil || !h.write {
-		return 0, syscall.EBADF
+		return 0, noWrite(h)
 	}
 	n.mu.Lock()
 	w := n.writer
@@ -162,16 +173,40 @@ func (n *node) Release(ctx context.Context, f fusefs.FileHandle) syscall.Errno {
 	return 0
 }
 
+// noWrite is the error for changing a file's bytes through h, which is
+// not a writer: EPERM for a sealed handle, EBADF for one opened
+// read-only.
+func noWrite(h *handle) syscall.Errno {
+	if h != nil && h.sealed {
+		return syscall.EPERM
+	}
+	return syscall.EBADF
+}
+
+// Allocate is EPERM through a sealed handle. A new file's writer gets
+// EOPNOTSUPP, on which posix_fallocate writes instead.
+func (n *node) Allocate(ctx context.Context, f fusefs.FileHandle, off, size uint64, mode uint32) syscall.Errno {
+	if h, _ := f.(*handle); h == nil || !h.write {
+		return noWrite(h)
+	}
+	return syscall.EOPNOTSUPP
+}
+
 // Fsync returns once everything written to the file is durable in the
-// store.
+// store. A finished file whose blocks are all stored costs nothing: tools
+// that fsync each output file must not cut a pack per file. A directory's
+// fsync makes everything written so far durable.
 func (n *node) Fsync(ctx context.Context, f fusefs.FileHandle, flags uint32) syscall.Errno {
 	n.mu.Lock()
-	w := n.writer
+	w, blocks := n.writer, n.blocks
 	n.mu.Unlock()
 	var err error
-	if w != nil {
+	switch {
+	case w != nil:
 		err = w.Sync(ctx)
-	} else {
+	case n.kind == repo.TypeFile:
+		err = n.h.repo.SyncBlocks(ctx, blocks)
+	default:
 		err = n.h.repo.Flush(ctx)
 	}
 	return toErrno(n.h.log, "fsync", err)

@@ -32,6 +32,7 @@ type node struct {
 	target string            // guarded by mu; symlink target
 	xattrs map[string][]byte // guarded by mu
 	link   uint64            // guarded by mu; hard-link identity, 0 if never linked
+	orphan bool              // guarded by mu; its last name is gone, handles may remain
 
 	// Directories: the tree block they were loaded from, until loaded.
 	loadMu  sync.Mutex // serialises loading the directory
@@ -110,8 +111,18 @@ func (n *node) fillAttr(out *fuse.Attr) {
 	out.Blocks = (out.Size + 511) / 512
 	out.Blksize = 1 << 20
 	out.Rdev = uint32(n.rdev)
+	// A directory reports 1, the conventional "not counted" value that
+	// find and fts handle. A true count (2 plus subdirectories) needs a
+	// directory's entries, which for one not loaded yet means reading its
+	// tree block on every stat of its parent's listing; and a count true
+	// only for loaded directories would be worse than none: some tree
+	// walkers trust a count of 2 or more to stop looking for
+	// subdirectories once they have seen that many.
 	out.Nlink = 1
-	if n.link != 0 {
+	switch {
+	case n.orphan:
+		out.Nlink = 0
+	case n.link != 0:
 		out.Nlink = n.h.linkCount(n.link)
 	}
 	setTimes(out, n.atime, n.mtime, n.ctime)
@@ -133,7 +144,8 @@ func (n *node) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrO
 
 // Setattr changes mode, owner, times or size. A committed file's size can
 // only become 0, which starts a new file in its place: its old bytes stay
-// in the snapshots that hold them.
+// in the snapshots that hold them. Through a sealed handle (ftruncate on
+// a finished file opened for writing) no size change is allowed.
 func (n *node) Setattr(ctx context.Context, f fusefs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
 	n.h.treeMu.RLock()
 	defer n.h.treeMu.RUnlock()
@@ -141,19 +153,29 @@ func (n *node) Setattr(ctx context.Context, f fusefs.FileHandle, in *fuse.SetAtt
 	defer n.mu.Unlock()
 	now := n.h.now()
 	if size, ok := in.GetSize(); ok {
+		if h, _ := f.(*handle); h != nil && h.sealed {
+			return syscall.EPERM
+		}
 		if errno := n.truncate(ctx, int64(size)); errno != 0 {
 			return errno
 		}
 		n.mtime = now
 	}
-	if mode, ok := in.GetMode(); ok {
+	mode, chmod := in.GetMode()
+	if chmod {
 		n.mode = mode & 07777
+		n.chmodACL()
 	}
-	if uid, ok := in.GetUID(); ok {
+	uid, chownU := in.GetUID()
+	gid, chownG := in.GetGID()
+	if chownU {
 		n.uid = uid
 	}
-	if gid, ok := in.GetGID(); ok {
+	if chownG {
 		n.gid = gid
+	}
+	if (chownU || chownG || in.Valid&fuse.FATTR_KILL_SUIDGID != 0) && !chmod {
+		n.killSetID()
 	}
 	if t, ok := in.GetMTime(); ok {
 		n.mtime = t.UnixNano()
@@ -166,6 +188,22 @@ func (n *node) Setattr(ctx context.Context, f fusefs.FileHandle, in *fuse.SetAtt
 	n.fillAttr(&out.Attr)
 	out.SetTimeout(time.Minute)
 	return 0
+}
+
+// killSetID clears the set-ID bits after a chown (or a truncation the
+// kernel marks), as Linux does: the kernel leaves it to coffer
+// (HANDLE_KILLPRIV_V2). Set-user-ID always
+// goes from a non-directory; set-group-ID only with group execute
+// (without it the bit marks mandatory locking, which root's chown keeps).
+// mu must be held.
+func (n *node) killSetID() {
+	if n.kind == repo.TypeDir {
+		return
+	}
+	n.mode &^= syscall.S_ISUID
+	if n.mode&syscall.S_IXGRP != 0 {
+		n.mode &^= syscall.S_ISGID
+	}
 }
 
 // truncate applies a size change; mu must be held.

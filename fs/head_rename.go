@@ -25,6 +25,9 @@ func (n *node) Rename(ctx context.Context, name string, newParent fusefs.InodeEm
 	if np == nil {
 		return syscall.EROFS // into .snapshots
 	}
+	if tooLong(name) || tooLong(newName) {
+		return syscall.ENAMETOOLONG
+	}
 	if np.reserved(newName) || n.reserved(name) {
 		return syscall.EPERM
 	}
@@ -50,9 +53,7 @@ func (n *node) Rename(ctx context.Context, name string, newParent fusefs.InodeEm
 			return errno
 		}
 		if dst.kind != repo.TypeDir {
-			dst.mu.Lock()
-			n.h.dropLink(dst)
-			dst.mu.Unlock()
+			n.h.dropName(dst)
 		}
 	}
 	src.mu.Lock()

@@ -68,7 +68,8 @@ func (n *node) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, 
 	return getXattr(v, ok, dest)
 }
 
-// Setxattr sets an extended attribute; it is kept in snapshots.
+// Setxattr sets an extended attribute; it is kept in snapshots. POSIX
+// ACLs are the mode's permission bits where they can be (setACL).
 func (n *node) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
 	n.h.treeMu.RLock()
 	defer n.h.treeMu.RUnlock()
@@ -81,13 +82,93 @@ func (n *node) Setxattr(ctx context.Context, attr string, data []byte, flags uin
 	case flags&xattrReplace != 0 && !exists:
 		return syscall.ENODATA
 	}
-	if n.xattrs == nil {
-		n.xattrs = make(map[string][]byte)
+	switch attr {
+	case aclAccess, aclDefault:
+		if errno := n.setACL(attr, data); errno != 0 {
+			return errno
+		}
+	default:
+		n.putXattr(attr, append([]byte(nil), data...))
 	}
-	n.xattrs[attr] = append([]byte(nil), data...)
 	n.ctime = n.h.now()
 	n.attrsChanged()
 	return 0
+}
+
+// putXattr stores an extended attribute; mu must be held.
+func (n *node) putXattr(attr string, value []byte) {
+	if n.xattrs == nil {
+		n.xattrs = make(map[string][]byte)
+	}
+	n.xattrs[attr] = value
+}
+
+// setACL applies an ACL the way ext4 does (see acl.go): an access ACL
+// sets the mode's permission bits and is stored only if it says more than
+// they can; a default ACL is kept as it is, on directories only. mu must
+// be held.
+func (n *node) setACL(attr string, data []byte) syscall.Errno {
+	a, err := parseACL(data)
+	if err != nil {
+		return syscall.EINVAL
+	}
+	if attr == aclDefault {
+		if n.kind != repo.TypeDir {
+			return syscall.EACCES
+		}
+		n.putXattr(attr, a.encode())
+		return 0
+	}
+	n.mode = a.applyTo(n.mode)
+	if a.minimal() {
+		delete(n.xattrs, attr)
+	} else {
+		n.putXattr(attr, a.encode())
+	}
+	return 0
+}
+
+// chmodACL carries a mode change into the stored access ACL, if there is
+// one; mu must be held.
+func (n *node) chmodACL() {
+	b, ok := n.xattrs[aclAccess]
+	if !ok {
+		return
+	}
+	a, err := parseACL(b)
+	if err != nil {
+		return // stored as it came, before coffer checked ACLs; keep it
+	}
+	n.xattrs[aclAccess] = a.chmod(n.mode).encode()
+}
+
+// inheritACL gives a new entry of dir the access ACL (and, for a
+// directory, the default ACL) that dir's default ACL makes for it, and
+// narrows its mode to match, as Linux's posix_acl_create does. dir.mu
+// must not be held; c is not yet visible. Under a default ACL the mode
+// comes without the umask applied (see Head.Mount), as on ext4.
+func (c *node) inheritACL(dir *node) {
+	dir.mu.Lock()
+	b, ok := dir.xattrs[aclDefault]
+	dir.mu.Unlock()
+	if !ok {
+		return
+	}
+	a, err := parseACL(b)
+	if err != nil {
+		return
+	}
+	if c.kind == repo.TypeDir {
+		c.putXattr(aclDefault, a.encode())
+	}
+	if c.kind == repo.TypeSymlink {
+		return
+	}
+	access, mode := a.inherit(c.mode)
+	c.mode = mode
+	if !access.minimal() {
+		c.putXattr(aclAccess, access.encode())
+	}
 }
 
 // Listxattr lists extended attribute names.
@@ -108,6 +189,9 @@ func (n *node) Removexattr(ctx context.Context, attr string) syscall.Errno {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if _, ok := n.xattrs[attr]; !ok {
+		if attr == aclAccess || attr == aclDefault {
+			return 0 // as on ext4: no ACL to remove is not an error
+		}
 		return syscall.ENODATA
 	}
 	delete(n.xattrs, attr)

@@ -122,10 +122,21 @@ func TestPostgres(t *testing.T) {
 		dumpC := filepath.Join(m.dir, "db.dump")
 		dumpD := filepath.Join(m.dir, "db.dir")
 		dumpP := filepath.Join(m.dir, "db.sql")
-		mustRun(t, longTimeout, nil, pgDump, append(c.conn("src"), "-Fc", "-f", dumpC)...)
-		mustRun(t, longTimeout, nil, pgDump, append(c.conn("src"), "-Fd", "-j", "2", "-f", dumpD)...)
-		if res := sh(t, longTimeout, fmt.Sprintf("%s -h %s -U postgres src > %s", pgDump, c.dir, dumpP)); res.err != nil {
+		// pg_dump -f ends by opening each file it wrote O_RDWR to fsync
+		// it: that must work on a finished file, without a word on stderr
+		// (pg_dump exits 0 for -Fc even when it fails).
+		for _, args := range [][]string{{"-Fc", "-f", dumpC}, {"-Fd", "-j", "2", "-f", dumpD}} {
+			res := mustRun(t, longTimeout, nil, pgDump, append(c.conn("src"), args...)...)
+			if res.stderr != "" {
+				t.Errorf("pg_dump %s: stderr not empty:\n%s", strings.Join(args, " "), res.stderr)
+			}
+		}
+		res := sh(t, longTimeout, fmt.Sprintf("%s -h %s -U postgres src > %s", pgDump, c.dir, dumpP))
+		if res.err != nil {
 			t.Fatalf("pg_dump > db.sql: %v", res)
+		}
+		if res.stderr != "" {
+			t.Errorf("pg_dump > db.sql: stderr not empty:\n%s", res.stderr)
 		}
 		head := scanTree(t, m.dir)
 		m.snapshot(t)

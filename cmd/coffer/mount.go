@@ -140,7 +140,7 @@ func runMount(ctx context.Context, f *mountFlags, arg string) error {
 	// stay true: let it keep entries, attributes and misses for a while.
 	cacheFor := headCacheTimeout
 	opts.EntryTimeout, opts.AttrTimeout, opts.NegativeTimeout = &cacheFor, &cacheFor, &cacheFor
-	server, err := fusefs.Mount(mp, h.Root(), opts)
+	server, err := h.Mount(mp, opts)
 	if err != nil {
 		return fmt.Errorf("mount %s: %w", mp, err)
 	}
