@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -91,6 +92,9 @@ type InitOptions struct {
 	Chunker   chunker.Params
 	Retention Policy
 	Now       time.Time
+	// Logger hears of key slots an unfinished init left that cannot be
+	// read; nil discards.
+	Logger *slog.Logger
 }
 
 // LockProber is a store whose object lock is a setting of the bucket that
@@ -123,7 +127,11 @@ func Init(ctx context.Context, st objectstore.Store, secret Secret, o InitOption
 	}
 	var mk cipher.MasterKey
 	if unfinished {
-		if mk, _, err = unlock(ctx, st, secret); errors.Is(err, ErrWrongKey) {
+		log := o.Logger
+		if log == nil {
+			log = slog.New(slog.DiscardHandler)
+		}
+		if mk, _, err = unlock(ctx, st, secret, log); errors.Is(err, ErrWrongKey) {
 			return nil, fmt.Errorf("%w: an unfinished init left key slots here that this passphrase or key file does not open; run init again with the one it used", err)
 		} else if err != nil {
 			return nil, err

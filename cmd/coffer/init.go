@@ -46,6 +46,7 @@ the backups cannot be read by anyone, including you.`,
 			id, err := repo.Init(cmd.Context(), st, secret, repo.InitOptions{
 				Retention: repo.Policy{Mode: m, Days: days},
 				Now:       time.Now(),
+				Logger:    f.logger(),
 			})
 			if err != nil {
 				return err
