@@ -2,6 +2,7 @@ package tests
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -99,4 +100,92 @@ func TestStopWaitsForWriters(t *testing.T) {
 			})
 		})
 	}
+}
+
+// holdOpen starts a shell that opens path for writing, writes into it and
+// keeps it open until killed.
+func holdOpen(t *testing.T, path string) *child {
+	t.Helper()
+	c := startChild(t, tool(t, "sh"), "-c", fmt.Sprintf("exec 3>%q; printf partial >&3; exec sleep 1000", path))
+	waitExec(t, c, "sleep")
+	return c
+}
+
+// TestStopTimeoutSignal: a writer that outlives --stop-timeout makes a
+// SIGTERM stop exit non-zero, naming the file in the log; the file is left
+// out entirely, and everything closed is committed.
+func TestStopTimeoutSignal(t *testing.T) {
+	tool(t, "sleep")
+	forEachBackend(t, func(t *testing.T, be *backend) {
+		r := newRepo(t, be)
+		m := r.mount(t, "--stop-timeout", "1s")
+		writeFile(t, filepath.Join(m.dir, "closed"), []byte("closed\n"), 0o644)
+		held := holdOpen(t, filepath.Join(m.dir, "held"))
+		must(t, m.cmd.Process.Signal(syscall.SIGTERM))
+		err := m.waitExit(t, shortTimeout)
+		if code := (result{err: err}).exitCode(); code == 0 || code == -1 {
+			t.Errorf("daemon exit status %d (%v) after leaving an open file out; want a non-zero exit", code, err)
+		}
+		log := m.log()
+		if !strings.Contains(log, "/held") || !strings.Contains(log, "left out") {
+			t.Errorf("the daemon's log does not name the file it left out:\n%s", log)
+		}
+		held.kill()
+		if isMounted(t, m.dir) {
+			t.Fatalf("%s still mounted after the daemon exited", m.dir)
+		}
+		m2 := r.startMount(t, m.dir)
+		m2.waitReady(t)
+		assertContent(t, filepath.Join(m2.dir, "closed"), "closed\n")
+		for _, p := range []string{"held", ".snapshots/latest/held"} {
+			if _, err := os.Stat(filepath.Join(m2.dir, p)); !os.IsNotExist(err) {
+				t.Errorf("%s: %v; want it left out entirely", p, err)
+			}
+		}
+		m2.umount(t)
+	})
+}
+
+// TestStopTimeoutUmount: `coffer umount` refuses new opens for writing
+// while it waits; past --stop-timeout it fails naming the file and leaves
+// the mount as it was; once the writer is gone it succeeds and the file is
+// committed.
+func TestStopTimeoutUmount(t *testing.T) {
+	tool(t, "sleep")
+	forEachBackend(t, func(t *testing.T, be *backend) {
+		r := newRepo(t, be)
+		m := r.mount(t, "--stop-timeout", "3s")
+		held := holdOpen(t, filepath.Join(m.dir, "held"))
+		umounted := make(chan result, 1)
+		go func() { umounted <- r.coffer(t, longTimeout, "umount", m.dir) }()
+		// While the stop waits, opening for writing is refused.
+		deadline := time.Now().Add(3 * time.Second)
+		var werr error
+		for time.Now().Before(deadline) {
+			werr = os.WriteFile(filepath.Join(m.dir, "during"), []byte("x"), 0o644)
+			if werr != nil {
+				break
+			}
+			_ = os.Remove(filepath.Join(m.dir, "during"))
+			time.Sleep(20 * time.Millisecond)
+		}
+		if !errors.Is(werr, syscall.EROFS) {
+			t.Errorf("creating a file while a stop waits: %v; want EROFS", werr)
+		}
+		res := <-umounted
+		if res.err == nil || !strings.Contains(res.stderr, "/held") {
+			t.Fatalf("coffer umount with a file open past the timeout: %v; want a failure naming /held", res)
+		}
+		if m.hasExited() {
+			t.Fatalf("the daemon exited (%v) although the umount was refused", m.exitErr)
+		}
+		writeFile(t, filepath.Join(m.dir, "after"), []byte("after\n"), 0o644)
+		held.kill()
+		m.umount(t)
+		m2 := r.startMount(t, m.dir)
+		m2.waitReady(t)
+		assertContent(t, filepath.Join(m2.dir, "held"), "partial")
+		assertContent(t, filepath.Join(m2.dir, "after"), "after\n")
+		m2.umount(t)
+	})
 }
