@@ -1,8 +1,11 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"syscall"
@@ -215,4 +218,58 @@ func TestSnapshotMountUmount(t *testing.T) {
 	if err := wait(t, done); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// failingCheckpoints cannot save (a full disk).
+type failingCheckpoints struct{}
+
+func (failingCheckpoints) Save(*repo.Snapshot) error {
+	return fmt.Errorf("head checkpoint: %w", syscall.ENOSPC)
+}
+func (failingCheckpoints) Remove() error { return nil }
+
+// TestCheckpointFailureIsLoud: a checkpoint that cannot be saved is an
+// error in the log at every attempt, not a warning once.
+func TestCheckpointFailureIsLoud(t *testing.T) {
+	var log syncBuffer
+	h := &fakeHead{changed: true, version: 1}
+	srv := newFakeServer(h.busy)
+	cfg := Config{Mountpoint: "/mnt", RunDir: t.TempDir(), Server: srv, Head: h, Detach: srv.detach,
+		Checkpoints: failingCheckpoints{}, CheckpointEvery: 20 * time.Millisecond,
+		Log: slog.New(slog.NewTextHandler(&log, nil))}
+	d := New(cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	for deadline := time.Now().Add(5 * time.Second); strings.Count(log.String(), "level=ERROR msg=\"head checkpoint not saved") < 2; {
+		if time.Now().After(deadline) {
+			t.Fatalf("checkpoint failures not logged as errors at every attempt:\n%s", log.String())
+		}
+		h.mu.Lock()
+		h.version++ // the head keeps changing
+		h.mu.Unlock()
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
