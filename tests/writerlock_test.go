@@ -94,3 +94,38 @@ func TestMountpointChecks(t *testing.T) {
 		m2.umount(t)
 	})
 }
+
+// TestParentOverride: --parent starts the head from an older snapshot (the
+// way on when the latest is damaged); the mount says it does not start
+// from the latest, and the commit on top of it is reported as a fork.
+func TestParentOverride(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be *backend) {
+		r := newRepo(t, be)
+		m := r.mount(t)
+		writeFile(t, filepath.Join(m.dir, "f"), []byte("one\n"), 0o644)
+		first := m.snapshot(t)
+		writeFile(t, filepath.Join(m.dir, "g"), []byte("two\n"), 0o644)
+		m.snapshot(t)
+		m.umount(t)
+
+		m2 := r.startMount(t, m.dir, "--parent", first[:12])
+		m2.waitReady(t)
+		assertContent(t, filepath.Join(m2.dir, "f"), "one\n")
+		if _, err := os.Stat(filepath.Join(m2.dir, "g")); !os.IsNotExist(err) {
+			t.Errorf("g, committed after the --parent snapshot, is in the head: %v", err)
+		}
+		if !strings.Contains(m2.log(), "does not start from the repository's latest snapshot") {
+			t.Errorf("the mount did not say it starts from an older snapshot:\n%s", m2.log())
+		}
+		writeFile(t, filepath.Join(m2.dir, "h"), []byte("three\n"), 0o644)
+		m2.snapshot(t)
+		if !strings.Contains(m2.log(), "histories fork") {
+			t.Errorf("a commit on top of an older snapshot was not reported:\n%s", m2.log())
+		}
+		m2.umount(t)
+		if res := r.coffer(t, mountTimeout, append(append([]string{"mount"}, r.repoArgs()...), "--parent", "nosuch", m.dir)...); res.err == nil ||
+			!strings.Contains(res.stderr, "--parent") {
+			t.Errorf("--parent of an unknown snapshot: %v; want a refusal naming --parent", res)
+		}
+	})
+}
