@@ -88,7 +88,7 @@ restores on any machine that holds the key.`,
 	fl.DurationVar(&f.checkpointEvery, "checkpoint-every", 30*time.Second, "save the head under --cache-dir this often when it changed, so a crashed daemon's successor resumes it (0: never)")
 	fl.DurationVar(&f.stopTimeout, "stop-timeout", defaultStopTimeout, "at a stop, wait this long for files still open for writing to be closed")
 	fl.Int64Var(&f.cacheMB, "cache-size", 64, "memory for decrypted blocks, in MiB")
-	fl.StringVar(&f.cacheDir, "cache-dir", "", "keep local state (the head checkpoint, encrypted blocks read from S3) here (default $XDG_CACHE_HOME/coffer/ID or ~/.cache/coffer/ID; \"off\" to disable)")
+	fl.StringVar(&f.cacheDir, "cache-dir", "", "keep local state (the head checkpoint, encrypted blocks read from S3) here (default one directory per --repo under $XDG_CACHE_HOME/coffer or ~/.cache/coffer; \"off\" to disable)")
 	fl.Int64Var(&f.diskMB, "cache-dir-size", 1024, "bound on the block cache in --cache-dir, in MiB")
 	return c
 }
