@@ -9,11 +9,20 @@ import (
 
 // Commit writes the head as a new snapshot and returns it once the
 // snapshot and everything it references are durable. Files still open for
-// writing are left out: a snapshot holds the files closed before it.
+// writing are left out: a snapshot holds the files closed before it. A
+// commit whose parent is not the repository's latest snapshot is logged.
 func (h *Head) Commit(ctx context.Context, tags []string) (*repo.Snapshot, error) {
 	h.commitMu.Lock()
 	defer h.commitMu.Unlock()
 	h.awaitReleases()
+	if snaps, err := h.repo.Snapshots(ctx); err != nil {
+		h.log.Warn("could not check that the head is on the latest snapshot", "err", err)
+	} else {
+		h.mu.Lock()
+		base := h.base
+		h.mu.Unlock()
+		h.reportFork(snaps, base)
+	}
 	snap, err := h.capture(ctx, true)
 	if err != nil {
 		return nil, err

@@ -28,6 +28,8 @@ type Head struct {
 
 	commitMu sync.Mutex // one commit at a time
 
+	stopping atomic.Bool // a stop began: opens for writing are refused
+
 	// treeMu: operations that change the tree hold it shared; a commit
 	// holds it exclusively while it reads the whole tree.
 	treeMu sync.RWMutex
@@ -53,9 +55,14 @@ type HeadOptions struct {
 	// checkpoint of a head whose daemon stopped without committing: the
 	// head starts from it instead of from the snapshot.
 	Resume *repo.Snapshot
+	// Parent, if set, is the ID of the snapshot to start from instead of
+	// the latest of this host (--parent: the way on when the latest
+	// snapshot is damaged).
+	Parent string
 }
 
-// NewHead prepares a head on top of the latest snapshot (or an empty tree).
+// NewHead prepares a head on top of the latest snapshot of this host, or
+// the one HeadOptions.Parent names (or an empty tree).
 func NewHead(ctx context.Context, r *repo.Repository, o HeadOptions) (*Head, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -72,8 +79,11 @@ func NewHead(ctx context.Context, r *repo.Repository, o HeadOptions) (*Head, err
 	now := h.now()
 	h.root = &node{h: h, kind: repo.TypeDir, mode: 0755, mtime: now, atime: now, ctime: now}
 	h.links = repo.LinkTable{}
-	if len(snaps) > 0 {
-		base := snaps[len(snaps)-1]
+	base, err := h.pickBase(snaps, o.Parent)
+	if err != nil {
+		return nil, err
+	}
+	if base != nil {
 		links, err := loadBase(ctx, r, base, snaps)
 		if err != nil {
 			return nil, err

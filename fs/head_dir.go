@@ -174,6 +174,9 @@ func (n *node) Mknod(ctx context.Context, name string, mode, dev uint32, out *fu
 func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*fusefs.Inode, fusefs.FileHandle, uint32, syscall.Errno) {
 	n.h.treeMu.RLock()
 	defer n.h.treeMu.RUnlock()
+	if n.h.refuseWrites() {
+		return nil, nil, 0, errStopping
+	}
 	c, errno := n.newChild(ctx, name, repo.TypeFile, mode, func(c *node) {
 		c.startWriter()
 		c.writers++

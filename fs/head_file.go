@@ -45,6 +45,9 @@ func (n *node) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint3
 	}
 	n.h.treeMu.RLock()
 	defer n.h.treeMu.RUnlock()
+	if n.h.refuseWrites() {
+		return nil, 0, errStopping
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	now := n.h.now()

@@ -43,7 +43,8 @@ func TestUmountOpenFiles(t *testing.T) {
 		buildRsyncTree(t, src, newRand(t.Name()), false)
 
 		r := newRepo(t, be)
-		m := r.mount(t)
+		// The writer below never closes: a stop waits this long for it.
+		m := r.mount(t, "--stop-timeout", "2s")
 		rsyncInto(t, src, filepath.Join(m.dir, "data"))
 		m.snapshot(t)
 		latest := filepath.Join(m.dir, ".snapshots", "latest", "data")

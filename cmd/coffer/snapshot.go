@@ -2,9 +2,10 @@ package main
 
 import (
 	"fmt"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
+
+	"coffer/daemon"
 )
 
 func newSnapshotCmd() *cobra.Command {
@@ -20,11 +21,11 @@ non-zero on any failure. A nightly backup is:
   rsync -a --delete /srv/ MOUNTPOINT/srv/ && coffer snapshot MOUNTPOINT`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			mp, err := filepath.Abs(args[0])
+			mp, err := resolveMountpoint(args[0])
 			if err != nil {
 				return err
 			}
-			reply, err := callControl(cmd.Context(), mp, controlRequest{Op: "snapshot", Tags: tags})
+			reply, err := callControl(cmd.Context(), mp, daemon.Request{Op: "snapshot", Tags: tags})
 			if err != nil {
 				return err
 			}
