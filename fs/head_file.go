@@ -45,15 +45,18 @@ func (n *node) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint3
 	}
 	n.h.treeMu.RLock()
 	defer n.h.treeMu.RUnlock()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.writer == nil && flags&syscall.O_TRUNC == 0 {
+		// Not a writer, so a stop lets it through: a dump's last fsync
+		// of its output still works while the daemon stops.
+		return &handle{sealed: true}, fuse.FOPEN_DIRECT_IO, 0
+	}
 	if n.h.refuseWrites() {
 		return nil, 0, errStopping
 	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
 	now := n.h.now()
 	switch {
-	case n.writer == nil && flags&syscall.O_TRUNC == 0:
-		return &handle{sealed: true}, fuse.FOPEN_DIRECT_IO, 0
 	case n.writer == nil:
 		n.startWriter()
 		n.mtime = now // a truncation, as on Linux, even without a write
