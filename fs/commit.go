@@ -43,6 +43,7 @@ func (h *Head) Changed() bool {
 func (h *Head) capture(ctx context.Context, commit bool) (*repo.Snapshot, error) {
 	h.treeMu.Lock()
 	defer h.treeMu.Unlock()
+	h.awaitMoves()
 	h.mu.Lock()
 	all := h.everything
 	h.everything = false
