@@ -158,6 +158,9 @@ func (m *mount) commit() (*repo.Snapshot, string) {
 	if err != nil {
 		m.t.Fatalf("commit: %v", err)
 	}
+	// The kernel keeps the "latest" entry for up to one clock tick (its
+	// shortest timeout), so a read at once may still see the one before.
+	time.Sleep(15 * time.Millisecond)
 	name, err := os.Readlink(m.path(fs.SnapshotsName, "latest"))
 	if err != nil {
 		m.t.Fatalf("readlink .snapshots/latest: %v", err)
