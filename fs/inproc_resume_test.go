@@ -90,4 +90,3 @@ func TestInprocCheckpointResume(t *testing.T) {
 		t.Error("a damaged sealed checkpoint opened")
 	}
 }
-
