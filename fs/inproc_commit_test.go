@@ -106,7 +106,7 @@ func checkEveryKind(t *testing.T, root string, files map[string][]byte) {
 // mounted alone, and in the head of the next daemon.
 func TestInprocCommitKeepsEverything(t *testing.T) {
 	s := newTestStore(t)
-	m := s.mountHead(t, fs.HeadOptions{Host: "test-host"})
+	m := s.mountHead(t, fs.HeadOptions{})
 	files := makeEveryKind(t, m)
 	checkEveryKind(t, m.dir, files)
 	before := scan(t, m.dir)
@@ -119,8 +119,8 @@ func TestInprocCommitKeepsEverything(t *testing.T) {
 	}
 	// Totals count names: d/hard is small a second time.
 	wantSize := uint64(totalSize(files) + len(files["small"]))
-	if snap.Host != "test-host" || snap.Files != 7 || snap.Size != wantSize {
-		t.Errorf("snapshot: host %q, %d files, %d bytes; want test-host, 7, %d", snap.Host, snap.Files, snap.Size, wantSize)
+	if snap.Host != testHost || snap.Files != 7 || snap.Size != wantSize {
+		t.Errorf("snapshot: host %q, %d files, %d bytes; want %s, 7, %d", snap.Host, snap.Files, snap.Size, testHost, wantSize)
 	}
 	sameTree(t, "snapshot in .snapshots", scan(t, m.snapPath(name)), before)
 	checkEveryKind(t, m.snapPath(name), files)

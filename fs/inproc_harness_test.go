@@ -73,6 +73,9 @@ type mount struct {
 	srv *fuse.Server
 }
 
+// testHost is the host every test head runs on.
+const testHost = "inproc-test"
+
 // mountHead opens the repository and mounts its head with the options
 // coffer's mount command uses.
 func (s *testStore) mountHead(t *testing.T, o fs.HeadOptions) *mount {
@@ -80,6 +83,9 @@ func (s *testStore) mountHead(t *testing.T, o fs.HeadOptions) *mount {
 	r := s.open(t)
 	if o.Logger == nil {
 		o.Logger = testLogger()
+	}
+	if o.Host == "" {
+		o.Host = testHost // one machine: each head continues this host's latest snapshot
 	}
 	h, err := fs.NewHead(context.Background(), r, o)
 	if err != nil {
