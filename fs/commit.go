@@ -117,6 +117,9 @@ func (h *Head) saveDir(ctx context.Context, n *node, w *treeWalk) (repo.Node, er
 			continue
 		}
 		c.mu.Lock()
+		if c.link != 0 {
+			w.names[c.link]++ // before a file still open is skipped: its names are known
+		}
 		if c.kind == repo.TypeFile && c.writer != nil {
 			if c.writers > 0 {
 				c.mu.Unlock()
@@ -130,9 +133,6 @@ func (h *Head) saveDir(ctx context.Context, n *node, w *treeWalk) (repo.Node, er
 		}
 		e := c.toRepo(name)
 		c.mu.Unlock()
-		if e.Link != 0 {
-			w.names[e.Link]++
-		}
 		if c.kind == repo.TypeDir {
 			sub, err := h.saveDir(ctx, c, w)
 			if err != nil {
