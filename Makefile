@@ -37,22 +37,41 @@ vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed on:"; gofmt -l .; exit 1; }
 
-# test runs every test: unit, conformance (memory, local, versitygw) and the
-# end-to-end suite that mounts the real binary.
-# The full verbose log goes to .cache/test.log; the console shows each
-# package's result, every failure, and the lines that prove the S3
-# conformance suite ran against a real versitygw.
-test: deps versitygw build vet
+# Test runs show each package's result, every failure and data race, and
+# the lines that prove the S3 conformance suite ran against a real
+# versitygw; the full verbose log of each run goes to .cache/NAME.log.
+# $(call gotest,NAME,ARGS) runs `go test ARGS` that way.
+TEST_ENV   := COFFER_BIN=$(BIN)/coffer COFFER_VERSITYGW=$(VERSITYGW)
+define gotest
 	@mkdir -p .cache
-	COFFER_BIN=$(BIN)/coffer COFFER_VERSITYGW=$(VERSITYGW) \
-		$(GO) test $(TEST_FLAGS) -v -count=1 -p 2 ./... 2>&1 | tee .cache/test.log | \
-		grep --line-buffered -E '^(ok|FAIL|panic:)|--- FAIL|conformance suite against'; \
+	@echo "== $(1): go test, full log in .cache/$(1).log"
+	@$(TEST_ENV) $(GO) test $(TEST_FLAGS) -v -count=1 $(2) 2>&1 | tee .cache/$(1).log | \
+		grep --line-buffered -E '^(ok|FAIL|panic:)|--- FAIL|WARNING: DATA RACE|conformance suite against'; \
 	status=$${PIPESTATUS[0]}; \
 	if [ $$status -ne 0 ]; then \
-		echo "== failures (full log: .cache/test.log)"; \
-		grep -B 3 -A 40 -E -- '--- FAIL|^panic:' .cache/test.log | head -400; \
+		echo "== failures (full log: .cache/$(1).log)"; \
+		grep -B 3 -A 40 -E -- '--- FAIL|^panic:|WARNING: DATA RACE' .cache/$(1).log | head -400; \
 	fi; \
 	exit $$status
+endef
+# Every package but the end-to-end suite in ./tests.
+UNIT_PKGS   = $(shell $(GO) list ./... | grep -v '^coffer/tests$$')
+
+# test runs every test: the in-process FUSE tests of fs under the race
+# detector, then unit, conformance (memory, local, versitygw) and the
+# end-to-end suite that mounts the real binary.
+test: deps versitygw build vet
+	$(call gotest,test-fs-race,-race ./fs/)
+	$(call gotest,test,-p 2 ./...)
+
+# unit runs every test but the end-to-end suite (the S3 conformance suite
+# included, against versitygw).
+unit: versitygw build
+	$(call gotest,unit,-p 2 $(UNIT_PKGS))
+
+# e2e runs only the end-to-end suite against the real binary.
+e2e: deps versitygw build
+	$(call gotest,e2e,./tests/)
 
 # fuzz runs every fuzz target for FUZZTIME each.
 FUZZTIME ?= 30s

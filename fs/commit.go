@@ -52,13 +52,20 @@ func (h *Head) Changed() bool {
 func (h *Head) capture(ctx context.Context, commit bool) (*repo.Snapshot, error) {
 	h.treeMu.Lock()
 	defer h.treeMu.Unlock()
+	h.awaitMoves()
 	h.mu.Lock()
 	all := h.everything
 	h.everything = false
 	h.mu.Unlock()
-	w := &treeWalk{all: all}
+	w := &treeWalk{all: all, names: map[uint64]uint32{}}
 	defer h.redirtyRenames()
 	root, err := h.saveDir(ctx, h.root, w)
+	if err == nil && all && h.linkNamesUnloaded(w) {
+		// A hard-linked file changed whose other names lie in
+		// directories not loaded yet: their entries must change too.
+		w = &treeWalk{all: true, load: true, names: map[uint64]uint32{}}
+		root, err = h.saveDir(ctx, h.root, w)
+	}
 	if err != nil {
 		// Some directories may have been marked clean on the way: let
 		// the next attempt look at everything again.
@@ -101,6 +108,11 @@ func (h *Head) capture(ctx context.Context, commit bool) (*repo.Snapshot, error)
 // costs nothing.
 func (h *Head) saveDir(ctx context.Context, n *node, w *treeWalk) (repo.Node, error) {
 	clean := !n.dirty.Load() && !w.all && n.subtree != ""
+	if !n.loaded.Load() && w.load {
+		if errno := n.load(ctx); errno != 0 {
+			return repo.Node{}, errno
+		}
+	}
 	if !n.loaded.Load() || clean {
 		return repo.Node{Subtree: n.subtree, Files: n.files, Bytes: n.bytes}, nil
 	}
@@ -114,6 +126,9 @@ func (h *Head) saveDir(ctx context.Context, n *node, w *treeWalk) (repo.Node, er
 			continue
 		}
 		c.mu.Lock()
+		if c.link != 0 {
+			w.names[c.link]++ // before a file still open is skipped: its names are known
+		}
 		if c.kind == repo.TypeFile && c.writer != nil {
 			if c.writers > 0 {
 				c.mu.Unlock()
@@ -153,8 +168,24 @@ func (h *Head) saveDir(ctx context.Context, n *node, w *treeWalk) (repo.Node, er
 
 // treeWalk is one commit's pass over the tree.
 type treeWalk struct {
-	all  bool // visit every loaded directory, dirty or not
-	open int  // files left out because they are still open for writing
+	all   bool              // visit every loaded directory, dirty or not
+	load  bool              // load and visit unloaded directories too
+	open  int               // files left out because they are still open for writing
+	names map[uint64]uint32 // names seen per hard-link identity
+}
+
+// linkNamesUnloaded reports whether a loaded hard-linked file (the only
+// kind that can have changed) has names the walk did not see: names in
+// directories that are not loaded.
+func (h *Head) linkNamesUnloaded(w *treeWalk) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for link := range h.linked {
+		if w.names[link] < h.links[link] {
+			return true
+		}
+	}
+	return false
 }
 
 // toRepo describes n for a tree; mu must be held.

@@ -41,6 +41,7 @@ type Head struct {
 	changed    bool             // guarded by mu; anything changed since base
 	everything bool             // guarded by mu; the next commit must visit every loaded directory
 	renames    []*node          // guarded by mu; directories of renames go-fuse may still be applying
+	moving     []pendingMove    // guarded by mu; renames go-fuse may still be applying
 	flushed    map[*node]bool   // guarded by mu; closed by their last writer, not yet released
 	root       *node
 	snapshots  *snapshotsDir

@@ -166,8 +166,10 @@ func (p *packer) finish(ctx context.Context, pk *pack) error {
 // waiting for the slot is the write path's backpressure.
 func (p *packer) upload(ctx context.Context, pk *pack) error {
 	trailer := p.r.keys.Metadata().Seal(nil, encodeEntries(pk.entries), objectAD(p.r.id, "pack", pk.id.key()))
+	p.mu.Lock() // pending() reads buf meanwhile
 	pk.buf = append(pk.buf, trailer...)
 	pk.buf = binary.BigEndian.AppendUint32(pk.buf, uint32(len(trailer)))
+	p.mu.Unlock()
 	return p.start(ctx, pk)
 }
 

@@ -142,12 +142,6 @@ func (r *Repository) worker() {
 // ID is the repository's random 16-byte identity.
 func (r *Repository) ID() []byte { return r.id }
 
-// Store is the object store the repository lives in.
-func (r *Repository) Store() objectstore.Store { return r.store }
-
-// ChunkerParams are the repository's content-defined chunking sizes.
-func (r *Repository) ChunkerParams() chunker.Params { return r.params.Chunker }
-
 func (r *Repository) newChunker() *chunker.Chunker {
 	return chunker.New(r.keys.ChunkerSeed(), r.params.Chunker)
 }
