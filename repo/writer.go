@@ -60,11 +60,25 @@ func (w *FileWriter) Size() int64 {
 	return w.tailOff + int64(len(w.tail)) + w.queued
 }
 
-// Err returns the first failure this file met, if any.
+// Err returns the first failure this file met, if any, including a block
+// that could not be stored (what close(2) reports). It does not wait.
 func (w *FileWriter) Err() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.err
+	if w.err != nil {
+		return w.err
+	}
+	for _, s := range w.blocks {
+		select {
+		case <-s.done:
+			if s.err != nil {
+				w.err = s.err
+				return w.err
+			}
+		default:
+		}
+	}
+	return nil
 }
 
 // WriteAt writes data at off, in any order. A write at the end returns
