@@ -244,6 +244,10 @@ func TestHeldWritersFailAfterBound(t *testing.T) {
 	if time.Since(start) < 300*time.Millisecond {
 		t.Fatalf("writer failed after %v, before the bound", time.Since(start))
 	}
+	st.Clear()
+	if _, err := w.Close(ctx); err != nil {
+		t.Fatalf("finishing the file once the store is back: %v", err)
+	}
 }
 
 // A full store is ENOSPC to the writer at once, and heals once space is

@@ -103,37 +103,51 @@ func (p *packer) wake(ctx context.Context, d time.Duration) func() {
 		p.mu.Unlock()
 	}
 	t := time.AfterFunc(d, bc)
+	if ctx.Done() == nil {
+		return func() { t.Stop() }
+	}
 	stop := context.AfterFunc(ctx, bc)
 	return func() { t.Stop(); stop() }
 }
 
-// giveUp is when a wait that began at start and may last until deadline
-// ends while uploads fail: a full store is not an outage that passes, so
-// the wait then lasts only long enough to see the next retry or two (and
-// a freed disk heals within it).
-func (p *packer) giveUp(start, deadline time.Time) time.Time {
+// giveUp is when a wait for failing uploads that began at start, and may
+// last limit, ends. A full store is not an outage that passes: the wait
+// then lasts only long enough to see the next retry or two, within which
+// a freed disk heals.
+func (p *packer) giveUp(start time.Time, limit time.Duration) time.Time {
 	if isNoSpace(p.lastErr) {
-		if short := start.Add(2 * p.r.opts.MaxBackoff); short.Before(deadline) {
-			return short
-		}
+		limit = min(limit, 2*p.r.opts.MaxBackoff)
 	}
-	return deadline
+	return start.Add(limit)
 }
 
-// holdBack waits while the upload queue is full: a slow store only
-// slows the writer down, but one whose uploads fail releases it with an
+// holdBack waits while the upload queue is full: a slow store only slows
+// the writer down, but once uploads fail the writer is released with an
 // error after Options.HoldWriters (a full store: see giveUp). mu is held.
+// Timers are armed only once something fails (or ctx can end), so the
+// ordinary backpressure wait allocates nothing.
 func (p *packer) holdBack(ctx context.Context) error {
-	start := time.Now()
-	deadline := start.Add(p.r.opts.HoldWriters)
-	cancel := p.wake(ctx, p.r.opts.HoldWriters)
-	defer cancel()
+	var start time.Time // when this wait first saw uploads failing
+	var cancel func()
+	defer func() {
+		if cancel != nil {
+			cancel()
+		}
+	}()
 	for len(p.queue) >= maxQueued {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if p.failing > 0 && !time.Now().Before(p.giveUp(start, deadline)) {
-			return p.outage()
+		if p.failing > 0 {
+			if start.IsZero() {
+				start = time.Now()
+			}
+			if !time.Now().Before(p.giveUp(start, p.r.opts.HoldWriters)) {
+				return p.outage()
+			}
+		}
+		if cancel == nil && (p.failing > 0 || ctx.Done() != nil) {
+			cancel = p.wake(ctx, p.r.opts.HoldWriters)
 		}
 		p.cond.Wait()
 	}
@@ -153,7 +167,6 @@ func (p *packer) flush(ctx context.Context) error {
 		p.finish(cur)
 	}
 	start := time.Now()
-	deadline := start.Add(p.r.opts.RetryWait)
 	cancel := p.wake(ctx, p.r.opts.RetryWait)
 	defer cancel()
 	p.mu.Lock()
@@ -162,7 +175,7 @@ func (p *packer) flush(ctx context.Context) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if p.failing > 0 && !time.Now().Before(p.giveUp(start, deadline)) {
+		if p.failing > 0 && !time.Now().Before(p.giveUp(start, p.r.opts.RetryWait)) {
 			return fmt.Errorf("%d pack(s) not yet stored, still retrying: %w", len(p.queue)+p.running, p.outage())
 		}
 		p.cond.Wait()

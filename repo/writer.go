@@ -184,7 +184,8 @@ func (r *Repository) submit(s *slot) {
 		}
 		s.mu.Unlock()
 		if err != nil {
-			s.w.stored.CompareAndSwap(nil, &err) // the bytes stay, for finish to retry
+			failed := err // its own variable, so only a failure allocates
+			s.w.stored.CompareAndSwap(nil, &failed)
 		}
 		close(s.done)
 		if err == nil {
