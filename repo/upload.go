@@ -18,10 +18,11 @@ import (
 func (p *packer) upload(pk *pack) {
 	r := p.r
 	ctx := r.bg
-	ret := r.retention()
 	failed := false
 	for attempt, wait := 1, minBackoff; ; attempt, wait = attempt+1, r.nextBackoff(wait) {
-		err := r.putOnce(ctx, pk.id.key(), pk.buf, ret)
+		// Retention counts from this attempt, so a long outage does not
+		// shorten the pack's protection.
+		err := r.putOnce(ctx, pk.id.key(), pk.buf, r.retention())
 		if err == nil {
 			if failed {
 				r.log.Info("pack stored after retries", "pack", pk.id.String(), "attempts", attempt)

@@ -6,9 +6,10 @@
 //	<key>@obj   the object: a 64-byte header (magic, retention as put,
 //	            CRC-32C of the data) followed by the data; mode 0444
 //	<key>@ret   retention sidecar (JSON), written only by ExtendRetention
-//	@tmp/       files being written; created by the first Put
-//	@lock       lock file serialising Delete and ExtendRetention; created
-//	            by the first of them on an existing object
+//	@tmp/       files being written
+//	@lock       lock file serialising Delete and ExtendRetention
+//
+// Both are created by the first Put, never by opening or reading.
 //
 // Keys never contain '@' (see objectstore.CheckKey), so these names can
 // never collide with a key or with the directories its slashes create, and

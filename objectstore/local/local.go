@@ -37,10 +37,9 @@ var _ objectstore.Store = (*Store)(nil)
 
 // New opens the store in dir, which must exist (ErrNoBucket otherwise),
 // judging retention against clock (nil means time.Now). It creates
-// nothing: the reserved temp directory appears with the first Put, the
-// lock file with the first Delete or ExtendRetention of an existing
-// object, so reading a directory that is not a repository leaves it as
-// it was. Close releases the lock file.
+// nothing: the reserved temp directory and lock file appear with the
+// first Put, so reading a directory that is not a repository leaves it
+// as it was. Close releases the lock file.
 func New(dir string, clock func() time.Time) (*Store, error) {
 	if clock == nil {
 		clock = time.Now
@@ -115,10 +114,16 @@ func (s *Store) writeTemp(parts ...[]byte) (path string, err error) {
 	tmp := filepath.Join(s.dir, tmpDir)
 	f, err := os.CreateTemp(tmp, "put-*")
 	if errors.Is(err, fs.ErrNotExist) {
-		// The first write: create the temp directory, durably.
+		// The first write: create the temp directory and the lock
+		// file, durably, so the layout is complete from now on.
 		if err := os.Mkdir(tmp, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 			return "", err
 		}
+		lock, lerr := os.OpenFile(filepath.Join(s.dir, lockFile), os.O_RDWR|os.O_CREATE, 0o600)
+		if lerr != nil {
+			return "", lerr
+		}
+		lock.Close()
 		if err := syncDir(s.dir); err != nil {
 			return "", err
 		}
