@@ -127,7 +127,7 @@ func Init(ctx context.Context, st objectstore.Store, secret Secret, o InitOption
 		return nil, err
 	}
 	ret := retention(o.Retention, o.Now)
-	if err := st.Put(ctx, configKey, cfg, ret); err != nil {
+	if _, err := putVerified(ctx, st, configKey, cfg, ret); err != nil {
 		return nil, fmt.Errorf("write config: %w", err)
 	}
 	return id, nil

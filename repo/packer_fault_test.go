@@ -328,3 +328,22 @@ func TestFailedFileHealsWhenFinishedAgain(t *testing.T) {
 			len(got), acked, bytes.Equal(got, data[:min(len(got), len(data))]))
 	}
 }
+
+// Init's writes (key slot, config) take a 412 on an applied attempt for
+// success too.
+func TestInitAnswerLostIsSuccess(t *testing.T) {
+	ctx := context.Background()
+	st := faulty.New(memory.New(time.Now))
+	lost := fmt.Errorf("412 PreconditionFailed: %w", objectstore.ErrExists)
+	st.Add(faulty.Fault{Ops: putOps, Prefix: keysPrefix, Times: 1, Applied: true, Err: lost})
+	st.Add(faulty.Fault{Ops: putOps, Prefix: configKey, Times: 1, Applied: true, Err: lost})
+	secret := Secret{Passphrase: []byte("pw"), KDF: testKDF}
+	if _, err := Init(ctx, st, secret, InitOptions{Now: time.Now()}); err != nil {
+		t.Fatalf("init: %v", err)
+	}
+	r, err := Open(ctx, st, secret, Options{})
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	r.Close()
+}

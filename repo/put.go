@@ -19,19 +19,28 @@ import (
 // nonces), so equal bytes can only be coffer's own. Any other object
 // under key stays an ErrExists error.
 func (r *Repository) putOnce(ctx context.Context, key string, data []byte, ret objectstore.Retention) error {
-	err := r.store.Put(ctx, key, data, ret)
-	if err == nil || !errors.Is(err, objectstore.ErrExists) {
-		return err
+	again, err := putVerified(ctx, r.store, key, data, ret)
+	if err == nil && again {
+		r.log.Info("object was already stored by an earlier attempt", "key", key)
 	}
-	stored, gerr := r.store.Get(ctx, key)
+	return err
+}
+
+// putVerified is putOnce for callers without an open repository (init,
+// key slots); again reports that the object was found already stored.
+func putVerified(ctx context.Context, st objectstore.Store, key string, data []byte, ret objectstore.Retention) (again bool, err error) {
+	err = st.Put(ctx, key, data, ret)
+	if err == nil || !errors.Is(err, objectstore.ErrExists) {
+		return false, err
+	}
+	stored, gerr := st.Get(ctx, key)
 	if gerr != nil {
-		return fmt.Errorf("%s exists and could not be read back to compare: %w", key, gerr)
+		return false, fmt.Errorf("%s exists and could not be read back to compare: %w", key, gerr)
 	}
 	if !bytes.Equal(stored, data) {
-		return fmt.Errorf("%s holds another object: %w", key, err)
+		return false, fmt.Errorf("%s holds another object: %w", key, err)
 	}
-	r.log.Info("object was already stored by an earlier attempt", "key", key)
-	return nil
+	return true, nil
 }
 
 // Backoff between retries of a failing upload, unless Options say
