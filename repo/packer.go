@@ -95,7 +95,13 @@ func (r *Repository) SaveBlock(ctx context.Context, t BlockType, id cipher.ID, p
 	n := len(plaintext) + cipher.Overhead
 	p.mu.Lock()
 	if len(p.queue) >= maxQueued {
-		if err := p.holdBack(ctx); err != nil {
+		// Trees are stored by a commit, which reports an outage as
+		// soon as a flush does; file data waits longer.
+		limit := r.opts.HoldWriters
+		if t != DataBlock {
+			limit = r.opts.RetryWait
+		}
+		if err := p.holdBack(ctx, limit); err != nil {
 			p.mu.Unlock()
 			return err
 		}

@@ -347,3 +347,41 @@ func TestInitAnswerLostIsSuccess(t *testing.T) {
 	}
 	r.Close()
 }
+
+// A commit's trees wait for a failing store only as long as a flush
+// would (RetryWait), not as long as file data (HoldWriters).
+func TestTreesHeldOnlyRetryWait(t *testing.T) {
+	r, st := faultRepo(t, nil)
+	ctx := context.Background()
+	st.Add(faulty.Fault{Ops: putOps, Prefix: dataPrefix})
+	done := make(chan error, 1)
+	go func() {
+		_, err := writeAndClose(ctx, r, randBytes(11, 2<<20))
+		done <- err
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r.packer.mu.Lock()
+		full := len(r.packer.queue) >= maxQueued && r.packer.failing > 0
+		r.packer.mu.Unlock()
+		if full {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the upload queue never filled")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	start := time.Now()
+	_, err := r.SaveTree(ctx, &Tree{Nodes: []Node{{Name: "x", Type: TypeFile}}})
+	if !errors.Is(err, objectstore.ErrUnavailable) {
+		t.Fatalf("tree during the outage = %v, want ErrUnavailable", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("tree held back %v, want about RetryWait (1 s)", d)
+	}
+	st.Clear()
+	if err := <-done; err != nil {
+		t.Fatalf("writer once the store is back: %v", err)
+	}
+}

@@ -124,10 +124,10 @@ func (p *packer) giveUp(start time.Time, limit time.Duration) time.Time {
 
 // holdBack waits while the upload queue is full: a slow store only slows
 // the writer down, but once uploads fail the writer is released with an
-// error after Options.HoldWriters (a full store: see giveUp). mu is held.
+// error after limit (a full store: see giveUp). mu is held.
 // Timers are armed only once something fails (or ctx can end), so the
 // ordinary backpressure wait allocates nothing.
-func (p *packer) holdBack(ctx context.Context) error {
+func (p *packer) holdBack(ctx context.Context, limit time.Duration) error {
 	var start time.Time // when this wait first saw uploads failing
 	var cancel func()
 	defer func() {
@@ -143,12 +143,12 @@ func (p *packer) holdBack(ctx context.Context) error {
 			if start.IsZero() {
 				start = time.Now()
 			}
-			if !time.Now().Before(p.giveUp(start, p.r.opts.HoldWriters)) {
+			if !time.Now().Before(p.giveUp(start, limit)) {
 				return p.outage()
 			}
 		}
 		if cancel == nil && (p.failing > 0 || ctx.Done() != nil) {
-			cancel = p.wake(ctx, p.r.opts.HoldWriters)
+			cancel = p.wake(ctx, limit)
 		}
 		p.cond.Wait()
 	}
