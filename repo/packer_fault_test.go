@@ -385,3 +385,28 @@ func TestTreesHeldOnlyRetryWait(t *testing.T) {
 		t.Fatalf("writer once the store is back: %v", err)
 	}
 }
+
+// Closing the repository while an upload hangs ends the upload and the
+// flush waiting for it, with an error, instead of leaving either stuck.
+func TestCloseEndsHungUpload(t *testing.T) {
+	r, st := faultRepo(t, nil)
+	ctx := context.Background()
+	hang := st.Add(faulty.Fault{Ops: putOps, Prefix: dataPrefix, Block: true})
+	if _, err := writeAndClose(ctx, r, randBytes(12, 100<<10)); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- r.Flush(ctx) }()
+	for hang.Waiting() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	r.Close()
+	select {
+	case err := <-done:
+		if !errors.Is(err, errRepoClosed) {
+			t.Fatalf("flush = %v, want errRepoClosed", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("flush still waiting 10 s after Close")
+	}
+}

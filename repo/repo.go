@@ -154,6 +154,9 @@ func (r *Repository) Close() {
 	r.stop.Do(func() {
 		close(r.jobs)
 		r.cancelBg()
+		r.packer.mu.Lock()
+		r.packer.cond.Broadcast() // waiting flushes and writers see it
+		r.packer.mu.Unlock()
 	})
 }
 

@@ -11,6 +11,9 @@ import (
 	"coffer/objectstore"
 )
 
+// errRepoClosed: the repository was closed before its uploads finished.
+var errRepoClosed = errors.New("repository closed with uploads unfinished")
+
 // upload stores pk, retrying with capped backoff until it succeeds or the
 // repository is closed; it owns one upload slot meanwhile. The first
 // failure marks the store as failing, which holds writers back and makes
@@ -30,7 +33,8 @@ func (p *packer) upload(pk *pack) {
 			break
 		}
 		if ctx.Err() != nil {
-			return // closed: the pack stays pending, like any unflushed data
+			p.closed()
+			return
 		}
 		if attempt == 1 || attempt%10 == 0 {
 			r.log.Error("pack upload failed; retrying", "pack", pk.id.String(), "attempt", attempt, "err", err)
@@ -47,6 +51,7 @@ func (p *packer) upload(pk *pack) {
 		p.cond.Broadcast()
 		p.mu.Unlock()
 		if !sleep(ctx, wait) {
+			p.closed()
 			return
 		}
 	}
@@ -69,6 +74,15 @@ func (p *packer) upload(pk *pack) {
 	pk.buf = nil
 	p.dispatch()
 	p.cond.Broadcast()
+}
+
+// closed ends an upload cut short by Repository.Close: its pack stays
+// pending, like any data not flushed, and waiting flushes give up.
+func (p *packer) closed() {
+	p.mu.Lock()
+	p.running--
+	p.cond.Broadcast()
+	p.mu.Unlock()
 }
 
 // rename gives pk a fresh random name and reseals its trailer for it;
@@ -139,6 +153,9 @@ func (p *packer) holdBack(ctx context.Context, limit time.Duration) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		if p.r.bg.Err() != nil {
+			return errRepoClosed
+		}
 		if p.failing > 0 {
 			if start.IsZero() {
 				start = time.Now()
@@ -175,6 +192,9 @@ func (p *packer) flush(ctx context.Context) error {
 	for len(p.queue) > 0 || p.running > 0 {
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if p.r.bg.Err() != nil {
+			return errRepoClosed
 		}
 		if p.failing > 0 && !time.Now().Before(p.giveUp(start, p.r.opts.RetryWait)) {
 			return fmt.Errorf("%d pack(s) not yet stored, still retrying: %w", len(p.queue)+p.running, p.outage())
