@@ -40,8 +40,8 @@ type packer struct {
 	pend    map[cipher.ID]*pack // guarded by mu; sealed, not yet durable
 	queue   []*pack             // guarded by mu; sealed, waiting for a slot
 	running int                 // guarded by mu; uploads in flight, retrying ones too
-	failing int                 // guarded by mu; uploads whose last attempt failed
-	lastErr error               // guarded by mu; the last upload error while failing > 0
+	failing int                 // guarded by mu; uploads that failed and have not yet succeeded
+	lastErr error               // guarded by mu; the last upload error; nil when failing == 0
 }
 
 // maxQueued is how many full packs may wait for an upload slot before

@@ -217,39 +217,6 @@ func TestFlushReportsOutageThenHeals(t *testing.T) {
 	}
 }
 
-// Writers held back longer than the bound get an error (EIO to the
-// process), and a file whose blocks could not be stored says so at close.
-func TestHeldWritersFailAfterBound(t *testing.T) {
-	r, st := faultRepo(t, func(o *Options) { o.HoldWriters = 300 * time.Millisecond })
-	ctx := context.Background()
-	st.Add(faulty.Fault{Ops: putOps, Prefix: dataPrefix})
-	w := r.NewFileWriter()
-	data := randBytes(7, 2<<20)
-	start := time.Now()
-	var err error
-	for off := 0; off < len(data) && err == nil; off += 128 << 10 {
-		err = w.WriteAt(ctx, data[off:off+128<<10], int64(off))
-		if err == nil {
-			err = w.Err()
-		}
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for err == nil && time.Now().Before(deadline) {
-		err = w.Err() // what close(2) reports
-		time.Sleep(10 * time.Millisecond)
-	}
-	if !errors.Is(err, objectstore.ErrUnavailable) {
-		t.Fatalf("writer error = %v, want ErrUnavailable", err)
-	}
-	if time.Since(start) < 300*time.Millisecond {
-		t.Fatalf("writer failed after %v, before the bound", time.Since(start))
-	}
-	st.Clear()
-	if _, err := w.Close(ctx); err != nil {
-		t.Fatalf("finishing the file once the store is back: %v", err)
-	}
-}
-
 // A full store is ENOSPC to the writer at once, and heals once space is
 // freed: the next flush stores everything and new files are written.
 func TestNoSpaceHeals(t *testing.T) {
@@ -292,60 +259,6 @@ func TestNoSpaceHeals(t *testing.T) {
 	if got := readAll(t, r, refs); !bytes.Equal(got, more) {
 		t.Fatal("data read back differs")
 	}
-}
-
-// A file whose blocks could not be stored (the store was full) is not
-// lost once the store heals: its writes were refused from the failure on,
-// but everything acknowledged before is stored when the file is finished
-// again (as the next commit does), instead of failing every commit.
-func TestFailedFileHealsWhenFinishedAgain(t *testing.T) {
-	r, st := faultRepo(t, nil)
-	ctx := context.Background()
-	full := st.Add(faulty.Fault{Ops: putOps, Err: syscall.ENOSPC})
-	w := r.NewFileWriter()
-	data := randBytes(10, 4<<20)
-	acked := 0
-	for off := 0; off < len(data); off += 128 << 10 {
-		if err := w.WriteAt(ctx, data[off:off+128<<10], int64(off)); err != nil {
-			break
-		}
-		acked = off + 128<<10
-	}
-	if _, err := w.Close(ctx); !errors.Is(err, syscall.ENOSPC) {
-		t.Fatalf("close on a full store: %v, want ENOSPC", err)
-	}
-	st.Remove(full)
-	refs, err := w.Close(ctx)
-	if err != nil {
-		t.Fatalf("finishing the file again once space is freed: %v", err)
-	}
-	if err := r.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	got := readAll(t, r, refs)
-	if len(got) < acked || !bytes.Equal(got, data[:len(got)]) {
-		t.Fatalf("read back %d bytes (acknowledged %d), equal to what was written: %v",
-			len(got), acked, bytes.Equal(got, data[:min(len(got), len(data))]))
-	}
-}
-
-// Init's writes (key slot, config) take a 412 on an applied attempt for
-// success too.
-func TestInitAnswerLostIsSuccess(t *testing.T) {
-	ctx := context.Background()
-	st := faulty.New(memory.New(time.Now))
-	lost := fmt.Errorf("412 PreconditionFailed: %w", objectstore.ErrExists)
-	st.Add(faulty.Fault{Ops: putOps, Prefix: keysPrefix, Times: 1, Applied: true, Err: lost})
-	st.Add(faulty.Fault{Ops: putOps, Prefix: configKey, Times: 1, Applied: true, Err: lost})
-	secret := Secret{Passphrase: []byte("pw"), KDF: testKDF}
-	if _, err := Init(ctx, st, secret, InitOptions{Now: time.Now()}); err != nil {
-		t.Fatalf("init: %v", err)
-	}
-	r, err := Open(ctx, st, secret, Options{})
-	if err != nil {
-		t.Fatalf("open: %v", err)
-	}
-	r.Close()
 }
 
 // A commit's trees wait for a failing store only as long as a flush
@@ -408,42 +321,5 @@ func TestCloseEndsHungUpload(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("flush still waiting 10 s after Close")
-	}
-}
-
-// An index write that fails is retried within the flush; one that keeps
-// failing past RetryWait keeps its entries for the next flush.
-func TestIndexSaveRetried(t *testing.T) {
-	r, st := faultRepo(t, nil)
-	ctx := context.Background()
-	st.Add(faulty.Fault{Ops: putOps, Prefix: indexPrefix, Times: 2})
-	refs, err := writeAndClose(ctx, r, randBytes(13, 100<<10))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Flush(ctx); err != nil {
-		t.Fatalf("flush with two failed index writes: %v", err)
-	}
-	down := st.Add(faulty.Fault{Ops: putOps, Prefix: indexPrefix})
-	refs2, err := writeAndClose(ctx, r, randBytes(14, 100<<10))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Flush(ctx); !errors.Is(err, objectstore.ErrUnavailable) {
-		t.Fatalf("flush with index writes failing = %v, want ErrUnavailable", err)
-	}
-	st.Remove(down)
-	if err := r.Flush(ctx); err != nil {
-		t.Fatalf("flush once the store is back: %v", err)
-	}
-	r2, err := Open(ctx, st, Secret{Passphrase: []byte("pw"), KDF: testKDF}, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r2.Close()
-	for _, b := range append(refs, refs2...) {
-		if !r2.index.has(b.ID) {
-			t.Fatalf("block %s is in no stored index", b.ID)
-		}
 	}
 }
