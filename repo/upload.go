@@ -172,6 +172,27 @@ func (p *packer) holdBack(ctx context.Context, limit time.Duration) error {
 	return nil
 }
 
+// waitHealthy waits up to d until no upload is failing and reports
+// whether none is, so a file can try its failed blocks again once the
+// store is back without waiting out a whole hold-back during an outage.
+func (p *packer) waitHealthy(ctx context.Context, d time.Duration) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.failing == 0 {
+		return true
+	}
+	deadline := time.Now().Add(d)
+	cancel := p.wake(ctx, d)
+	defer cancel()
+	for p.failing > 0 {
+		if ctx.Err() != nil || p.r.bg.Err() != nil || !time.Now().Before(deadline) {
+			return false
+		}
+		p.cond.Wait()
+	}
+	return true
+}
+
 // flush queues the current pack and returns once nothing is queued or in
 // flight: nil if every block saved so far is durable. While uploads fail
 // it waits up to Options.RetryWait (see giveUp for a full store), then

@@ -348,7 +348,10 @@ func (w *FileWriter) finish(ctx context.Context) ([]BlockRef, error) {
 	w.emit()
 	w.r.recycle(w.tail)
 	w.tail = nil
-	if w.stored.Load() != nil {
+	if failed := w.stored.Load(); failed != nil {
+		if !w.r.packer.waitHealthy(ctx, w.r.opts.RetryWait) {
+			return nil, *failed // still failing: the next finish tries again
+		}
 		w.retryFailed()
 	}
 	refs := make([]BlockRef, len(w.blocks))
