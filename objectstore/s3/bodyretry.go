@@ -26,15 +26,16 @@ func cutBody(op, key string, err error) error {
 	return bodyError{fmt.Errorf("s3 %s %s: body cut off: %w: %w", op, key, objectstore.ErrUnavailable, err)}
 }
 
-// readRetrying runs read, again when its body broke off, at most
-// cfg.MaxAttempts times with the SDK's backoff cap. Other errors return
-// at once: the SDK has retried them already.
+// readRetrying runs read, again when its body broke off, at most twice
+// cfg.MaxAttempts times with the SDK's backoff cap: each attempt already
+// had the SDK's retries for its request, but a body can break off
+// whatever the SDK did. Other errors return at once.
 func (s *Store) readRetrying(ctx context.Context, read func() ([]byte, error)) ([]byte, error) {
 	wait := 100 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		data, err := read()
 		var cut bodyError
-		if err == nil || !errors.As(err, &cut) || attempt >= s.cfg.MaxAttempts {
+		if err == nil || !errors.As(err, &cut) || attempt >= 2*s.cfg.MaxAttempts {
 			return data, err
 		}
 		t := time.NewTimer(wait)
