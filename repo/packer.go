@@ -173,19 +173,22 @@ func (p *packer) finish(pk *pack) {
 		p.cond.Wait()
 	}
 	p.mu.Unlock()
-	p.r.sealTrailer(pk)
+	// Nobody adds to pk now; the trailer is sealed outside the lock and
+	// appended under it, since readers of pending blocks hold it.
+	trailer := p.r.packTrailer(pk)
 	p.mu.Lock()
+	pk.buf = append(pk.buf, trailer...)
 	p.queue = append(p.queue, pk)
 	p.dispatch()
 	p.mu.Unlock()
 }
 
-// sealTrailer appends pk's sealed trailer and its length; pk is sealed
-// and not yet queued, or its upload owns it.
-func (r *Repository) sealTrailer(pk *pack) {
-	trailer := r.keys.Metadata().Seal(nil, encodeEntries(pk.entries), objectAD(r.id, "pack", pk.id.key()))
-	pk.buf = append(pk.buf, trailer...)
-	pk.buf = binary.BigEndian.AppendUint32(pk.buf, uint32(len(trailer)))
+// packTrailer returns pk's sealed trailer followed by its length.
+func (r *Repository) packTrailer(pk *pack) []byte {
+	plain := encodeEntries(pk.entries)
+	trailer := make([]byte, 0, len(plain)+cipher.Overhead+4)
+	trailer = r.keys.Metadata().Seal(trailer, plain, objectAD(r.id, "pack", pk.id.key()))
+	return binary.BigEndian.AppendUint32(trailer, uint32(len(trailer)))
 }
 
 // dispatch starts uploads while slots are free; mu is held.

@@ -94,8 +94,7 @@ func (p *packer) rename(pk *pack) {
 	}
 	end := len(pk.buf) - 4
 	tlen := int(binary.BigEndian.Uint32(pk.buf[end:]))
-	pk.buf = pk.buf[:end-tlen]
-	p.r.sealTrailer(pk)
+	pk.buf = append(pk.buf[:end-tlen], p.r.packTrailer(pk)...)
 }
 
 // outage describes why uploads are failing; mu is held and failing > 0.
