@@ -18,9 +18,8 @@ import (
 // SlowDown, connections reset before or after the server applied the
 // request, delays, and response bodies cut off midway.
 type faultProxy struct {
-	URL      string
+	URL      string // where coffer connects: http://127.0.0.1:PORT
 	upstream *url.URL
-	ln       net.Listener
 	tr       *http.Transport
 
 	mu   sync.Mutex // guards rule and seen
@@ -67,7 +66,7 @@ func startFaultProxy(t *testing.T, upstream string) *faultProxy {
 		t.Fatal(err)
 	}
 	p := &faultProxy{
-		URL: "http://" + ln.Addr().String(), upstream: u, ln: ln,
+		URL: "http://" + ln.Addr().String(), upstream: u,
 		tr: &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: 16, ExpectContinueTimeout: time.Second},
 	}
 	srv := &http.Server{Handler: p}
