@@ -162,7 +162,7 @@ func Init(ctx context.Context, st objectstore.Store, secret Secret, o InitOption
 		}
 	}
 	ret := retention(o.Retention, o.Now)
-	err = st.Put(ctx, configKey, cfg, ret)
+	_, err = putVerified(ctx, st, configKey, cfg, ret)
 	if errors.Is(err, objectstore.ErrExists) {
 		return nil, fmt.Errorf("another init finished first: %w", ErrNotEmpty)
 	}

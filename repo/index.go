@@ -114,13 +114,16 @@ func (r *Repository) saveIndex(ctx context.Context) error {
 	if len(entries) == 0 {
 		return nil
 	}
-	var name [16]byte
-	if _, err := rand.Read(name[:]); err != nil {
-		return err
-	}
-	key := indexPrefix + hex.EncodeToString(name[:])
-	sealed := r.keys.Metadata().Seal(nil, encodeEntries(entries), objectAD(r.id, "index", key))
-	if err := r.store.Put(ctx, key, sealed, r.retention()); err != nil {
+	plain := encodeEntries(entries)
+	_, err := r.putPatiently(ctx, func() (string, []byte, error) {
+		var name [16]byte
+		if _, err := rand.Read(name[:]); err != nil {
+			return "", nil, err
+		}
+		key := indexPrefix + hex.EncodeToString(name[:])
+		return key, r.keys.Metadata().Seal(nil, plain, objectAD(r.id, "index", key)), nil
+	})
+	if err != nil {
 		// Keep the entries so the next flush writes them.
 		r.index.mu.Lock()
 		r.index.unsaved = append(entries, r.index.unsaved...)

@@ -11,8 +11,8 @@ import (
 	"coffer/cipher"
 )
 
-// errUploadsFailing: new blocks are refused while too many packs wait for
-// a retry, so memory stays bounded when the store is down.
+// errUploadsFailing: a writer was held back past Options.HoldWriters
+// while uploads kept failing, or the store is full.
 var errUploadsFailing = errors.New("uploads to the store are failing")
 
 // pack is a pack object being assembled: sealed blocks back to back, then
@@ -26,22 +26,31 @@ type pack struct {
 }
 
 // packer assembles sealed blocks into packs and uploads them in parallel,
-// with backpressure: at most Uploads packs are in flight.
+// with backpressure: at most Uploads packs are in flight and maxQueued
+// more wait for a slot; past that, writers wait. A failed upload keeps
+// its slot and is retried with backoff until it succeeds, so an outage
+// holds writers back (bounded by Options.HoldWriters) instead of failing
+// them, and heals by itself.
 type packer struct {
-	r     *Repository
-	slots chan struct{} // upload semaphore
+	r *Repository
 
 	mu      sync.Mutex
-	cond    *sync.Cond          // signalled when an upload ends; uses mu
+	cond    *sync.Cond          // signalled when an upload ends or fails; uses mu
 	cur     *pack               // guarded by mu
 	pend    map[cipher.ID]*pack // guarded by mu; sealed, not yet durable
-	running int                 // guarded by mu; uploads in flight
-	failed  []*pack             // guarded by mu; uploads to retry
-	lastErr error               // guarded by mu; the last upload error
+	queue   []*pack             // guarded by mu; sealed, waiting for a slot
+	running int                 // guarded by mu; uploads in flight, retrying ones too
+	failing int                 // guarded by mu; uploads that failed and have not yet succeeded
+	lastErr error               // guarded by mu; the last upload error; nil when failing == 0
 }
 
+// maxQueued is how many full packs may wait for an upload slot before
+// writers are held back: the memory bound is Uploads+maxQueued packs plus
+// the one being filled.
+const maxQueued = 1
+
 func newPacker(r *Repository) *packer {
-	p := &packer{r: r, slots: make(chan struct{}, r.opts.Uploads), pend: make(map[cipher.ID]*pack)}
+	p := &packer{r: r, pend: make(map[cipher.ID]*pack)}
 	p.cond = sync.NewCond(&p.mu)
 	return p
 }
@@ -85,10 +94,17 @@ func (r *Repository) SaveBlock(ctx context.Context, t BlockType, id cipher.ID, p
 	}
 	n := len(plaintext) + cipher.Overhead
 	p.mu.Lock()
-	if len(p.failed) > 2 {
-		err := p.lastErr
-		p.mu.Unlock()
-		return fmt.Errorf("%w: %w", errUploadsFailing, err)
+	if len(p.queue) >= maxQueued {
+		// Trees are stored by a commit, which reports an outage as
+		// soon as a flush does; file data waits longer.
+		limit := r.opts.HoldWriters
+		if t != DataBlock {
+			limit = r.opts.RetryWait
+		}
+		if err := p.holdBack(ctx, limit); err != nil {
+			p.mu.Unlock()
+			return err
+		}
 	}
 	if _, ok := p.pend[id]; ok || r.index.has(id) {
 		p.mu.Unlock()
@@ -108,9 +124,7 @@ func (r *Repository) SaveBlock(ctx context.Context, t BlockType, id cipher.ID, p
 	cur.sealing++
 	p.mu.Unlock()
 	if full != nil {
-		if err := p.finish(ctx, full); err != nil {
-			return err
-		}
+		p.finish(full)
 	}
 
 	r.keys.Contents().Seal(dst, plaintext, blockAD(r.id, t, id))
@@ -128,7 +142,7 @@ func (r *Repository) SaveBlock(ctx context.Context, t BlockType, id cipher.ID, p
 	}
 	p.mu.Unlock()
 	if full != nil {
-		return p.finish(ctx, full)
+		p.finish(full)
 	}
 	return nil
 }
@@ -150,95 +164,39 @@ func (p *packer) newPack(first int) *pack {
 // maxBlockOverrun is the room past the target size for the last block.
 const maxBlockOverrun = 4<<20 + cipher.Overhead
 
-// finish waits until every block reserved in pk is sealed, then uploads
-// it. Blocks are sealed by other goroutines that already hold their
-// reservation, so the wait is short.
-func (p *packer) finish(ctx context.Context, pk *pack) error {
+// finish waits until every block reserved in pk is sealed, then seals
+// its trailer and queues it for upload. Blocks are sealed by other
+// goroutines that already hold their reservation, so the wait is short.
+func (p *packer) finish(pk *pack) {
 	p.mu.Lock()
 	for pk.sealing > 0 {
 		p.cond.Wait()
 	}
 	p.mu.Unlock()
-	return p.upload(ctx, pk)
-}
-
-// upload seals pk's trailer and starts its upload once a slot is free;
-// waiting for the slot is the write path's backpressure.
-func (p *packer) upload(ctx context.Context, pk *pack) error {
-	trailer := p.r.keys.Metadata().Seal(nil, encodeEntries(pk.entries), objectAD(p.r.id, "pack", pk.id.key()))
-	p.mu.Lock() // pending() reads buf meanwhile
+	// Nobody adds to pk now; the trailer is sealed outside the lock and
+	// appended under it, since readers of pending blocks hold it.
+	trailer := p.r.packTrailer(pk)
+	p.mu.Lock()
 	pk.buf = append(pk.buf, trailer...)
-	pk.buf = binary.BigEndian.AppendUint32(pk.buf, uint32(len(trailer)))
+	p.queue = append(p.queue, pk)
+	p.dispatch()
 	p.mu.Unlock()
-	return p.start(ctx, pk)
 }
 
-func (p *packer) start(ctx context.Context, pk *pack) error {
-	select {
-	case p.slots <- struct{}{}:
-	case <-ctx.Done():
-		p.mu.Lock()
-		p.failed = append(p.failed, pk) // kept: the next flush uploads it
-		if p.lastErr == nil {
-			p.lastErr = ctx.Err()
-		}
-		p.mu.Unlock()
-		return ctx.Err()
-	}
-	p.mu.Lock()
-	p.running++
-	p.mu.Unlock()
-	go func() {
-		err := p.r.store.Put(context.WithoutCancel(ctx), pk.id.key(), pk.buf, p.r.retention())
-		<-p.slots
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		p.running--
-		if err != nil {
-			p.r.log.Error("pack upload failed; will retry", "pack", pk.id.String(), "err", err)
-			p.lastErr = err
-			p.failed = append(p.failed, pk)
-		} else {
-			p.r.index.add(pk.entries, true)
-			for _, e := range pk.entries {
-				delete(p.pend, e.ID)
-			}
-			// Nothing refers to the buffer now: readers copy pending
-			// blocks under mu, and the store is done with it.
-			p.r.packBufs.put(pk.buf)
-			pk.buf = nil
-		}
-		p.cond.Broadcast()
-	}()
-	return nil
+// packTrailer returns pk's sealed trailer followed by its length.
+func (r *Repository) packTrailer(pk *pack) []byte {
+	plain := encodeEntries(pk.entries)
+	trailer := make([]byte, 0, len(plain)+cipher.Overhead+4)
+	trailer = r.keys.Metadata().Seal(trailer, plain, objectAD(r.id, "pack", pk.id.key()))
+	return binary.BigEndian.AppendUint32(trailer, uint32(len(trailer)))
 }
 
-// flush uploads the current pack and retries failed ones, and returns once
-// nothing is in flight: nil if every block saved so far is durable.
-func (p *packer) flush(ctx context.Context) error {
-	p.mu.Lock()
-	cur := p.cur
-	p.cur = nil
-	retry := p.failed
-	p.failed = nil
-	p.mu.Unlock()
-	if cur != nil {
-		if err := p.finish(ctx, cur); err != nil {
-			return err
-		}
+// dispatch starts uploads while slots are free; mu is held.
+func (p *packer) dispatch() {
+	for p.running < p.r.opts.Uploads && len(p.queue) > 0 {
+		pk := p.queue[0]
+		p.queue = p.queue[1:]
+		p.running++
+		go p.upload(pk)
 	}
-	for _, pk := range retry {
-		if err := p.start(ctx, pk); err != nil {
-			return err
-		}
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for p.running > 0 {
-		p.cond.Wait()
-	}
-	if len(p.failed) > 0 {
-		return fmt.Errorf("%d pack(s) not stored: %w", len(p.failed), p.lastErr)
-	}
-	return nil
 }

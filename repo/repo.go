@@ -29,6 +29,17 @@ type Options struct {
 	// TailBudget bounds the bytes all open files may hold in their
 	// unfinished chunks; past it a file cuts its chunk early. Default 64 MiB.
 	TailBudget int64
+	// HoldWriters bounds how long a writer is held back while uploads
+	// fail and the upload queue is full; then it gets the store's error
+	// (EIO to the process). Default 3 minutes.
+	HoldWriters time.Duration
+	// RetryWait bounds how long Flush (fsync, a snapshot) waits for
+	// failing uploads before it reports the outage; they go on being
+	// retried in the background. Default 15 seconds.
+	RetryWait time.Duration
+	// MaxBackoff caps the wait between retries of a failing upload,
+	// which doubles from 100 ms. Default 5 seconds.
+	MaxBackoff time.Duration
 }
 
 func (o *Options) defaults() {
@@ -52,6 +63,15 @@ func (o *Options) defaults() {
 	}
 	if o.TailBudget == 0 {
 		o.TailBudget = 64 << 20
+	}
+	if o.HoldWriters == 0 {
+		o.HoldWriters = 3 * time.Minute
+	}
+	if o.RetryWait == 0 {
+		o.RetryWait = 15 * time.Second
+	}
+	if o.MaxBackoff == 0 {
+		o.MaxBackoff = 5 * time.Second
 	}
 }
 
@@ -83,6 +103,8 @@ type Repository struct {
 	writeBufs *freeList    // buffers for one queued FUSE write
 	packBufs  *freeList    // buffers for one pack
 	stop      sync.Once
+	bg        context.Context    // background uploads; ends at Close
+	cancelBg  context.CancelFunc // ends bg
 
 	snapMu sync.Mutex
 	snaps  map[string]*Snapshot // guarded by snapMu; decrypted snapshots by ID
@@ -117,6 +139,7 @@ func Open(ctx context.Context, st objectstore.Store, secret Secret, o Options) (
 	r.chunkBufs = newFreeList(2*o.Workers+4, p.Chunker.Max)
 	r.writeBufs = newFreeList(8, writeBufSize)
 	r.packBufs = newFreeList(2, o.PackSize+maxBlockOverrun)
+	r.bg, r.cancelBg = context.WithCancel(context.Background())
 	r.packer = newPacker(r)
 	if err := r.loadIndex(ctx); err != nil {
 		return nil, err
@@ -127,10 +150,16 @@ func Open(ctx context.Context, st objectstore.Store, secret Secret, o Options) (
 	return r, nil
 }
 
-// Close stops the worker goroutines. Call Flush and commit first; Close
-// itself writes nothing.
+// Close stops the worker goroutines and the retries of failing uploads.
+// Call Flush and commit first; Close itself writes nothing.
 func (r *Repository) Close() {
-	r.stop.Do(func() { close(r.jobs) })
+	r.stop.Do(func() {
+		close(r.jobs)
+		r.cancelBg()
+		r.packer.mu.Lock()
+		r.packer.cond.Broadcast() // waiting flushes and writers see it
+		r.packer.mu.Unlock()
+	})
 }
 
 func (r *Repository) worker() {

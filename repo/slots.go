@@ -35,7 +35,7 @@ func putSlot(ctx context.Context, st objectstore.Store, secret Secret, mk cipher
 		return "", err
 	}
 	id := hex.EncodeToString(b[:])
-	if err := st.Put(ctx, keysPrefix+id, data, objectstore.Retention{}); err != nil {
+	if _, err := putVerified(ctx, st, keysPrefix+id, data, objectstore.Retention{}); err != nil {
 		return "", fmt.Errorf("write key slot: %w", err)
 	}
 	return id, nil

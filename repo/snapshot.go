@@ -40,20 +40,22 @@ func (r *Repository) SaveSnapshot(ctx context.Context, s *Snapshot) error {
 	if err := r.Flush(ctx); err != nil {
 		return err
 	}
-	var name [16]byte
-	if _, err := rand.Read(name[:]); err != nil {
-		return err
-	}
-	s.ID = hex.EncodeToString(name[:])
 	data, err := marshalSnapshot(s)
 	if err != nil {
 		return err
 	}
-	key := snapshotPrefix + s.ID
-	sealed := r.keys.Metadata().Seal(nil, data, objectAD(r.id, "snapshot", key))
-	if err := r.store.Put(ctx, key, sealed, r.retention()); err != nil {
+	key, err := r.putPatiently(ctx, func() (string, []byte, error) {
+		var name [16]byte
+		if _, err := rand.Read(name[:]); err != nil {
+			return "", nil, err
+		}
+		key := snapshotPrefix + hex.EncodeToString(name[:])
+		return key, r.keys.Metadata().Seal(nil, data, objectAD(r.id, "snapshot", key)), nil
+	})
+	if err != nil {
 		return fmt.Errorf("write snapshot: %w", err)
 	}
+	s.ID = strings.TrimPrefix(key, snapshotPrefix)
 	r.snapMu.Lock()
 	r.snaps[s.ID] = s
 	r.snapMu.Unlock()

@@ -16,8 +16,7 @@ func (w *FileWriter) enqueue(data []byte, off int64) (bool, error) {
 		return false, errClosed
 	}
 	w.mu.Lock()
-	if w.err != nil {
-		err := w.err
+	if err := w.failure(); err != nil {
 		w.mu.Unlock()
 		return false, err
 	}
@@ -49,6 +48,8 @@ func (w *FileWriter) chunkQueued() {
 		w.queued -= int64(len(buf))
 		w.r.tail.Add(-int64(len(buf)))
 		if w.err == nil {
+			// Appended even after a block failed to store: this write
+			// was acknowledged, and finish stores its bytes later.
 			w.append(buf)
 		}
 		w.mu.Unlock()

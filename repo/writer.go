@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"coffer/chunker"
 	"coffer/cipher"
@@ -35,11 +36,18 @@ type FileWriter struct {
 	tail    []byte           // guarded by mu; the unfinished chunk
 	tailOff int64            // guarded by mu; offset of tail[0]
 	err     error            // guarded by mu; sticky first failure
+
+	// stored is set when a block could not be stored: further writes
+	// are refused and close reports it, but the file keeps the block's
+	// bytes and finish tries to store them again, so once the store
+	// heals everything acknowledged is kept.
+	stored atomic.Pointer[error]
 }
 
 // slot is a chunk on its way to becoming a stored block.
 type slot struct {
 	n    int
+	w    *FileWriter   // the file it belongs to
 	done chan struct{} // closed when id and err are set
 
 	mu    sync.Mutex
@@ -60,11 +68,23 @@ func (w *FileWriter) Size() int64 {
 	return w.tailOff + int64(len(w.tail)) + w.queued
 }
 
-// Err returns the first failure this file met, if any.
+// Err returns the first failure this file met, if any, including a block
+// that could not be stored (what close(2) reports). It does not wait.
 func (w *FileWriter) Err() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.err
+	return w.failure()
+}
+
+// failure is the error that refuses further writes; mu is held.
+func (w *FileWriter) failure() error {
+	if w.err != nil {
+		return w.err
+	}
+	if p := w.stored.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // WriteAt writes data at off, in any order. A write at the end returns
@@ -78,8 +98,8 @@ func (w *FileWriter) WriteAt(ctx context.Context, data []byte, off int64) error 
 	w.inflight.Wait()
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.err != nil {
-		return w.err
+	if err := w.failure(); err != nil {
+		return err
 	}
 	size := w.tailOff + int64(len(w.tail))
 	if off > size {
@@ -133,7 +153,7 @@ func (w *FileWriter) emit() {
 	if len(w.tail) == 0 {
 		return
 	}
-	s := &slot{n: len(w.tail), done: make(chan struct{}), plain: w.tail}
+	s := &slot{n: len(w.tail), w: w, done: make(chan struct{}), plain: w.tail}
 	w.r.tail.Add(-int64(len(w.tail)))
 	w.blocks = append(w.blocks, s)
 	w.offs = append(w.offs, w.tailOff)
@@ -158,10 +178,37 @@ func (r *Repository) submit(s *slot) {
 		err := r.SaveBlock(context.Background(), DataBlock, id, s.plain)
 		s.mu.Lock()
 		plain := s.plain
-		s.id, s.err, s.plain = id, err, nil
+		s.id, s.err = id, err
+		if err == nil {
+			s.plain = nil
+		}
 		s.mu.Unlock()
+		if err != nil {
+			failed := err // its own variable, so only a failure allocates
+			s.w.stored.CompareAndSwap(nil, &failed)
+		}
 		close(s.done)
-		r.recycle(plain)
+		if err == nil {
+			r.recycle(plain)
+		}
+	}
+}
+
+// retryFailed submits again every block that could not be stored; mu is
+// held. A block's bytes stay in its slot until it is stored.
+func (w *FileWriter) retryFailed() {
+	for i, s := range w.blocks {
+		select {
+		case <-s.done:
+		default:
+			continue
+		}
+		if s.err == nil {
+			continue
+		}
+		again := &slot{n: s.n, w: w, done: make(chan struct{}), plain: s.plain}
+		w.blocks[i] = again
+		w.r.submit(again)
 	}
 }
 
@@ -221,7 +268,7 @@ func (w *FileWriter) patch(ctx context.Context, off int64, data []byte) error {
 			return fmt.Errorf("patch at %d: %w", off, err)
 		}
 		n := copy(p[off-w.offs[i]:], data)
-		s := &slot{n: len(p), done: make(chan struct{}), plain: p}
+		s := &slot{n: len(p), w: w, done: make(chan struct{}), plain: p}
 		w.blocks[i] = s
 		w.r.submit(s)
 		data, off = data[n:], off+int64(n)
@@ -301,12 +348,15 @@ func (w *FileWriter) finish(ctx context.Context) ([]BlockRef, error) {
 	w.emit()
 	w.r.recycle(w.tail)
 	w.tail = nil
+	if failed := w.stored.Load(); failed != nil {
+		if !w.r.packer.waitHealthy(ctx, w.r.opts.RetryWait) {
+			return nil, *failed // still failing: the next finish tries again
+		}
+		w.retryFailed()
+	}
 	refs := make([]BlockRef, len(w.blocks))
 	for i, s := range w.blocks {
 		if err := wait(ctx, s); err != nil {
-			if ctx.Err() == nil {
-				w.err = err
-			}
 			return nil, err
 		}
 		refs[i] = BlockRef{ID: s.id, Len: uint32(s.n)}

@@ -9,6 +9,8 @@
 //	@tmp/       files being written
 //	@lock       lock file serialising Delete and ExtendRetention
 //
+// Both are created by the first Put, never by opening or reading.
+//
 // Keys never contain '@' (see objectstore.CheckKey), so these names can
 // never collide with a key or with the directories its slashes create, and
 // "a" and "a/b" can both be keys. A Put is one link(2) of a fully written

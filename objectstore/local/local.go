@@ -28,17 +28,18 @@ const (
 type Store struct {
 	dir   string           // absolute root; read-only after New
 	clock func() time.Time // read-only after New
-	lock  *os.File         // @lock, flocked by Delete and ExtendRetention
 
-	mu sync.Mutex // serialises Delete and ExtendRetention in this process
+	mu   sync.Mutex // serialises Delete and ExtendRetention in this process
+	lock *os.File   // guarded by mu; @lock, opened on first use
 }
 
 var _ objectstore.Store = (*Store)(nil)
 
 // New opens the store in dir, which must exist (ErrNoBucket otherwise),
-// judging retention against clock (nil means time.Now). It creates the
-// reserved temp directory and lock file on first use. Close releases the
-// lock file.
+// judging retention against clock (nil means time.Now). It creates
+// nothing: the reserved temp directory and lock file appear with the
+// first Put, so reading a directory that is not a repository leaves it
+// as it was. Close releases the lock file.
 func New(dir string, clock func() time.Time) (*Store, error) {
 	if clock == nil {
 		clock = time.Now
@@ -57,18 +58,20 @@ func New(dir string, clock func() time.Time) (*Store, error) {
 	if !st.IsDir() {
 		return nil, fmt.Errorf("local: %s is not a directory: %w", abs, objectstore.ErrNoBucket)
 	}
-	if err := os.Mkdir(filepath.Join(abs, tmpDir), 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
-		return nil, translateError("open", abs, err)
-	}
-	lock, err := os.OpenFile(filepath.Join(abs, lockFile), os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, translateError("open", abs, err)
-	}
-	return &Store{dir: abs, clock: clock, lock: lock}, nil
+	return &Store{dir: abs, clock: clock}, nil
 }
 
 // Close releases the store's lock file. The store must not be used after.
-func (s *Store) Close() error { return s.lock.Close() }
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lock == nil {
+		return nil
+	}
+	err := s.lock.Close()
+	s.lock = nil
+	return err
+}
 
 // objPath and retPath map a checked key to its files.
 func (s *Store) objPath(key string) string {
@@ -108,7 +111,24 @@ func (s *Store) Put(ctx context.Context, key string, data []byte, ret objectstor
 // writeTemp writes the parts to a new read-only file in @tmp, stamps its
 // modification time from the store's clock, fsyncs it and returns its path.
 func (s *Store) writeTemp(parts ...[]byte) (path string, err error) {
-	f, err := os.CreateTemp(filepath.Join(s.dir, tmpDir), "put-*")
+	tmp := filepath.Join(s.dir, tmpDir)
+	f, err := os.CreateTemp(tmp, "put-*")
+	if errors.Is(err, fs.ErrNotExist) {
+		// The first write: create the temp directory and the lock
+		// file, durably, so the layout is complete from now on.
+		if err := os.Mkdir(tmp, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+			return "", err
+		}
+		lock, lerr := os.OpenFile(filepath.Join(s.dir, lockFile), os.O_RDWR|os.O_CREATE, 0o600)
+		if lerr != nil {
+			return "", lerr
+		}
+		lock.Close()
+		if err := syncDir(s.dir); err != nil {
+			return "", err
+		}
+		f, err = os.CreateTemp(tmp, "put-*")
+	}
 	if err != nil {
 		return "", err
 	}

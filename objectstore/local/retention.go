@@ -55,6 +55,13 @@ func (s *Store) readSidecar(key string) (objectstore.Retention, error) {
 func (s *Store) exclusive(fn func() error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.lock == nil {
+		lock, err := os.OpenFile(filepath.Join(s.dir, lockFile), os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return translateError("lock", lockFile, err)
+		}
+		s.lock = lock
+	}
 	if err := syscall.Flock(int(s.lock.Fd()), syscall.LOCK_EX); err != nil {
 		return fmt.Errorf("local: lock: %w", err)
 	}
@@ -69,6 +76,9 @@ func (s *Store) exclusive(fn func() error) error {
 func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := objectstore.CheckCall(ctx, key); err != nil {
 		return err
+	}
+	if _, err := s.head(key); err != nil {
+		return err // nothing to delete: no need to take (or create) the lock
 	}
 	return s.exclusive(func() error {
 		info, err := s.head(key)

@@ -97,6 +97,11 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 	if err := objectstore.CheckKey(key); err != nil {
 		return nil, err
 	}
+	return s.readRetrying(ctx, func() ([]byte, error) { return s.get(ctx, key) })
+}
+
+// get is one attempt of Get.
+func (s *Store) get(ctx context.Context, key string) ([]byte, error) {
 	out, err := s.client.GetObject(ctx, &awss3.GetObjectInput{
 		Bucket:       aws.String(s.cfg.Bucket),
 		Key:          aws.String(s.objectKey(key)),
@@ -108,11 +113,11 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 	defer out.Body.Close()
 	data, err := io.ReadAll(out.Body)
 	if err != nil {
-		return nil, translateError("get", key, err)
+		return nil, cutBody("get", key, err)
 	}
 	if out.ContentLength != nil && int64(len(data)) != *out.ContentLength {
-		return nil, fmt.Errorf("s3 get %s: %w: read %d bytes, expected %d",
-			key, objectstore.ErrCorrupt, len(data), *out.ContentLength)
+		return nil, bodyError{fmt.Errorf("s3 get %s: %w: read %d bytes, expected %d",
+			key, objectstore.ErrCorrupt, len(data), *out.ContentLength)}
 	}
 	if want := aws.ToString(out.ChecksumSHA256); want != "" && !strings.Contains(want, "-") &&
 		out.ChecksumType != types.ChecksumTypeComposite {
@@ -160,6 +165,11 @@ func (s *Store) GetRange(ctx context.Context, key string, off, length int64) ([]
 		}
 		return []byte{}, nil
 	}
+	return s.readRetrying(ctx, func() ([]byte, error) { return s.getRange(ctx, key, off, length) })
+}
+
+// getRange is one attempt of GetRange for a length above zero.
+func (s *Store) getRange(ctx context.Context, key string, off, length int64) ([]byte, error) {
 	out, err := s.client.GetObject(ctx, &awss3.GetObjectInput{
 		Bucket: aws.String(s.cfg.Bucket),
 		Key:    aws.String(s.objectKey(key)),
@@ -176,7 +186,7 @@ func (s *Store) GetRange(ctx context.Context, key string, off, length int64) ([]
 	// sends the whole object) is caught rather than trusted.
 	data, err := io.ReadAll(io.LimitReader(out.Body, length+1))
 	if err != nil {
-		return nil, translateError("get range", key, err)
+		return nil, cutBody("get range", key, err)
 	}
 	if int64(len(data)) != length {
 		return nil, fmt.Errorf("s3 get %s [%d,+%d): got %d bytes: %w",
