@@ -15,12 +15,18 @@ import (
 // Head returns the object's size, upload time, version and retention, as
 // HeadObject reports them.
 func (s *Store) Head(ctx context.Context, key string) (objectstore.Info, error) {
+	return s.head(ctx, key, "")
+}
+
+// head is Head, of one version when versionID is set.
+func (s *Store) head(ctx context.Context, key, versionID string) (objectstore.Info, error) {
 	if err := objectstore.CheckKey(key); err != nil {
 		return objectstore.Info{}, err
 	}
 	out, err := s.client.HeadObject(ctx, &awss3.HeadObjectInput{
-		Bucket: aws.String(s.cfg.Bucket),
-		Key:    aws.String(s.objectKey(key)),
+		Bucket:    aws.String(s.cfg.Bucket),
+		Key:       aws.String(s.objectKey(key)),
+		VersionId: optional(versionID),
 	})
 	if err != nil {
 		err = translateError("head", key, err)
@@ -117,12 +123,28 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	return err
 }
 
-// ExtendRetention sets the current version's retain-until date to
-// ret.Until if that is later than the present one, keeping the present
-// mode if there is one (S3 forbids weakening COMPLIANCE). An earlier or
-// equal date is a no-op, so retention never shortens.
+// ExtendRetention extends the retention of the key's first version that
+// is not a delete marker (found by listing its versions): the one coffer
+// wrote, not whatever was put over it since.
 func (s *Store) ExtendRetention(ctx context.Context, key string, ret objectstore.Retention) error {
-	info, err := s.Head(ctx, key)
+	if err := objectstore.CheckKey(key); err != nil {
+		return err
+	}
+	v, err := s.firstVersion(ctx, key)
+	if err != nil {
+		return err
+	}
+	return s.ExtendRetentionVersion(ctx, key, v.VersionID, ret)
+}
+
+// ExtendRetentionVersion sets one version's retain-until date to
+// ret.Until if that is later than the present one (read first, with
+// HeadObject on that version), keeping the present mode if there is one
+// (S3 forbids weakening COMPLIANCE). An earlier or equal date is a no-op,
+// so retention never shortens. An empty versionID means the current
+// version, as on an unversioned bucket.
+func (s *Store) ExtendRetentionVersion(ctx context.Context, key, versionID string, ret objectstore.Retention) error {
+	info, err := s.head(ctx, key, versionID)
 	if err != nil {
 		return err
 	}
@@ -140,10 +162,16 @@ func (s *Store) ExtendRetention(ctx context.Context, key string, ret objectstore
 			Mode:            types.ObjectLockRetentionMode(lockMode(mode)),
 			RetainUntilDate: aws.Time(ret.Until),
 		},
-	}
-	if info.VersionID != "" {
-		in.VersionId = aws.String(info.VersionID)
+		VersionId: optional(info.VersionID),
 	}
 	_, err = s.client.PutObjectRetention(ctx, in)
 	return translateError("extend retention", key, err)
+}
+
+// optional is nil for an empty string, so an unset version ID is not sent.
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return aws.String(s)
 }

@@ -66,7 +66,7 @@ func (s suite) testListMany(t *testing.T) {
 	for range 16 {
 		wg.Go(func() {
 			for i := range work {
-				if err := st.Put(ctx(t), keyN("many/", i), []byte{byte(i)}, objectstore.Retention{}); err != nil {
+				if _, err := st.Put(ctx(t), keyN("many/", i), []byte{byte(i)}, objectstore.Retention{}); err != nil {
 					t.Errorf("Put %d: %v", i, err)
 				}
 			}

@@ -75,7 +75,7 @@ func randomBytes(t *testing.T, n int) []byte {
 
 func mustPut(t *testing.T, st objectstore.Store, key string, data []byte, ret objectstore.Retention) {
 	t.Helper()
-	if err := st.Put(ctx(t), key, data, ret); err != nil {
+	if _, err := st.Put(ctx(t), key, data, ret); err != nil {
 		t.Fatalf("Put(%q, %d bytes): %v", key, len(data), err)
 	}
 }
@@ -113,7 +113,7 @@ func (s suite) testPutNeverOverwrites(t *testing.T) {
 	first := []byte("the original bytes")
 	mustPut(t, st, "k", first, objectstore.Retention{})
 	for _, second := range [][]byte{[]byte("other"), first, {}} {
-		err := st.Put(ctx(t), "k", second, objectstore.Retention{})
+		_, err := st.Put(ctx(t), "k", second, objectstore.Retention{})
 		if !errors.Is(err, objectstore.ErrExists) {
 			t.Fatalf("second Put of %q = %v, want ErrExists", second, err)
 		}
@@ -136,7 +136,7 @@ func (s suite) testConcurrentPut(t *testing.T) {
 		payloads[i] = randomBytes(t, 64<<10)
 		wg.Go(func() {
 			<-start
-			errs[i] = st.Put(ctx(t), "contended", payloads[i], objectstore.Retention{})
+			_, errs[i] = st.Put(ctx(t), "contended", payloads[i], objectstore.Retention{})
 		})
 	}
 	close(start)
@@ -205,7 +205,7 @@ func (s suite) testInvalidKeys(t *testing.T) {
 	st := s.newStore(t)
 	for _, key := range []string{"", "/abs", "../up", "a/../b", "a//b", "a/", "./a",
 		"sp ace", "new\nline", "pct%", "uni\u00e9", string(make([]byte, objectstore.MaxKeyLen+1))} {
-		err := st.Put(ctx(t), key, []byte("x"), objectstore.Retention{})
+		_, err := st.Put(ctx(t), key, []byte("x"), objectstore.Retention{})
 		if !errors.Is(err, objectstore.ErrInvalidKey) {
 			t.Errorf("Put(%q) = %v, want ErrInvalidKey", key, err)
 		}
@@ -219,7 +219,7 @@ func (s suite) testCancelled(t *testing.T) {
 	st := s.newStore(t)
 	c, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := st.Put(c, "k", []byte("x"), objectstore.Retention{}); !errors.Is(err, context.Canceled) {
+	if _, err := st.Put(c, "k", []byte("x"), objectstore.Retention{}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Put with a cancelled context = %v, want context.Canceled", err)
 	}
 	if _, err := st.Head(ctx(t), "k"); !errors.Is(err, objectstore.ErrNotFound) {
