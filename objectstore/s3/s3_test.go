@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -34,9 +35,16 @@ func TestConformance(t *testing.T) {
 	bucket := srv.NewBucket(t, true)
 	t.Logf("conformance suite against versitygw at %s", srv.Endpoint)
 	var n atomic.Int64
+	var prefixes sync.Map // *s3.Store → its prefix, for the intruder
 	storetest.Run(t, func(t *testing.T) objectstore.Store {
-		return newStore(t, srv.Config(bucket, fmt.Sprintf("suite-%d", n.Add(1))))
-	}, storetest.Options{Retention: true})
+		prefix := fmt.Sprintf("suite-%d/", n.Add(1))
+		st := newStore(t, srv.Config(bucket, prefix))
+		prefixes.Store(st, prefix)
+		return st
+	}, storetest.Options{Retention: true, Intruder: func(t *testing.T, st objectstore.Store) storetest.Intruder {
+		prefix, _ := prefixes.Load(st)
+		return srv.Intruder(t, bucket, prefix.(string))
+	}})
 }
 
 // TestMultipartRoundTrip forces multipart uploads with a 5 MiB threshold
