@@ -27,12 +27,15 @@ type listed struct {
 
 // older orders one key's entries oldest first. S3 answers with versions
 // and delete markers in two lists, each newest first, so the merge goes by
-// upload time; within one second (the Date resolution of many servers) the
-// server's IsLatest entry is newest, a version is taken as older than a
-// marker (coffer writes each key once, before anyone can hide it), and
-// entries of one kind keep the server's order.
+// upload time, to the second: servers differ in resolution, even between
+// the two lists (versitygw lists versions to the second, markers to the
+// microsecond). Within one second the server's IsLatest entry is newest,
+// a version is taken as older than a marker (coffer writes each key once,
+// before anyone can hide it), and entries of one kind keep the server's
+// order. So a key's versions are always in order, and only a marker put
+// between two versions within one second may be placed after both.
 func older(a, b listed) int {
-	if c := a.v.Modified.Compare(b.v.Modified); c != 0 {
+	if c := a.v.Modified.Truncate(time.Second).Compare(b.v.Modified.Truncate(time.Second)); c != 0 {
 		return c
 	}
 	if a.latest != b.latest {
@@ -93,6 +96,11 @@ func (s *Store) listVersions(ctx context.Context, prefix string, pageSize int32,
 				return err
 			}
 			key = e.v.Key
+		}
+		for _, p := range pending {
+			if p.v.VersionID == e.v.VersionID && p.v.DeleteMarker == e.v.DeleteMarker {
+				return nil // a server that repeats a page's last entry on the next
+			}
 		}
 		seq++
 		e.seq = seq

@@ -90,6 +90,15 @@ func (s suite) testListMany(t *testing.T) {
 			t.Fatalf("List key %d = %q, want %q", i, k, keyN("many/", i))
 		}
 	}
+	vs := listVersions(t, st, "many/")
+	if len(vs) != n {
+		t.Fatalf("ListVersions returned %d versions, want %d", len(vs), n)
+	}
+	for i, v := range vs {
+		if v.Key != keyN("many/", i) || v.DeleteMarker || v.Size != 1 {
+			t.Fatalf("ListVersions entry %d = %+v, want %q", i, v, keyN("many/", i))
+		}
+	}
 }
 
 func (s suite) testListStops(t *testing.T) {
