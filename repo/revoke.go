@@ -224,3 +224,27 @@ func (r *Repository) RevokeSlot(ctx context.Context, id string, force bool) (hon
 	}
 	return left > 0, nil
 }
+
+// KeyObjects names the store objects that keep the repository openable:
+// the key slots no honoured revocation revokes, and every revocation
+// (so a revocation outlives the slot it names). Retention extension keeps
+// them locked; revoked slots are left to lapse and to prune.
+func (r *Repository) KeyObjects(ctx context.Context) (slots, revocations []string, err error) {
+	loaded, j, err := r.slotsJudged(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, s := range loaded {
+		if !j.revoked[s.id] {
+			slots = append(slots, keysPrefix+s.id)
+		}
+	}
+	listed, err := listRevocations(ctx, r.store)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, i := range listed {
+		revocations = append(revocations, i.Key)
+	}
+	return slots, revocations, nil
+}

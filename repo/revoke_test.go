@@ -180,10 +180,10 @@ func TestRevocationFollowsSlotBytes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.Put(ctx, keysPrefix+"00112233aabbccdd", data, objectstore.Retention{}); err != nil {
+	if _, err := putVerified(ctx, st, keysPrefix+"00112233aabbccdd", data, objectstore.Retention{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.Put(ctx, revocationsPrefix+"00112233445566778899aabbccddeeff", []byte("junk"), objectstore.Retention{}); err != nil {
+	if _, err := putVerified(ctx, st, revocationsPrefix+"00112233445566778899aabbccddeeff", []byte("junk"), objectstore.Retention{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Open(ctx, st, pass("other"), Options{}); !errors.Is(err, ErrRevoked) {
@@ -246,4 +246,21 @@ func TestPasswdKeepsOldSlot(t *testing.T) {
 		t.Fatalf("the old passphrase after passwd: %v, want ErrWrongKey", err)
 	}
 	openPass(t, st, "new", false)
+}
+
+// TestKeyObjects: what retention extension must keep locked is every slot
+// not revoked and every revocation.
+func TestKeyObjects(t *testing.T) {
+	ctx := context.Background()
+	_, r, other := revokeRepo(t)
+	if _, err := r.RevokeSlot(ctx, other, false); err != nil {
+		t.Fatal(err)
+	}
+	slots, revs, err := r.KeyObjects(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(slots) != 1 || slots[0] != keysPrefix+r.SlotID() || len(revs) != 1 || !strings.HasPrefix(revs[0], revocationsPrefix) {
+		t.Fatalf("KeyObjects: slots %q, revocations %q", slots, revs)
+	}
 }
