@@ -72,27 +72,38 @@ func readRevocations(ctx context.Context, st objectstore.Store, keys *cipher.Key
 		if err != nil && !isDamage(err) {
 			return nil, nil, fmt.Errorf("read key slot revocation %s: %w", i.Key, err)
 		}
-		var body revocationBody
+		var rv revocation
 		if err == nil {
 			var plain []byte
 			plain, err = keys.Metadata().Open(nil, data, objectAD(repoID, "revocation", i.Key))
 			if err == nil {
-				err = json.Unmarshal(plain, &body)
+				rv, err = parseRevocation(plain)
 			}
-		}
-		sum, herr := hex.DecodeString(body.Slot)
-		if err == nil && (herr != nil || len(sum) != 32) {
-			err = fmt.Errorf("%w: bad slot hash", ErrCorrupt)
 		}
 		if err != nil {
 			skipped = append(skipped, Damage{Key: i.Key, Reason: "key slot revocation unreadable, skipped: " + err.Error()})
 			continue
 		}
-		r := revocation{key: i.Key, modified: i.Modified, name: body.Name}
-		copy(r.slot[:], sum)
-		revs = append(revs, r)
+		rv.key, rv.modified = i.Key, i.Modified
+		revs = append(revs, rv)
 	}
 	return revs, skipped, nil
+}
+
+// parseRevocation decodes a revocation's plaintext; only its slot hash
+// is required.
+func parseRevocation(plain []byte) (revocation, error) {
+	var body revocationBody
+	if err := json.Unmarshal(plain, &body); err != nil {
+		return revocation{}, fmt.Errorf("%w: revocation: %v", ErrCorrupt, err)
+	}
+	sum, err := hex.DecodeString(body.Slot)
+	if err != nil || len(sum) != 32 {
+		return revocation{}, fmt.Errorf("%w: revocation: bad slot hash", ErrCorrupt)
+	}
+	rv := revocation{name: body.Name}
+	copy(rv.slot[:], sum)
+	return rv, nil
 }
 
 // judgement says which slots the revocations revoke.
