@@ -264,3 +264,29 @@ func TestKeyObjects(t *testing.T) {
 		t.Fatalf("KeyObjects: slots %q, revocations %q", slots, revs)
 	}
 }
+
+// TestIntruderRevocations: an intruder holding the key adds a slot of its
+// own and revokes the owner's. The owner's passphrase opens again with
+// IgnoreRevocations, and a slot added then is one no revocation names.
+func TestIntruderRevocations(t *testing.T) {
+	ctx := context.Background()
+	st, r, other := revokeRepo(t)
+	if _, err := r.AddSlot(ctx, pass("evil")); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{other, r.SlotID()} {
+		if honoured, err := r.RevokeSlot(ctx, id, true); err != nil || !honoured {
+			t.Fatalf("revoke %s: honoured %v, %v", id, honoured, err)
+		}
+	}
+	for _, p := range []string{"pw", "other"} {
+		if _, err := Open(ctx, st, pass(p), Options{}); !errors.Is(err, ErrRevoked) {
+			t.Fatalf("open with %q: %v, want ErrRevoked", p, err)
+		}
+	}
+	owner := openPass(t, st, "pw", true)
+	if _, err := owner.AddSlot(ctx, pass("fresh")); err != nil {
+		t.Fatal(err)
+	}
+	openPass(t, st, "fresh", false)
+}
