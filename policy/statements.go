@@ -39,8 +39,8 @@ func (b *builder) statements() []Statement {
 	list := b.stmt("CofferList", "Allow", listActions, bucket,
 		"List the repository's keys and every version of them: reads resolve each key to its first version and report later versions and delete markers.")
 	if b.o.Prefix != "" {
-		list.Condition = map[string]map[string]string{"StringLike": {"s3:prefix": b.o.Prefix + "/*"}}
-		list.Reason += " Only under the repository's prefix."
+		list.Condition = map[string]map[string]string{"StringLikeIfExists": {"s3:prefix": b.o.Prefix + "/*"}}
+		list.Reason += " A listing with a prefix must stay under the repository's; one without (HeadBucket, which gives the server's clock) passes."
 	}
 	out := []Statement{
 		list,
