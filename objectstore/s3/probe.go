@@ -134,7 +134,7 @@ func (s *Store) ProbeDeleteMarker(ctx context.Context, key string) error {
 // the credentials could change it.
 func (s *Store) ProbeRewriteVersioning(ctx context.Context) error {
 	_, err := s.client.PutBucketVersioning(ctx, &awss3.PutBucketVersioningInput{
-		Bucket: aws.String(s.cfg.Bucket),
+		Bucket:                  aws.String(s.cfg.Bucket),
 		VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled},
 	})
 	return translateError("probe put bucket versioning", s.cfg.Bucket, err)
