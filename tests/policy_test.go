@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -13,6 +14,9 @@ import (
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
+
+	"coffer/objectstore"
+	"coffer/objectstore/s3"
 )
 
 // TestPolicyVersitygw puts the policy `coffer policy --for versitygw`
@@ -58,6 +62,18 @@ func TestPolicyVersitygw(t *testing.T) {
 		t.Fatalf("read back through the user's credentials: %v (%d bytes)", err, len(got))
 	}
 	m.umount(t)
+
+	// A large upload goes in parts, which the policy must allow too.
+	cfg := gw.config(bucket, "host1", user)
+	cfg.MultipartThreshold, cfg.PartSize = 6<<20, 5<<20
+	st, err := s3.New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := bytes.Repeat([]byte("multipart "), 1<<20)
+	if _, err := st.Put(ctx, "multipart-under-policy", big, objectstore.Retention{}); err != nil {
+		t.Errorf("a multipart upload under the policy: %v", err)
+	}
 
 	c := gw.client(user)
 	out, err := c.ListObjectVersions(ctx, &awss3.ListObjectVersionsInput{
