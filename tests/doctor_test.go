@@ -206,3 +206,24 @@ func assertCanariesOnly(t *testing.T, gw *iamGateway, bucket, prefix string) {
 		}
 	}
 }
+
+// TestDoctorGovernance: a GOVERNANCE repository gets the warning that
+// credentials holding the bypass can delete everything, which does not by
+// itself fail the run's bucket promises.
+func TestDoctorGovernance(t *testing.T) {
+	gw := startIAMGateway(t)
+	user := gw.createUser(t, "host1key")
+	bucket := gw.newBucket(t, true)
+	gw.putPolicy(t, bucket, mustRun(t, shortTimeout, nil, cofferBin, "policy", "--repo", "s3://"+bucket+"/host1",
+		"--for", "versitygw", "--principal", user.access, "--allow-http").stdout)
+	be := gw.backend(bucket, "host1", user)
+	be.flags = append(be.flags, "--retention-mode", "GOVERNANCE")
+	r := newRepo(t, be)
+	r.be.flags = r.be.flags[:len(r.be.flags)-2]
+	rep, _ := doctorReport(t, r)
+	expect(t, rep, doctor.Warning, doctor.PromiseGovernance)
+	if res, _ := rep.Find(doctor.PromiseGovernance); !strings.Contains(res.Fix, "s3:BypassGovernanceRetention") {
+		t.Errorf("the GOVERNANCE warning does not name the bypass permission: %q", res.Fix)
+	}
+	expect(t, rep, doctor.Holds, doctor.PromiseObjectLock, doctor.PromiseNoBypass, doctor.PromiseNoDelete)
+}
