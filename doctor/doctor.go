@@ -23,7 +23,7 @@ const (
 	PromiseNoVersioning   = "these credentials cannot change versioning"
 	PromiseNoLockConfig   = "these credentials cannot change the object lock configuration"
 	PromiseClock          = "the store's clock is within a minute of ours"
-	PromiseLockedMeta     = "key slots and audit records are locked"
+	PromiseLockedMeta     = "key slots, revocations and audit records are locked"
 	PromiseRetention      = "retention outlasts the deletion delay"
 	PromiseNoTampering    = "no later versions or delete markers on coffer's keys"
 	PromiseGovernance     = "GOVERNANCE mode protects against these credentials"

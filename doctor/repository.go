@@ -14,8 +14,9 @@ import (
 const maxItems = 50
 
 // metaPrefixes hold the objects whose loss is a ransom: the key slots
-// (without one, the data is locked but unreadable) and the audit log.
-var metaPrefixes = []string{"keys/", "audit/"}
+// (without one, the data is locked but unreadable), their revocations
+// (deleting one would bring a revoked slot back) and the audit log.
+var metaPrefixes = []string{"keys/", "revocations/", "audit/"}
 
 // local runs, on a store without Prober (a local directory), the checks
 // that apply there, and says which do not.
