@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"coffer/objectstore"
 )
@@ -71,3 +72,44 @@ func TestRefusedVerdicts(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// retentionProber stores whatever retention it is sent, as a store that
+// does not enforce COMPLIANCE would, or refuses every change.
+type retentionProber struct {
+	Prober // only the retention probes are called
+	ret    objectstore.Retention
+	weak   bool
+}
+
+func (p *retentionProber) ProbeRetention(context.Context, string, string) (objectstore.Retention, error) {
+	return p.ret, nil
+}
+
+func (p *retentionProber) ProbePutRetention(_ context.Context, _, _ string, ret objectstore.Retention) error {
+	if !p.weak {
+		return fmt.Errorf("%w: locked", objectstore.ErrPermission)
+	}
+	p.ret = ret
+	return nil
+}
+
+// TestComplianceVerdicts: doctor judges by the retention read back, so a
+// store that takes a shorter COMPLIANCE date is caught even if it answers
+// as a refusing one would.
+func TestComplianceVerdicts(t *testing.T) {
+	until := time.Date(2026, 12, 1, 12, 2, 0, 0, time.UTC)
+	for _, weak := range []bool{false, true} {
+		d := &run{}
+		p := &retentionProber{ret: objectstore.Retention{Mode: objectstore.Compliance, Until: until}, weak: weak}
+		if err := d.compliance(context.Background(), p, true, "doctor/x/compliance", "v1"); err != nil {
+			t.Fatal(err)
+		}
+		want := Holds
+		if weak {
+			want = Broken
+		}
+		if r := d.results[0]; r.Status != want || (weak && !strings.Contains(r.Detail, "shortened")) {
+			t.Errorf("weak=%v: %s (%s), want %s", weak, r.Status, r.Detail, want)
+		}
+	}
+}
