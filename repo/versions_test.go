@@ -103,14 +103,21 @@ func TestIntruderVersionsAreIgnored(t *testing.T) {
 	packs := 0
 	for _, key := range all {
 		// Every metadata object gets a new version and a delete marker
-		// over it; packs get one, the other or both in turn.
-		over, hide := true, true
+		// over it; packs get one, the other or both in turn, and a pack
+		// left current gets other bytes of the same length (so its
+		// blocks fail authentication rather than fall outside it).
+		over, hide := []byte(fmt.Sprintf("intruder's %s", key)), true
 		if strings.HasPrefix(key, dataPrefix) {
-			over, hide = packs%3 != 1, packs%3 != 0
+			if packs%3 == 1 {
+				over = nil
+			}
+			if hide = packs%3 != 0; !hide {
+				over = randBytes(uint64(packs), len(getObject(t, st, key)))
+			}
 			packs++
 		}
-		if over {
-			st.Overwrite(key, []byte(fmt.Sprintf("intruder's %s", key)))
+		if over != nil {
+			st.Overwrite(key, over)
 		}
 		if hide {
 			st.Hide(key)
