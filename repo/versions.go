@@ -20,15 +20,18 @@ import (
 //     each key that has a version, with its first version's size, upload
 //     time and version ID. A key holding only delete markers is not
 //     listed.
-//   - Get reads a key's first version. Its ID comes from a listing or a
-//     Put of this process; for a key neither met, the key's versions are
-//     listed first (one more request).
+//   - Get reads a key's first version. Its ID comes from a listing; for
+//     a key not listed yet, the key's versions are listed first (one more
+//     request).
 //   - GetRange reads packs at their current version, which is the first
 //     one unless someone tampered with it: one request, as before. A
 //     pack that fails to read or open is resolved with resolve, and from
 //     then on read at its first version.
 //
-// Every other method is the store's own. First version IDs of metadata
+// Every other method is the store's own. A Put's version ID is not taken
+// for the key's first: where someone placed a delete marker on the key
+// before (predictable keys: the audit log's), an earlier version of
+// theirs may be the first, and only a listing tells. First version IDs of metadata
 // keys are kept; those of packs only when the pack was tampered with, so
 // the memory they take follows the metadata and the tampering, not the
 // data.
@@ -47,16 +50,6 @@ func newFirstVersions(st objectstore.Store, log *slog.Logger) *firstVersions {
 
 // isPack reports whether key names a pack, read at its current version.
 func isPack(key string) bool { return strings.HasPrefix(key, dataPrefix) }
-
-// Put stores a new object and remembers the version it created as the
-// key's first (for a metadata key).
-func (f *firstVersions) Put(ctx context.Context, key string, data []byte, ret objectstore.Retention) (string, error) {
-	vid, err := f.Store.Put(ctx, key, data, ret)
-	if err == nil && !isPack(key) {
-		f.remember(key, vid)
-	}
-	return vid, err
-}
 
 func (f *firstVersions) remember(key, vid string) {
 	f.mu.Lock()
@@ -174,14 +167,15 @@ func (f *firstVersions) GetRange(ctx context.Context, key string, off, length in
 	return f.Store.GetRange(ctx, key, off, length)
 }
 
-// firstOfPack is called when a read of pack key at its current version
-// failed (missing, failed authentication, wrong block): it lists the
-// pack's versions and reports whether its first version differs from
-// what was read, so the read is worth trying again (GetRange then reads
-// the first version). Once a pack is resolved, it is not listed again.
+// firstOfPack is called when a read of pack key failed (missing, failed
+// authentication, wrong block): it lists the pack's versions, once per
+// pack, and reports whether the pack has a first version other than its
+// current one, so the read is worth trying again (GetRange then reads
+// the first version). A read that failed at the first version already
+// is tried once more: the caller retries only once.
 func (f *firstVersions) firstOfPack(ctx context.Context, key string) (retry bool, err error) {
 	if _, ok := f.known(key); ok {
-		return false, nil // already read at its first version
+		return true, nil // tampered, resolved by another read meanwhile
 	}
 	_, tampered, err := f.resolve(ctx, key)
 	if err != nil {
