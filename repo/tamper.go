@@ -84,7 +84,7 @@ func (r *Repository) Tampering() []Tamper { return r.fv.tamp.list() }
 
 // TamperPrefixes are the prefixes ScanTampering lists by default: every
 // object coffer writes (the audit log's included).
-var TamperPrefixes = []string{configKey, keysPrefix, dataPrefix, indexPrefix, snapshotPrefix, "audit/"}
+var TamperPrefixes = []string{configKey, keysPrefix, "revocations/", dataPrefix, indexPrefix, snapshotPrefix, "audit/"}
 
 // ScanTampering lists the versions under each of prefixes (TamperPrefixes
 // if none), one version listing each, so its cost follows the number of
