@@ -215,9 +215,11 @@ func TestAsOfHidesLaterSnapshots(t *testing.T) {
 	}
 }
 
-// TestCleanCosts: on an untampered repository, opening and listing costs
-// one request more than plain listings did (the config's version
-// listing), and a block read costs one ranged read, as before.
+// TestCleanCosts: on an untampered repository, opening and listing
+// costs one version listing per metadata prefix and one read per object,
+// so one request more than plain listings did (config was one Get; it
+// is now a listing and a read), and a block read costs one ranged read,
+// as before.
 func TestCleanCosts(t *testing.T) {
 	st, secret, _ := versionsRepo(t)
 	r, err := openRepo(t, st, secret)
@@ -226,7 +228,7 @@ func TestCleanCosts(t *testing.T) {
 	}
 	s1 := fileSnapshot(t, r, randBytes(91, 100_000))
 	fileSnapshot(t, r, randBytes(92, 100_000))
-	c := &countingStore{Store: st, n: map[string]int{}}
+	c := &countingStore{Store: st, n: map[string]int{}, lists: map[string]int{}}
 	r2, err := openRepo(t, c, secret)
 	if err != nil {
 		t.Fatal(err)
@@ -235,13 +237,21 @@ func TestCleanCosts(t *testing.T) {
 		t.Fatal(err)
 	}
 	opened := c.total()
-	// Plain listings cost: Get config, List and Get each under keys/,
-	// index/ and snapshots/.
-	objects := len(keysUnder(t, st, keysPrefix)) + len(keysUnder(t, st, indexPrefix)) + len(keysUnder(t, st, snapshotPrefix))
-	plain := 1 + 3 + objects
-	t.Logf("open and list snapshots: %d requests %v; with plain listings: %d", opened, c.counts(), plain)
-	if opened != plain+1 || c.get("ListVersions") != 4 {
-		t.Errorf("open and list: %d requests %v, want %d with 4 version listings", opened, c.counts(), plain+1)
+	objects := 0
+	for prefix, n := range c.listed() {
+		if n != 1 || strings.HasPrefix(prefix, dataPrefix) {
+			t.Errorf("%q version-listed %d times, want once, and never a pack", prefix, n)
+		}
+		objects += len(keysUnder(t, st, prefix))
+	}
+	prefixes := len(c.listed())
+	// Plain listings cost one Get of config, and a List of each other
+	// prefix, and a Get per object.
+	plain := prefixes - 1 + objects
+	t.Logf("open and list snapshots: %d requests %v over %d prefixes and %d objects; with plain listings: %d",
+		opened, c.counts(), prefixes, objects, plain)
+	if opened != plain+1 || c.get("GetVersion") != objects {
+		t.Errorf("open and list: %d requests %v, want %d, one read per object", opened, c.counts(), plain+1)
 	}
 	id, _ := s1.TreeID()
 	tree, err := r2.LoadTree(context.Background(), id)
@@ -259,8 +269,19 @@ func TestCleanCosts(t *testing.T) {
 // countingStore counts every request by method.
 type countingStore struct {
 	objectstore.Store
-	mu sync.Mutex
-	n  map[string]int // guarded by mu
+	mu    sync.Mutex
+	n     map[string]int // guarded by mu
+	lists map[string]int // guarded by mu; version listings by prefix
+}
+
+func (c *countingStore) listed() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[string]int{}
+	for k, v := range c.lists {
+		out[k] = v
+	}
+	return out
 }
 
 func (c *countingStore) add(op string) {
@@ -322,6 +343,9 @@ func (c *countingStore) List(ctx context.Context, prefix string, fn func(objects
 
 func (c *countingStore) ListVersions(ctx context.Context, prefix string, fn func(objectstore.Version) error) error {
 	c.add("ListVersions")
+	c.mu.Lock()
+	c.lists[prefix]++
+	c.mu.Unlock()
 	return c.Store.ListVersions(ctx, prefix, fn)
 }
 
