@@ -23,7 +23,7 @@ import (
 // then a delete marker on every one (neither needs a version ID, so
 // object lock allows both). Every snapshot still lists and mounts, every
 // file reads back byte-identical, and `coffer snapshots` and each mount
-// name the tampering. Before it, --as-of a time between two snapshots
+// name the tampering, and backups go on from the head. Before it, --as-of a time between two snapshots
 // sets the later one aside, in the listing and for mount --snapshot.
 func TestIntruderVersionsIgnored(t *testing.T) {
 	be := newS3Backend(t)
@@ -89,6 +89,17 @@ func TestIntruderVersionsIgnored(t *testing.T) {
 			t.Errorf("the mount of %s logs no tampering:\n%s", id, snap.log())
 		}
 	}
+	// Backups go on: the head starts from the latest snapshot, and a new
+	// snapshot of it reads back.
+	head := r.mount(t, "--checkpoint-every", "0")
+	checkFiles(t, head.dir, files)
+	files["c/after"] = randBytes(rng, 300<<10)
+	putFile(t, filepath.Join(head.dir, "c/after"), files["c/after"])
+	third := head.snapshot(t)
+	head.umount(t)
+	snap = r.mount(t, "--snapshot", third)
+	checkFiles(t, snap.dir, files)
+	snap.umount(t)
 }
 
 func clone(m map[string][]byte) map[string][]byte {
