@@ -2,14 +2,15 @@ package audit
 
 import (
 	"context"
+	"strings"
 	"sync"
 
 	"coffer/objectstore"
 )
 
 // Counter is a Store that counts the objects and bytes written through
-// it, so a commit record can say what a snapshot cost the store. Every
-// other call passes through.
+// it, audit records aside, so a commit record can say what a snapshot
+// cost the store. Every other call passes through.
 type Counter struct {
 	objectstore.Store
 
@@ -24,7 +25,7 @@ func CountWrites(st objectstore.Store) *Counter { return &Counter{Store: st} }
 // Put stores data and counts it once it is stored.
 func (c *Counter) Put(ctx context.Context, key string, data []byte, ret objectstore.Retention) error {
 	err := c.Store.Put(ctx, key, data, ret)
-	if err == nil {
+	if err == nil && !strings.HasPrefix(key, Prefix) { // the records are not the snapshot's cost
 		c.mu.Lock()
 		c.objects++
 		c.bytes += int64(len(data))

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"coffer/audit"
 	"coffer/cipher"
 	"coffer/repo"
 )
@@ -104,6 +105,7 @@ func newKeyAddCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			f.recordKeyChange(cmd, r, audit.KindKeyAdd, id, secretKind(s))
 			fmt.Fprintf(cmd.OutOrStdout(), "added key slot %s\n", id)
 			return nil
 		}),
@@ -129,6 +131,7 @@ and the last slot (without a slot nobody can ever read the backups again);
 			if err := r.RemoveSlot(cmd.Context(), args[0], force); err != nil {
 				return err
 			}
+			f.recordKeyChange(cmd, r, audit.KindKeyRevoke, args[0], "")
 			fmt.Fprintf(cmd.OutOrStdout(), "removed key slot %s\n", args[0])
 			return nil
 		}),
@@ -159,6 +162,8 @@ func newKeyPasswdCmd() *cobra.Command {
 			if err := r.RemoveSlot(cmd.Context(), old, true); err != nil {
 				return errors.Join(fmt.Errorf("added key slot %s but could not remove the old slot %s", id, old), err)
 			}
+			f.recordKeyChange(cmd, r, audit.KindKeyAdd, id, secretKind(s))
+			f.recordKeyChange(cmd, r, audit.KindKeyRevoke, old, "")
 			fmt.Fprintf(cmd.OutOrStdout(), "changed: key slot %s replaces %s\n", id, old)
 			return nil
 		}),

@@ -1,0 +1,115 @@
+package tests
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// auditRecord is the part of `coffer audit --json` these tests read.
+type auditRecord struct {
+	Seq      uint64 `json:"seq"`
+	Kind     string `json:"kind"`
+	Source   string `json:"source"`
+	Host     string `json:"host"`
+	Mode     string `json:"mode"`
+	Prev     string `json:"prev"`
+	Snapshot *struct {
+		ID      string `json:"id"`
+		Files   uint64 `json:"files"`
+		Bytes   uint64 `json:"bytes"`
+		New     int64  `json:"new_bytes"`
+		Objects int64  `json:"objects_written"`
+	} `json:"snapshot"`
+	Skipped []struct {
+		Seq uint64 `json:"seq"`
+	} `json:"skipped"`
+}
+
+// auditVerify runs `coffer audit --verify --json`, which must pass, and
+// returns the records and what it said on stderr.
+func (r *repo) auditVerify(t *testing.T) ([]auditRecord, string) {
+	t.Helper()
+	args := append([]string{"audit", "--verify", "--json"}, r.repoArgs()...)
+	res := r.mustCoffer(t, shortTimeout, args...)
+	var recs []auditRecord
+	if err := json.Unmarshal([]byte(res.stdout), &recs); err != nil {
+		t.Fatalf("coffer audit --json: %v\n%s", err, res)
+	}
+	return recs, res.stderr
+}
+
+func auditKinds(recs []auditRecord) string {
+	kinds := make([]string, len(recs))
+	for i, rec := range recs {
+		kinds[i] = rec.Kind
+	}
+	return strings.Join(kinds, ",")
+}
+
+// TestAuditLog: init, mount, a write, a snapshot and the unmount each
+// leave a record that `coffer audit --verify` proves and lists; junk
+// planted at the next sequence key is stepped over by the next writer,
+// named in its record and by verify, and blocks nothing.
+func TestAuditLog(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be *backend) {
+		r := newRepo(t, be)
+		m := r.mount(t)
+		putFile(t, filepath.Join(m.dir, "a", "file.txt"), []byte("audited bytes\n"))
+		id := m.snapshot(t)
+		m.umount(t)
+
+		recs, _ := r.auditVerify(t)
+		if got := auditKinds(recs); got != "init,mount,commit,unmount" {
+			t.Fatalf("records %s, want init,mount,commit,unmount", got)
+		}
+		c := recs[2].Snapshot
+		if c == nil || c.ID != id || c.Files != 1 || c.Bytes != 14 || c.Objects < 2 || c.New <= 14 {
+			t.Fatalf("commit record %+v, want snapshot %s of 1 file, 14 bytes, its pack and index", c, id)
+		}
+		for i, rec := range recs {
+			if rec.Seq != uint64(i+1) || rec.Source == "" || rec.Source != recs[0].Source || rec.Host == "" {
+				t.Fatalf("record %d: %+v (want sequence %d, the same source as init's)", i, rec, i+1)
+			}
+			if (i == 0) != (rec.Prev == "") {
+				t.Fatalf("record %d links to %q", i, rec.Prev)
+			}
+		}
+		if recs[1].Mode != "read-write" {
+			t.Fatalf("mount record mode %q", recs[1].Mode)
+		}
+		since := r.mustCoffer(t, shortTimeout, append([]string{"audit", "--since", "2999-01-01"}, r.repoArgs()...)...)
+		if strings.Count(since.stdout, "\n") != 1 {
+			t.Fatalf("--since in the future listed records:\n%s", since.stdout)
+		}
+
+		// An intruder plants junk where the next record goes.
+		st := storeOf(t, be)
+		junk := fmt.Sprintf("audit/%020d", len(recs)+1)
+		plant(t, st, junk, []byte("not a record"))
+		if _, stderr := r.auditVerify(t); !strings.Contains(stderr, junk) {
+			t.Fatalf("audit --verify did not name the planted %s:\n%s", junk, stderr)
+		}
+
+		m = r.mount(t)
+		putFile(t, filepath.Join(m.dir, "b.txt"), []byte("more\n"))
+		m.umount(t)
+		recs, stderr := r.auditVerify(t)
+		if got := auditKinds(recs); got != "init,mount,commit,unmount,mount,commit,unmount" {
+			t.Fatalf("records after the planted junk: %s", got)
+		}
+		mnt := recs[4]
+		if mnt.Seq != uint64(len(recs[:4])+2) || len(mnt.Skipped) != 1 || mnt.Skipped[0].Seq != uint64(len(recs[:4])+1) {
+			t.Fatalf("the record after the junk = %+v, want it to step over %s", mnt, junk)
+		}
+		if !strings.Contains(stderr, junk) || !strings.Contains(stderr, "stepped over") {
+			t.Fatalf("audit --verify did not name the junk it stepped over:\n%s", stderr)
+		}
+		table := r.mustCoffer(t, shortTimeout, append([]string{"audit"}, r.repoArgs()...)...)
+		if !strings.Contains(table.stdout, id) || !strings.Contains(table.stdout, "skipped junk at "+junk) {
+			t.Fatalf("coffer audit lists:\n%s", table.stdout)
+		}
+	})
+}
