@@ -23,15 +23,15 @@ type Counter struct {
 func CountWrites(st objectstore.Store) *Counter { return &Counter{Store: st} }
 
 // Put stores data and counts it once it is stored.
-func (c *Counter) Put(ctx context.Context, key string, data []byte, ret objectstore.Retention) error {
-	err := c.Store.Put(ctx, key, data, ret)
+func (c *Counter) Put(ctx context.Context, key string, data []byte, ret objectstore.Retention) (string, error) {
+	vid, err := c.Store.Put(ctx, key, data, ret)
 	if err == nil && !strings.HasPrefix(key, Prefix) { // the records are not the snapshot's cost
 		c.mu.Lock()
 		c.objects++
 		c.bytes += int64(len(data))
 		c.mu.Unlock()
 	}
-	return err
+	return vid, err
 }
 
 // Take returns the objects and bytes written since the last Take, and

@@ -59,11 +59,8 @@ type Config struct {
 	Source  string
 	Host    string
 	Version string
-	Lock    Lock
-	// Now is the store's clock; nil uses Clock.
-	Now func(ctx context.Context) (time.Time, error)
-	// Clock is the local clock, used when Now is nil; nil is time.Now.
-	Clock func() time.Time
+	// Lock is the retention of records, from the store's clock (Now).
+	Lock Lock
 	// Snapshots lists the IDs of the snapshots in the repository, for the
 	// genesis record of a repository made before the log; nil: none.
 	Snapshots func(ctx context.Context) ([]string, error)
@@ -78,18 +75,16 @@ type Log struct {
 	cfg Config
 	log *slog.Logger
 
-	mu      sync.Mutex // one append at a time; guards the fields below
-	known   bool       // the tail below has been read from the store
-	next    uint64     // the sequence number the next record takes
-	prev    []byte     // sealed bytes of the last valid record; nil if none
-	skipped []Skip     // junk between prev and next, for the next record
+	mu      sync.Mutex        // one append at a time; guards the fields below
+	known   bool              // the tail below has been read from the store
+	next    uint64            // the sequence number the next record takes
+	prev    []byte            // sealed bytes of the last valid record; nil if none
+	skipped []Skip            // junk between prev and next, for the next record
+	ids     map[uint64]string // first version IDs of the sequence keys known
 }
 
 // New returns the log described by cfg. It reads nothing until used.
 func New(cfg Config) *Log {
-	if cfg.Clock == nil {
-		cfg.Clock = time.Now
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -155,9 +150,9 @@ func (l *Log) appendLocked(ctx context.Context, rec Record) (Record, error) {
 			}
 		}
 		key := Key(r.Seq)
-		err := l.cfg.Store.Put(ctx, key, sealed, l.cfg.Lock.retention(now))
+		vid, err := l.cfg.Store.Put(ctx, key, sealed, l.cfg.Lock.retention(now))
 		if err == nil {
-			l.advance(sealed)
+			l.advance(sealed, vid)
 			return r, nil
 		}
 		if !errors.Is(err, objectstore.ErrExists) {
@@ -169,13 +164,13 @@ func (l *Log) appendLocked(ctx context.Context, rec Record) (Record, error) {
 		}
 		// Someone holds the key: ourselves (an answer lost), another
 		// writer that won the race, or junk.
-		stored, gerr := l.cfg.Store.Get(ctx, key)
+		stored, vid, gerr := l.readFirst(ctx, r.Seq)
 		if gerr != nil {
 			return Record{}, fmt.Errorf("audit record %s exists and could not be read: %w", key, gerr)
 		}
 		if bytes.Equal(stored, sealed) {
 			l.log.Info("audit record was already stored by an earlier attempt", "key", key)
-			l.advance(sealed)
+			l.advance(sealed, vid)
 			return r, nil
 		}
 		if _, oerr := open(l.cfg.Keys, l.cfg.RepoID, r.Seq, stored); oerr != nil {
@@ -184,38 +179,37 @@ func (l *Log) appendLocked(ctx context.Context, rec Record) (Record, error) {
 			l.next++
 			continue
 		}
-		l.advance(stored) // another writer's record: go after it
+		l.advance(stored, vid) // another writer's record: go after it
 	}
 }
 
-// advance makes sealed (the record at l.next) the tail.
-func (l *Log) advance(sealed []byte) {
+// advance makes sealed, stored as version vid, the record at l.next and
+// the tail.
+func (l *Log) advance(sealed []byte, vid string) {
+	l.ids[l.next] = vid
 	l.prev, l.skipped = sealed, nil
 	l.next++
 }
 
-func (l *Log) now(ctx context.Context) (time.Time, error) {
-	if l.cfg.Now != nil {
-		return l.cfg.Now(ctx)
-	}
-	return l.cfg.Clock(), nil
-}
+// now is the store's clock.
+func (l *Log) now(ctx context.Context) (time.Time, error) { return l.cfg.Store.Now(ctx) }
 
 // loadTail finds the last valid record and the junk after it, once.
 func (l *Log) loadTail(ctx context.Context) error {
 	if l.known {
 		return nil
 	}
-	seqs, err := l.sequences(ctx)
+	sc, err := l.scanVersions(ctx)
 	if err != nil {
 		return err
 	}
-	l.next, l.prev, l.skipped = 1, nil, nil
+	seqs := sc.seqs
+	l.next, l.prev, l.skipped, l.ids = 1, nil, nil, sc.first
 	var junk []Skip
 	for i := len(seqs) - 1; i >= 0; i-- {
-		data, err := l.cfg.Store.Get(ctx, Key(seqs[i]))
+		data, err := l.readVersion(ctx, seqs[i], sc.first[seqs[i]])
 		if err != nil {
-			return fmt.Errorf("read audit record %s: %w", Key(seqs[i]), err)
+			return err
 		}
 		if _, oerr := open(l.cfg.Keys, l.cfg.RepoID, seqs[i], data); oerr != nil {
 			junk = append(junk, skipOf(seqs[i], data, oerr))
@@ -237,21 +231,4 @@ func (l *Log) loadTail(ctx context.Context) error {
 	}
 	l.known = true
 	return nil
-}
-
-// sequences lists the sequence numbers of the objects under Prefix,
-// ascending. Keys that are not sequence keys are left out.
-func (l *Log) sequences(ctx context.Context) ([]uint64, error) {
-	var seqs []uint64
-	err := l.cfg.Store.List(ctx, Prefix, func(i objectstore.Info) error {
-		if n, ok := parseKey(i.Key); ok && n > 0 {
-			seqs = append(seqs, n)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list audit records: %w", err)
-	}
-	slices.Sort(seqs)
-	return seqs, nil
 }

@@ -37,9 +37,11 @@ func fixedClock() func() time.Time {
 	}
 }
 
+func memoryStore() *memory.Store { return memory.New(fixedClock()) }
+
 func newTestLog(t testing.TB, st objectstore.Store, source string) *Log {
 	return New(Config{Store: st, Keys: testKeys(t), RepoID: testRepoID, Source: source, Host: "h",
-		Version: "test", Clock: fixedClock(), Lock: Lock{Period: time.Hour}})
+		Version: "test", Lock: Lock{Period: time.Hour}})
 }
 
 func mustAppend(t *testing.T, l *Log, rec Record) Record {
@@ -65,7 +67,7 @@ func commit(id string) Record {
 }
 
 func TestChainAppendsAndVerifies(t *testing.T) {
-	st := memory.New(nil)
+	st := memory.New(fixedClock())
 	l := newTestLog(t, st, "src-a")
 	mustAppend(t, l, Record{Kind: KindInit})
 	mustAppend(t, l, Record{Kind: KindMount, Mode: "read-write"})
@@ -92,7 +94,7 @@ func TestChainAppendsAndVerifies(t *testing.T) {
 }
 
 func TestGenesisNamesSnapshotsAlreadyThere(t *testing.T) {
-	st := memory.New(nil)
+	st := memory.New(fixedClock())
 	l := newTestLog(t, st, "src")
 	l.cfg.Snapshots = func(context.Context) ([]string, error) { return []string{"old1", "old2"}, nil }
 	r := mustAppend(t, l, Record{Kind: KindMount})
@@ -110,12 +112,12 @@ func TestGenesisNamesSnapshotsAlreadyThere(t *testing.T) {
 
 func TestJunkAtNextKeyIsSkippedAndNamed(t *testing.T) {
 	ctx := context.Background()
-	st := memory.New(nil)
+	st := memory.New(fixedClock())
 	l := newTestLog(t, st, "src")
 	mustAppend(t, l, Record{Kind: KindInit})
 	// Planted junk at the next two keys, after l learned the tail.
 	for _, seq := range []uint64{2, 3} {
-		if err := st.Put(ctx, Key(seq), []byte("junk"), objectstore.Retention{}); err != nil {
+		if _, err := st.Put(ctx, Key(seq), []byte("junk"), objectstore.Retention{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -133,7 +135,7 @@ func TestJunkAtNextKeyIsSkippedAndNamed(t *testing.T) {
 		t.Fatalf("planted = %q", rep.Planted)
 	}
 	// A fresh writer that finds junk at the tail when it loads skips it too.
-	if err := st.Put(ctx, Key(5), []byte("more junk"), objectstore.Retention{}); err != nil {
+	if _, err := st.Put(ctx, Key(5), []byte("more junk"), objectstore.Retention{}); err != nil {
 		t.Fatal(err)
 	}
 	if r := mustAppend(t, newTestLog(t, st, "other"), Record{Kind: KindUnmount}); r.Seq != 6 || len(r.Skipped) != 1 {
@@ -143,7 +145,7 @@ func TestJunkAtNextKeyIsSkippedAndNamed(t *testing.T) {
 }
 
 func TestRacingWritersNeverFork(t *testing.T) {
-	st := memory.New(nil)
+	st := memory.New(fixedClock())
 	mustAppend(t, newTestLog(t, st, "init"), Record{Kind: KindInit})
 	const writers, each = 4, 10
 	var wg sync.WaitGroup
@@ -171,7 +173,7 @@ func TestRacingWritersNeverFork(t *testing.T) {
 }
 
 func TestLostAnswerIsSuccess(t *testing.T) {
-	st := faulty.New(memory.New(nil))
+	st := faulty.New(memory.New(fixedClock()))
 	l := newTestLog(t, st, "src")
 	mustAppend(t, l, Record{Kind: KindInit})
 	st.Add(faulty.Fault{Ops: []faulty.Op{faulty.Put}, Prefix: Prefix, Times: 1, Applied: true})
@@ -188,8 +190,8 @@ func TestLostAnswerIsSuccess(t *testing.T) {
 func TestVerifyNamesTheFirstBreak(t *testing.T) {
 	ctx := context.Background()
 	build := func(t *testing.T) (*memory.Store, *Log) {
-		st := memory.New(nil)
-		l := New(Config{Store: st, Keys: testKeys(t), RepoID: testRepoID, Clock: fixedClock()}) // no lock: records can be removed
+		st := memory.New(fixedClock())
+		l := New(Config{Store: st, Keys: testKeys(t), RepoID: testRepoID}) // no lock: records can be removed
 		for _, r := range []Record{{Kind: KindInit}, {Kind: KindMount}, commit("s1"), {Kind: KindUnmount}} {
 			mustAppend(t, l, r)
 		}
@@ -212,7 +214,7 @@ func TestVerifyNamesTheFirstBreak(t *testing.T) {
 		}, Key(1) + " is missing"},
 		{"replaced by junk", func(t *testing.T, st *memory.Store, l *Log) {
 			_ = st.Delete(ctx, Key(2))
-			if err := st.Put(ctx, Key(2), []byte("junk"), objectstore.Retention{}); err != nil {
+			if _, err := st.Put(ctx, Key(2), []byte("junk"), objectstore.Retention{}); err != nil {
 				t.Fatal(err)
 			}
 		}, Key(3) + ": " + Key(2) + " is not a record"},
@@ -222,14 +224,14 @@ func TestVerifyNamesTheFirstBreak(t *testing.T) {
 			rec.Note = "forged"
 			sealed, _ := seal(l.cfg.Keys, testRepoID, rec)
 			_ = st.Delete(ctx, Key(2))
-			if err := st.Put(ctx, Key(2), sealed, objectstore.Retention{}); err != nil {
+			if _, err := st.Put(ctx, Key(2), sealed, objectstore.Retention{}); err != nil {
 				t.Fatal(err)
 			}
 		}, Key(3) + " does not link"},
 		{"moved", func(t *testing.T, st *memory.Store, l *Log) {
 			data, _ := st.Get(ctx, Key(3))
 			_ = st.Delete(ctx, Key(2))
-			if err := st.Put(ctx, Key(2), data, objectstore.Retention{}); err != nil {
+			if _, err := st.Put(ctx, Key(2), data, objectstore.Retention{}); err != nil {
 				t.Fatal(err)
 			}
 		}, Key(3) + ": " + Key(2) + " is not a record"},
@@ -252,7 +254,7 @@ func TestVerifyNamesTheFirstBreak(t *testing.T) {
 }
 
 func TestRepairWritesMissingCommitRecords(t *testing.T) {
-	st := memory.New(nil)
+	st := memory.New(fixedClock())
 	l := newTestLog(t, st, "src")
 	t0 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	snaps := []Commit{{ID: "s1", Time: t0}, {ID: "s2", Time: t0.Add(time.Hour)}, {ID: "s3", Time: t0.Add(2 * time.Hour)}}

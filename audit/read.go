@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-
-	"coffer/objectstore"
 )
 
 // Entry is one object under audit/ as Read found it: a valid record, or
@@ -18,32 +16,29 @@ type Entry struct {
 	Err    error
 }
 
-// Read returns every object under audit/, sequence keys first in order,
-// then any other keys. Objects that are not valid records are returned
-// with Err set; only a failing store makes Read fail.
-func (l *Log) Read(ctx context.Context) ([]Entry, error) {
-	var seqKeys, other []Entry
-	err := l.cfg.Store.List(ctx, Prefix, func(i objectstore.Info) error {
-		if n, ok := parseKey(i.Key); ok && n > 0 {
-			seqKeys = append(seqKeys, Entry{Key: i.Key, Seq: n})
-		} else {
-			other = append(other, Entry{Key: i.Key, Err: fmt.Errorf("%w: not a sequence key", ErrRecord)})
-		}
-		return nil
-	})
+// Read returns every object under audit/ at its first version (the one
+// coffer wrote), sequence keys first in order, then any other keys.
+// Objects that are not valid records are returned with Err set; only a
+// failing store makes Read fail. tampered names, one line each, the
+// later versions and delete markers found on audit keys.
+func (l *Log) Read(ctx context.Context) (entries []Entry, tampered []string, err error) {
+	sc, err := l.scanVersions(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("list audit records: %w", err)
+		return nil, nil, err
 	}
-	for i := range seqKeys {
-		e := &seqKeys[i]
-		data, err := l.cfg.Store.Get(ctx, e.Key)
+	for _, seq := range sc.seqs {
+		data, err := l.readVersion(ctx, seq, sc.first[seq])
 		if err != nil {
-			return nil, fmt.Errorf("read audit record %s: %w", e.Key, err)
+			return nil, nil, err
 		}
-		e.Sealed = data
-		e.Record, e.Err = open(l.cfg.Keys, l.cfg.RepoID, e.Seq, data)
+		e := Entry{Key: Key(seq), Seq: seq, Sealed: data}
+		e.Record, e.Err = open(l.cfg.Keys, l.cfg.RepoID, seq, data)
+		entries = append(entries, e)
 	}
-	return append(seqKeys, other...), nil
+	for _, k := range sc.other {
+		entries = append(entries, Entry{Key: k, Err: fmt.Errorf("%w: not a sequence key", ErrRecord)})
+	}
+	return entries, sc.tampered, nil
 }
 
 // Records returns the valid records of entries, in order.

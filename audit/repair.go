@@ -1,9 +1,6 @@
 package audit
 
-import (
-	"context"
-	"fmt"
-)
+import "context"
 
 // repairLookback bounds how many records Repair reads back from the tail
 // to find the last commit record.
@@ -27,9 +24,15 @@ func (l *Log) Repair(ctx context.Context, snaps []Commit) (int, error) {
 	recorded := map[string]bool{}
 	var newest *Commit // the snapshot of the last commit record
 	for seq, n := l.next-1, 0; seq > 0 && n < repairLookback && newest == nil; seq, n = seq-1, n+1 {
-		data, err := l.cfg.Store.Get(ctx, Key(seq))
+		var data []byte
+		var err error
+		if id, ok := l.ids[seq]; ok {
+			data, err = l.readVersion(ctx, seq, id)
+		} else {
+			data, _, err = l.readFirst(ctx, seq)
+		}
 		if err != nil {
-			return 0, fmt.Errorf("read audit record %s: %w", Key(seq), err)
+			return 0, err
 		}
 		rec, err := open(l.cfg.Keys, l.cfg.RepoID, seq, data)
 		if err != nil {

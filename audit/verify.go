@@ -18,22 +18,27 @@ type Report struct {
 	// not records: junk the writers stepped over, or keys no writer
 	// would take. They do not break the chain.
 	Planted []string
+	// Tampered names the later versions and delete markers on audit
+	// keys; the first one is a break.
+	Tampered []string
 }
 
 // Verify checks the whole log: sequence numbers run from 1 without a
 // gap up to the last valid record, every record authenticates and links
 // to the one before it, every object at a sequence key that is not a
 // record is named by the next record's Skipped (with the same bytes), and
-// every snapshot in snapshots (IDs) has a commit record or is named by
-// the genesis record. The first break is returned as an error wrapping
+// no audit key has a later version or a delete marker, and every
+// snapshot in snapshots (IDs) has a commit record or is named by the
+// genesis record. Records are read at their first version, so the chain
+// is judged as coffer wrote it, whatever was put over it. The first break is returned as an error wrapping
 // ErrBroken; a failing store is returned as itself. The report is filled
 // either way.
 func (l *Log) Verify(ctx context.Context, snapshots []string) (Report, error) {
-	entries, err := l.Read(ctx)
+	entries, tampered, err := l.Read(ctx)
 	if err != nil {
 		return Report{}, err
 	}
-	rep := Report{Entries: entries}
+	rep := Report{Entries: entries, Tampered: tampered}
 	last := -1
 	for i, e := range entries {
 		if e.Seq > 0 && e.Record != nil {
@@ -93,6 +98,9 @@ func (l *Log) Verify(ctx context.Context, snapshots []string) (Report, error) {
 	}
 	if broken != nil {
 		return rep, broken
+	}
+	if len(tampered) > 0 {
+		return rep, fmt.Errorf("%w: %s", ErrBroken, tampered[0])
 	}
 	for _, id := range snapshots {
 		if !recorded[id] {

@@ -17,7 +17,6 @@ func (r *Repository) AuditLog(source, host, version string) *audit.Log {
 		Store: r.store, Keys: r.keys, RepoID: r.id,
 		Source: source, Host: host, Version: version,
 		Lock:   audit.LockFor(r.params.Retention.Mode, days),
-		Clock:  r.opts.Clock,
 		Logger: r.log,
 		Snapshots: func(ctx context.Context) ([]string, error) {
 			snaps, err := r.Snapshots(ctx)

@@ -28,9 +28,13 @@ operation (init, mount, unmount, snapshot commit, retention extension, key
 change, doctor run), each naming the server (source ID and host) that
 wrote it.
 
+Records are read at their first version, the one coffer wrote: later
+versions and delete markers put on audit keys are named on stderr.
+
 --verify checks that the records run from the first without a gap, that
-each one authenticates and links to the one before it, and that every
-snapshot has its commit record; it exits non-zero naming the first break.
+each one authenticates and links to the one before it, that no audit key
+has a later version or a delete marker, and that every snapshot has its
+commit record; it exits non-zero naming the first break.
 Objects planted under audit/ that are not records are named on stderr;
 writers step over them and say so in their next record.
 
@@ -45,6 +49,7 @@ YYYY-MM-DD, or a Go duration such as 72h, meaning that long ago).`,
 			ctx := cmd.Context()
 			log := r.AuditLog("", "", version)
 			var entries []audit.Entry
+			var tampered []string
 			var verr error
 			if verify {
 				snaps, err := r.Snapshots(ctx)
@@ -57,12 +62,15 @@ YYYY-MM-DD, or a Go duration such as 72h, meaning that long ago).`,
 				}
 				var rep audit.Report
 				rep, verr = log.Verify(ctx, ids)
-				entries = rep.Entries
+				entries, tampered = rep.Entries, rep.Tampered
 				for _, p := range rep.Planted {
 					fmt.Fprintln(cmd.ErrOrStderr(), "coffer: warning: planted under audit/: "+p)
 				}
-			} else if entries, err = log.Read(ctx); err != nil {
+			} else if entries, tampered, err = log.Read(ctx); err != nil {
 				return err
+			}
+			for _, line := range tampered {
+				fmt.Fprintln(cmd.ErrOrStderr(), "coffer: warning: tampering: "+line)
 			}
 			if entries == nil && verr != nil {
 				return verr

@@ -1,0 +1,59 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+)
+
+// TestIntruderVersionsAreSeenAndIgnored: with coffer's credentials an
+// intruder can put new versions over records and hide them behind delete
+// markers. Records are read at their first version, so the chain stays
+// whole and writers go on; Verify names each later version and marker as
+// a break.
+func TestIntruderVersionsAreSeenAndIgnored(t *testing.T) {
+	ctx := context.Background()
+	st := memoryStore()
+	l := newTestLog(t, st, "src")
+	for _, r := range []Record{{Kind: KindInit}, {Kind: KindMount}, commit("s1"), {Kind: KindUnmount}} {
+		mustAppend(t, l, r)
+	}
+	data, _ := st.Get(ctx, Key(3))
+	forged, _ := open(l.cfg.Keys, testRepoID, 3, data)
+	forged.Snapshot.ID = "forged"
+	sealed, _ := seal(l.cfg.Keys, testRepoID, forged)
+	st.Overwrite(Key(3), sealed)         // a forged record over the commit record
+	st.Overwrite(Key(4), []byte("junk")) // junk over the tail
+	st.Hide(Key(2))                      // the mount record hidden
+	st.Hide(Key(5))                      // a marker where the next record goes
+
+	// A fresh writer finds the tail at its first version and goes on.
+	r := mustAppend(t, newTestLog(t, st, "next"), Record{Kind: KindMount})
+	if r.Seq != 5 || len(r.Skipped) != 0 || r.Prev != link(l.cfg.Keys, mustFirst(t, l, 4)) {
+		t.Fatalf("record after the tampering = %+v", r)
+	}
+	rep, err := newTestLog(t, st, "r").Verify(ctx, []string{"s1"})
+	if !errors.Is(err, ErrBroken) || !strings.Contains(err.Error(), Key(2)+" has a delete marker") {
+		t.Fatalf("Verify = %v, want a break naming the delete marker on %s", err, Key(2))
+	}
+	recs := Records(rep.Entries)
+	if len(recs) != 5 || recs[2].Snapshot.ID != "s1" {
+		t.Fatalf("records read = %+v, want the five coffer wrote", recs)
+	}
+	all := strings.Join(rep.Tampered, "\n")
+	for _, want := range []string{Key(2) + " has a delete marker", Key(3) + " has a later version", Key(4) + " has a later version", Key(5) + " has a delete marker"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("tampering not named: %q in\n%s", want, all)
+		}
+	}
+}
+
+func mustFirst(t *testing.T, l *Log, seq uint64) []byte {
+	t.Helper()
+	data, _, err := l.readFirst(context.Background(), seq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
