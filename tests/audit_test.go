@@ -3,9 +3,12 @@ package tests
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"coffer/objectstore/s3/s3test"
 )
 
 // auditRecord is the part of `coffer audit --json` these tests read.
@@ -111,5 +114,42 @@ func TestAuditLog(t *testing.T) {
 		if !strings.Contains(table.stdout, id) || !strings.Contains(table.stdout, "skipped junk at "+junk) {
 			t.Fatalf("coffer audit lists:\n%s", table.stdout)
 		}
+
+		// On S3 the same credentials can hide a locked record behind a
+		// delete marker and put a new version over one: the listing still
+		// shows every record as coffer wrote it (their first versions),
+		// and verify fails naming the first tampering.
+		if be.name != "s3" {
+			return
+		}
+		hidden, over := fmt.Sprintf("audit/%020d", 2), fmt.Sprintf("audit/%020d", 3)
+		in := intruderOf(t, be)
+		in.Hide(hidden)
+		in.Overwrite(over, []byte("a forged commit record")) // over the commit record of id
+		table = r.mustCoffer(t, shortTimeout, append([]string{"audit"}, r.repoArgs()...)...)
+		if !strings.Contains(table.stdout, id) || !strings.Contains(table.stderr, hidden+" has a delete marker") ||
+			!strings.Contains(table.stderr, over+" has a later version") {
+			t.Fatalf("coffer audit after records were hidden and put over:\n%s", table)
+		}
+		res := r.coffer(t, shortTimeout, append([]string{"audit", "--verify"}, r.repoArgs()...)...)
+		if res.exitCode() == 0 || !strings.Contains(res.stderr, "audit log is broken: "+hidden+" has a delete marker") {
+			t.Fatalf("audit --verify with a hidden record: %v", res)
+		}
 	})
+}
+
+// intruderOf acts on an S3 backend's bucket as someone holding its
+// credentials, outside coffer's rules.
+func intruderOf(t *testing.T, be *backend) *s3test.Intruder {
+	t.Helper()
+	env := map[string]string{}
+	for _, kv := range be.env {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	u, err := url.Parse(be.repoURL)
+	must(t, err)
+	srv := &s3test.Server{Endpoint: env["AWS_ENDPOINT_URL_S3"], AccessKey: env["AWS_ACCESS_KEY_ID"],
+		SecretKey: env["AWS_SECRET_ACCESS_KEY"], Region: env["AWS_REGION"]}
+	return srv.Intruder(t, u.Host, strings.Trim(u.Path, "/")+"/")
 }
