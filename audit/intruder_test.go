@@ -57,3 +57,20 @@ func mustFirst(t *testing.T, l *Log, seq uint64) []byte {
 	}
 	return data
 }
+
+func TestFirstVersionsAreCoffers(t *testing.T) {
+	st := memoryStore()
+	l := newTestLog(t, st, "src")
+	mustAppend(t, l, Record{Kind: KindInit})
+	mustAppend(t, l, Record{Kind: KindMount})
+	info, err := st.Head(context.Background(), Key(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Overwrite(Key(2), []byte("junk"))
+	st.Hide(Key(1))
+	vs, err := l.FirstVersions(context.Background())
+	if err != nil || len(vs) != 2 || vs[0].Key != Key(1) || vs[1].Key != Key(2) || vs[1].VersionID != info.VersionID {
+		t.Fatalf("FirstVersions = %+v, %v; want records 1 and 2 at coffer's versions (2: %s)", vs, err, info.VersionID)
+	}
+}

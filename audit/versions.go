@@ -79,3 +79,22 @@ func (l *Log) readFirst(ctx context.Context, seq uint64) ([]byte, string, error)
 	data, err := l.readVersion(ctx, seq, id)
 	return data, id, err
 }
+
+// FirstVersions returns the first version (coffer's) of every key under
+// audit/, in key order, for the retention extension: extend these, by
+// version ID, never a later one an intruder put.
+func (l *Log) FirstVersions(ctx context.Context) ([]objectstore.Version, error) {
+	var out []objectstore.Version
+	seen := map[string]bool{}
+	err := l.cfg.Store.ListVersions(ctx, Prefix, func(v objectstore.Version) error {
+		if !v.DeleteMarker && !seen[v.Key] {
+			seen[v.Key] = true
+			out = append(out, v)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list audit records: %w", err)
+	}
+	return out, nil
+}

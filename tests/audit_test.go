@@ -200,3 +200,30 @@ func TestAuditRepairsACommitRecordACrashLeftOut(t *testing.T) {
 		}
 	})
 }
+
+// TestAuditGenesis: a repository whose snapshots predate the log (here:
+// its records removed, as if made by a coffer without one) gets a
+// genesis record naming them at its next mount, and then verifies.
+func TestAuditGenesis(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be *backend) {
+		r := newUnlockedRepo(t, be)
+		m := r.mount(t)
+		putFile(t, filepath.Join(m.dir, "f"), []byte("x"))
+		id := m.snapshot(t)
+		m.umount(t)
+		st := storeOf(t, be)
+		for _, k := range listKeys(t, st, "audit/") {
+			must(t, st.Delete(context.Background(), k))
+		}
+		m = r.mount(t, "--snapshot", "latest") // a read-only mount writes records too
+		m.umount(t)
+		recs, _ := r.auditVerify(t)
+		if got := auditKinds(recs); got != "genesis,mount,unmount" || recs[1].Mode != "read-only" {
+			t.Fatalf("records: %s (%+v)", got, recs)
+		}
+		res := r.mustCoffer(t, shortTimeout, append([]string{"audit", "--json"}, r.repoArgs()...)...)
+		if !strings.Contains(res.stdout, `"snapshots": [`) || !strings.Contains(res.stdout, id) {
+			t.Fatalf("the genesis record does not name snapshot %s:\n%s", id, res.stdout)
+		}
+	})
+}
