@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"coffer/objectstore/faulty"
 )
 
 // TestIntruderVersionsAreSeenAndIgnored: with coffer's credentials an
@@ -73,4 +75,24 @@ func TestFirstVersionsAreCoffers(t *testing.T) {
 	if err != nil || len(vs) != 2 || vs[0].Key != Key(1) || vs[1].Key != Key(2) || vs[1].VersionID != info.VersionID {
 		t.Fatalf("FirstVersions = %+v, %v; want records 1 and 2 at coffer's versions (2: %s)", vs, err, info.VersionID)
 	}
+}
+
+// TestFailingPutsAreRetriedWithTheSameBytes: puts that fail outright are
+// retried; the record lands once.
+func TestFailingPutsAreRetriedWithTheSameBytes(t *testing.T) {
+	st := faulty.New(memoryStore())
+	l := newTestLog(t, st, "src")
+	st.Add(faulty.Fault{Ops: []faulty.Op{faulty.Put}, Prefix: Prefix, Times: 2})
+	if r := mustAppend(t, l, Record{Kind: KindInit}); r.Seq != 1 {
+		t.Fatalf("seq %d", r.Seq)
+	}
+	st.Add(faulty.Fault{Ops: []faulty.Op{faulty.Put}, Prefix: Prefix})
+	if _, err := l.Append(context.Background(), Record{Kind: KindMount}); !errors.Is(err, faulty.ErrInjected) {
+		t.Fatalf("Append on a store that keeps failing = %v", err)
+	}
+	st.Clear()
+	if r := mustAppend(t, l, Record{Kind: KindMount}); r.Seq != 2 {
+		t.Fatalf("seq %d after the store healed", r.Seq)
+	}
+	mustVerify(t, l)
 }

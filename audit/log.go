@@ -96,6 +96,21 @@ func New(cfg Config) *Log {
 // them too.
 const putAttempts = 4
 
+// retryWait is the first wait before such a retry; it grows linearly.
+const retryWait = 200 * time.Millisecond
+
+// sleep waits d, or until ctx ends (false).
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
 // Append writes rec as the next record and returns it as written (with
 // its sequence number, link, time and source). On a repository whose log
 // is empty and rec is not the init record, a genesis record naming the
@@ -160,6 +175,9 @@ func (l *Log) appendLocked(ctx context.Context, rec Record) (Record, error) {
 				return Record{}, fmt.Errorf("write audit record %s: %w", key, err)
 			}
 			l.log.Warn("audit record not written; retrying", "key", key, "err", err)
+			if !sleep(ctx, time.Duration(failures)*retryWait) {
+				return Record{}, ctx.Err()
+			}
 			continue
 		}
 		// Someone holds the key: ourselves (an answer lost), another
