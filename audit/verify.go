@@ -66,7 +66,11 @@ func (l *Log) Verify(ctx context.Context, snapshots []string) (Report, error) {
 			continue
 		}
 		if e.Seq != expected {
-			broken = fmt.Errorf("%w: %s is missing (records %d to %d are gone)", ErrBroken, Key(expected), expected, e.Seq-1)
+			gone := fmt.Sprintf("record %d is gone", expected)
+			if e.Seq-1 > expected {
+				gone = fmt.Sprintf("records %d to %d are gone", expected, e.Seq-1)
+			}
+			broken = fmt.Errorf("%w: %s is missing (%s: removed, or hidden from the listing)", ErrBroken, Key(expected), gone)
 			continue
 		}
 		expected++
