@@ -171,7 +171,8 @@ func (l *Log) appendLocked(ctx context.Context, rec Record) (Record, error) {
 			return r, nil
 		}
 		if !errors.Is(err, objectstore.ErrExists) {
-			if failures++; failures >= putAttempts || ctx.Err() != nil || errors.Is(err, objectstore.ErrInvalidKey) {
+			if failures++; failures >= putAttempts || ctx.Err() != nil ||
+				errors.Is(err, objectstore.ErrInvalidKey) || errors.Is(err, objectstore.ErrPermission) {
 				return Record{}, fmt.Errorf("write audit record %s: %w", key, err)
 			}
 			l.log.Warn("audit record not written; retrying", "key", key, "err", err)
