@@ -265,15 +265,17 @@ func TestRepairWritesMissingCommitRecords(t *testing.T) {
 	if _, err := l.Verify(context.Background(), []string{"s1", "s2", "s3"}); !errors.Is(err, ErrBroken) {
 		t.Fatalf("Verify before repair: %v", err)
 	}
-	n, err := newTestLog(t, st, "next-mount").Repair(context.Background(), snaps)
+	// Another server's commit after the crash does not hide them.
+	mustAppend(t, newTestLog(t, st, "other-server"), Record{Kind: KindCommit, Snapshot: &Commit{ID: "x1", Time: t0.Add(3 * time.Hour)}})
+	n, err := newTestLog(t, st, "src").Repair(context.Background(), snaps)
 	if err != nil || n != 2 {
 		t.Fatalf("Repair = %d, %v; want 2 records", n, err)
 	}
-	recs := Records(mustVerify(t, l, "s1", "s2", "s3").Entries)
+	recs := Records(mustVerify(t, l, "s1", "s2", "s3", "x1").Entries)
 	if last := recs[len(recs)-1]; !last.Repaired || last.Snapshot.ID != "s3" {
 		t.Fatalf("last record = %+v", last)
 	}
-	if n, err := newTestLog(t, st, "again").Repair(context.Background(), snaps); err != nil || n != 0 {
+	if n, err := newTestLog(t, st, "src").Repair(context.Background(), snaps); err != nil || n != 0 {
 		t.Fatalf("second Repair = %d, %v; want nothing to do", n, err)
 	}
 }

@@ -7,14 +7,14 @@ import "context"
 const repairLookback = 256
 
 // Repair writes the commit records a crash left out: snaps (oldest
-// first) are the repository's snapshots; each one newer than the
-// snapshot of the last commit record (or, on a log without one, not
-// named by the genesis record) that has no commit record gets one,
-// marked Repaired. It returns how many it wrote.
+// first) are the snapshots this server made; each one newer than the
+// snapshot of this source's last commit record (or, on a log without
+// one, not named by the genesis record) that has no commit record gets
+// one, marked Repaired. It returns how many it wrote.
 //
-// A commit record is written right after its snapshot, so only the
-// snapshots after the last commit record can lack one; Repair reads back
-// from the tail only to that record. Verify checks every snapshot.
+// A server writes each commit record right after its snapshot, so only
+// its snapshots after its last commit record can lack one; Repair reads
+// back from the tail only to that record. Verify checks every snapshot.
 func (l *Log) Repair(ctx context.Context, snaps []Commit) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -41,7 +41,9 @@ func (l *Log) Repair(ctx context.Context, snaps []Commit) (int, error) {
 		switch {
 		case rec.Kind == KindCommit && rec.Snapshot != nil:
 			recorded[rec.Snapshot.ID] = true
-			newest = rec.Snapshot
+			if rec.Source == l.cfg.Source {
+				newest = rec.Snapshot
+			}
 		case rec.Kind == KindGenesis:
 			for _, id := range rec.Snapshots {
 				recorded[id] = true

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -38,7 +39,7 @@ func (f *mountFlags) newAuditEvents(r *repo.Repository, counter *audit.Counter, 
 }
 
 // Mounted records the mount and, on a read-write mount, writes the
-// commit records a crash left out.
+// commit records a crash left out of this host's snapshots.
 func (e *auditEvents) Mounted(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, auditTimeout)
 	defer cancel()
@@ -54,9 +55,12 @@ func (e *auditEvents) Mounted(ctx context.Context) {
 		e.logger.Warn("audit: snapshots not listed; missing commit records not repaired", "err", err)
 		return
 	}
-	commits := make([]audit.Commit, len(snaps))
-	for i, s := range snaps {
-		commits[i] = repo.AuditCommit(s, 0, 0)
+	host, _ := os.Hostname() // the head's snapshots carry it
+	var commits []audit.Commit
+	for _, s := range snaps {
+		if s.Host == host {
+			commits = append(commits, repo.AuditCommit(s, 0, 0))
+		}
 	}
 	n, err := e.log.Repair(ctx, commits)
 	if n > 0 {
