@@ -29,6 +29,10 @@ type auditRecord struct {
 		New     int64  `json:"new_bytes"`
 		Objects int64  `json:"objects_written"`
 	} `json:"snapshot"`
+	Key *struct {
+		Slot string `json:"slot"`
+		Kind string `json:"kind"`
+	} `json:"key"`
 	Skipped []struct {
 		Seq uint64 `json:"seq"`
 	} `json:"skipped"`
@@ -116,6 +120,15 @@ func TestAuditLog(t *testing.T) {
 		table := r.mustCoffer(t, shortTimeout, append([]string{"audit"}, r.repoArgs()...)...)
 		if !strings.Contains(table.stdout, id) || !strings.Contains(table.stdout, "skipped junk at "+junk) {
 			t.Fatalf("coffer audit lists:\n%s", table.stdout)
+		}
+
+		// Key changes are recorded too.
+		key2 := filepath.Join(r.scratch, "key2")
+		r.mustCoffer(t, shortTimeout, "key", "generate", key2)
+		r.mustCoffer(t, longTimeout, append([]string{"key", "add", "--new-key-file", key2}, r.repoArgs()...)...)
+		recs, _ = r.auditVerify(t)
+		if last := recs[len(recs)-1]; last.Kind != "key-add" || last.Key == nil || last.Key.Kind != "keyfile" {
+			t.Fatalf("the last record after key add = %+v", last)
 		}
 
 		// On S3 the same credentials can hide a locked record behind a
