@@ -66,8 +66,15 @@ YYYY-MM-DD, or a Go duration such as 72h, meaning that long ago).`,
 				for _, p := range rep.Planted {
 					fmt.Fprintln(cmd.ErrOrStderr(), "coffer: warning: planted under audit/: "+p)
 				}
-			} else if entries, tampered, err = log.Read(ctx); err != nil {
-				return err
+			} else {
+				if entries, tampered, err = log.Read(ctx); err != nil {
+					return err
+				}
+				for _, e := range entries {
+					if e.Record == nil {
+						fmt.Fprintf(cmd.ErrOrStderr(), "coffer: warning: planted under audit/: %s is not a record (%v)\n", e.Key, e.Err)
+					}
+				}
 			}
 			for _, line := range tampered {
 				fmt.Fprintln(cmd.ErrOrStderr(), "coffer: warning: tampering: "+line)
