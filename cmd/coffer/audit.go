@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -46,38 +47,9 @@ YYYY-MM-DD, or a Go duration such as 72h, meaning that long ago).`,
 			if err != nil {
 				return usageError{err}
 			}
-			ctx := cmd.Context()
-			log := r.AuditLog("", "", version)
-			var entries []audit.Entry
-			var tampered []string
-			var verr error
-			if verify {
-				snaps, err := r.Snapshots(ctx)
-				if err != nil {
-					return err
-				}
-				ids := make([]string, len(snaps))
-				for i, s := range snaps {
-					ids[i] = s.ID
-				}
-				var rep audit.Report
-				rep, verr = log.Verify(ctx, ids)
-				entries, tampered = rep.Entries, rep.Tampered
-				for _, p := range rep.Planted {
-					fmt.Fprintln(cmd.ErrOrStderr(), "coffer: warning: planted under audit/: "+p)
-				}
-			} else {
-				if entries, tampered, err = log.Read(ctx); err != nil {
-					return err
-				}
-				for _, e := range entries {
-					if e.Record == nil {
-						fmt.Fprintf(cmd.ErrOrStderr(), "coffer: warning: planted under audit/: %s is not a record (%v)\n", e.Key, e.Err)
-					}
-				}
-			}
-			for _, line := range tampered {
-				fmt.Fprintln(cmd.ErrOrStderr(), "coffer: warning: tampering: "+line)
+			entries, verr, err := readAudit(cmd, r, verify)
+			if err != nil {
+				return err
 			}
 			if entries == nil && verr != nil {
 				return verr
@@ -99,6 +71,46 @@ YYYY-MM-DD, or a Go duration such as 72h, meaning that long ago).`,
 	c.Flags().BoolVar(&verify, "verify", false, "verify the chain and that every snapshot has its commit record")
 	c.Flags().StringVar(&since, "since", "", "only records written at or after this time (RFC 3339, YYYY-MM-DD or a duration ago)")
 	return c
+}
+
+// readAudit reads the log, verified with verify (verr is the first
+// break), and warns on stderr of what was planted or tampered with. err
+// is a store that failed.
+func readAudit(cmd *cobra.Command, r *repo.Repository, verify bool) (entries []audit.Entry, verr, err error) {
+	ctx := cmd.Context()
+	log := r.AuditLog("", "", version)
+	var planted, tampered []string
+	if verify {
+		snaps, err := r.Snapshots(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		ids := make([]string, len(snaps))
+		for i, s := range snaps {
+			ids[i] = s.ID
+		}
+		var rep audit.Report
+		if rep, verr = log.Verify(ctx, ids); verr != nil && !errors.Is(verr, audit.ErrBroken) {
+			return nil, nil, verr
+		}
+		entries, planted, tampered = rep.Entries, rep.Planted, rep.Tampered
+	} else {
+		if entries, tampered, err = log.Read(ctx); err != nil {
+			return nil, nil, err
+		}
+		for _, e := range entries {
+			if e.Record == nil {
+				planted = append(planted, fmt.Sprintf("%s is not a record (%v)", e.Key, e.Err))
+			}
+		}
+	}
+	for _, p := range planted {
+		fmt.Fprintln(cmd.ErrOrStderr(), "coffer: warning: planted under audit/: "+p)
+	}
+	for _, line := range tampered {
+		fmt.Fprintln(cmd.ErrOrStderr(), "coffer: warning: tampering: "+line)
+	}
+	return entries, verr, nil
 }
 
 // parseSince reads --since; the zero time for "".
