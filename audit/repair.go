@@ -26,7 +26,9 @@ func (l *Log) Repair(ctx context.Context, snaps []Commit) (int, error) {
 	for seq, n := l.next-1, 0; seq > 0 && n < repairLookback && newest == nil; seq, n = seq-1, n+1 {
 		var data []byte
 		var err error
-		if id, ok := l.ids[seq]; ok {
+		if seq == l.next-1 && len(l.skipped) == 0 && l.prev != nil {
+			data = l.prev // the tail, known already
+		} else if id, ok := l.ids[seq]; ok {
 			data, err = l.readVersion(ctx, seq, id)
 		} else {
 			data, _, err = l.readFirst(ctx, seq)
