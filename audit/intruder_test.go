@@ -96,3 +96,48 @@ func TestFailingPutsAreRetriedWithTheSameBytes(t *testing.T) {
 	}
 	mustVerify(t, l)
 }
+
+// TestAppendCost: once the tail is known, a record costs the store's
+// clock and one put; learning the tail costs one version listing and one
+// read; the repair at a mount reads back only to this server's last
+// commit record.
+func TestAppendCost(t *testing.T) {
+	st := faulty.New(memoryStore())
+	for _, r := range []Record{{Kind: KindInit}, commit("s1"), {Kind: KindUnmount}} {
+		mustAppend(t, newTestLog(t, st, "src"), r)
+	}
+	calls := func() map[faulty.Op]int {
+		out := map[faulty.Op]int{}
+		for _, op := range []faulty.Op{faulty.Put, faulty.Get, faulty.List, faulty.ListVersions, faulty.GetVersion, faulty.Now} {
+			out[op] = st.Calls(op)
+		}
+		return out
+	}
+	diff := func(before map[faulty.Op]int) map[faulty.Op]int {
+		out := map[faulty.Op]int{}
+		for op, n := range calls() {
+			if n-before[op] != 0 {
+				out[op] = n - before[op]
+			}
+		}
+		return out
+	}
+	l := newTestLog(t, st, "src")
+	before := calls()
+	mustAppend(t, l, Record{Kind: KindMount})
+	if got := diff(before); got[faulty.ListVersions] != 1 || got[faulty.GetVersion] != 1 || got[faulty.Put] != 1 || got[faulty.Now] != 1 || len(got) != 4 {
+		t.Errorf("the first append cost %v", got)
+	}
+	before = calls()
+	if n, err := l.Repair(context.Background(), []Commit{{ID: "s1"}}); err != nil || n != 0 {
+		t.Fatalf("Repair = %d, %v", n, err)
+	}
+	if got := diff(before); got[faulty.GetVersion] != 2 || len(got) != 1 {
+		t.Errorf("the repair cost %v, want two reads (the unmount and commit records)", got)
+	}
+	before = calls()
+	mustAppend(t, l, commit("s2"))
+	if got := diff(before); got[faulty.Put] != 1 || got[faulty.Now] != 1 || len(got) != 2 {
+		t.Errorf("a commit record cost %v", got)
+	}
+}
