@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"coffer/audit"
 	"coffer/doctor"
 	"coffer/repo"
 )
@@ -49,9 +50,11 @@ server the credentials 'coffer policy' describes.`,
 			if err != nil {
 				return err
 			}
-			// The audit record of this run, once the audit log is in:
-			// r.AuditLog(source, host, version).Append(ctx, audit.Record{Kind: audit.KindDoctor,
-			//	Doctor: &audit.DoctorRun{Passed: !rep.Failed(), Failed: rep.FailedPromises()}})
+			log := f.logger()
+			if _, err := f.auditLog(r, nil, log).Append(cmd.Context(), audit.Record{Kind: audit.KindDoctor,
+				Doctor: &audit.DoctorRun{Passed: !rep.Failed(), Failed: rep.FailedPromises()}}); err != nil {
+				log.Warn("the doctor run is not in the audit log", "err", err)
+			}
 			out := cmd.OutOrStdout()
 			if asJSON {
 				err = rep.WriteJSON(out)
