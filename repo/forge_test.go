@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -100,6 +101,11 @@ func TestForgedDataBlockIsNeverServed(t *testing.T) {
 	r2 := reopen(t, r, Options{})
 	if got := readAll(t, r2, refs); !bytes.Equal(got, data) {
 		t.Fatal("the file does not read back byte-identical after a forged index")
+	}
+	// The real location comes from the older index, so it is tried
+	// first and the forged one is never read.
+	if bad := r2.BadLocations(); len(bad) != 0 {
+		t.Fatalf("the older index's location was not tried first: %v", bad)
 	}
 	// Read the forged location itself: the real one is tried first, so
 	// force the forged one first to see it rejected and reported.
@@ -195,5 +201,70 @@ func (x *index) demoteAllBut(id cipher.ID, pack PackID) {
 		if l.Pack != pack {
 			x.demote(id, l)
 		}
+	}
+}
+
+// mapCache is a SealedCache in memory, for tests.
+type mapCache struct {
+	mu sync.Mutex
+	m  map[string][]byte // guarded by mu
+}
+
+func (c *mapCache) Get(key string) ([]byte, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	b, ok := c.m[key]
+	return bytes.Clone(b), ok
+}
+
+func (c *mapCache) Put(key string, data []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.m[key] = bytes.Clone(data)
+	return nil
+}
+
+func (c *mapCache) Remove(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, key)
+}
+
+// TestForgedBlockInDiskCacheIsEvicted: the disk cache holds ciphertext,
+// which an intruder with the key can forge too. A forged cached block
+// fails verification, is evicted and read from the store; a forged
+// location read from the store is never cached.
+func TestForgedBlockInDiskCacheIsEvicted(t *testing.T) {
+	r := testRepo(t)
+	ctx := context.Background()
+	data, refs, _ := oldSnapshot(t, r)
+	victim := refs[0]
+	evil := bytes.Repeat([]byte("forged"), int(victim.Len)/6+1)[:victim.Len]
+	forgedSealed := r.keys.Contents().Seal(nil, evil, blockAD(r.id, DataBlock, victim.ID))
+	cache := &mapCache{m: map[string][]byte{victim.ID.String(): forgedSealed}}
+
+	r2 := reopen(t, r, Options{SealedCache: cache})
+	got, err := r2.ReadBlock(ctx, DataBlock, victim.ID)
+	if err != nil || !bytes.Equal(got, data[:victim.Len]) {
+		t.Fatalf("read over a forged cached block: err %v, identical %v", err, bytes.Equal(got, data[:victim.Len]))
+	}
+	cached, ok := cache.Get(victim.ID.String())
+	if !ok || bytes.Equal(cached, forgedSealed) {
+		t.Fatalf("the forged cached block was not replaced (cached %v)", ok)
+	}
+	if _, err := r2.openBlock(cached, DataBlock, victim.ID); err != nil {
+		t.Fatalf("the block cached after the read does not verify: %v", err)
+	}
+
+	// Only a forged location in the store: nothing is cached.
+	real := []byte("never stored")
+	id := r.keys.BlockID(real)
+	forge(t, r, DataBlock, id, []byte("forged bytes"))
+	r3 := reopen(t, r, Options{SealedCache: cache})
+	if _, err := r3.ReadBlock(ctx, DataBlock, id); !errors.Is(err, ErrForged) {
+		t.Fatalf("read of a forged-only block: %v, want ErrForged", err)
+	}
+	if _, ok := cache.Get(id.String()); ok {
+		t.Fatal("a forged block read from the store was cached")
 	}
 }
