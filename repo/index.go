@@ -202,14 +202,14 @@ func (x *index) register(keys []string) []source {
 }
 
 // sourceName is the key of the index object numbered src, or "" for this
-// process (or an index past the numbered ones).
+// process.
 func (x *index) sourceName(src source) string {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	if int(src) < len(x.names) {
 		return x.names[src]
 	}
-	return ""
+	return indexPrefix + " (one of the indexes loaded after the first 65534)"
 }
 
 // Index object layout (inside the seal): "CIX1", then per entry
@@ -282,7 +282,9 @@ func (r *Repository) saveIndex(ctx context.Context) error {
 // loadIndex reads every index object, a few at a time. An index object
 // that is damaged (corrupt, truncated, swapped for another, planted) is
 // logged and skipped, and a name that is not coffer's is ignored with a
-// warning; if any index was skipped, the blocks it may have named are
+// warning. Each index is numbered first, oldest upload first, so that
+// every block's locations are tried in that order (index.insert). If any
+// index was skipped, the blocks it may have named are
 // located again from the trailers of the packs no readable index names
 // (rebuildIndex). A store that fails is an error, never damage.
 func (r *Repository) loadIndex(ctx context.Context) error {
