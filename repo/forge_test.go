@@ -252,7 +252,7 @@ func TestForgedBlockInDiskCacheIsEvicted(t *testing.T) {
 	if !ok || bytes.Equal(cached, forgedSealed) {
 		t.Fatalf("the forged cached block was not replaced (cached %v)", ok)
 	}
-	if _, err := r2.openBlock(cached, DataBlock, victim.ID); err != nil {
+	if _, err := r2.openVerified(cached, DataBlock, victim.ID); err != nil {
 		t.Fatalf("the block cached after the read does not verify: %v", err)
 	}
 
@@ -266,5 +266,29 @@ func TestForgedBlockInDiskCacheIsEvicted(t *testing.T) {
 	}
 	if _, ok := cache.Get(id.String()); ok {
 		t.Fatal("a forged block read from the store was cached")
+	}
+}
+
+// TestCheckDuplicatesFindsForgery: the forged copy of a stored block is
+// found without reading the file, and the real copy is not reported.
+func TestCheckDuplicatesFindsForgery(t *testing.T) {
+	r := testRepo(t)
+	_, refs, tid := oldSnapshot(t, r)
+	pack, idx := forge(t, r, DataBlock, refs[1].ID, make([]byte, refs[1].Len))
+	treePack, treeIdx := forge(t, r, TreeBlock, tid, []byte(`{"nodes":[]}`))
+	r2 := reopen(t, r, Options{})
+	n, err := r2.CheckDuplicates(context.Background())
+	if err != nil || n != 4 {
+		t.Fatalf("CheckDuplicates read %d locations (%v), want 4", n, err)
+	}
+	assertReported(t, r2, refs[1].ID, pack, idx)
+	assertReported(t, r2, tid, treePack, treeIdx)
+	if bad := r2.BadLocations(); len(bad) != 2 {
+		t.Fatalf("reported %v, want the two forged locations only", bad)
+	}
+	clean := testRepo(t)
+	oldSnapshot(t, clean)
+	if n, err := reopen(t, clean, Options{}).CheckDuplicates(context.Background()); err != nil || n != 0 {
+		t.Fatalf("clean repository: CheckDuplicates read %d locations (%v), want none", n, err)
 	}
 }

@@ -232,7 +232,7 @@ func (r *Repository) fetchBlock(ctx context.Context, t BlockType, id cipher.ID) 
 	if sealed != nil {
 		if loc.Type != t {
 			err = typeMismatch(id, loc, t)
-		} else if plain, err2 := r.openBlock(sealed, t, id); err2 != nil {
+		} else if plain, err2 := r.openVerified(sealed, t, id); err2 != nil {
 			err = err2
 		} else {
 			return plain, nil
@@ -245,7 +245,7 @@ func (r *Repository) fetchBlock(ctx context.Context, t BlockType, id cipher.ID) 
 		return nil, fmt.Errorf("block %s: %w", id, ErrMissingBlock)
 	}
 	for _, loc := range locs {
-		plain, err := r.readLocation(ctx, t, id, loc)
+		plain, err := r.readLocation(ctx, t, id, loc, false)
 		if err == nil {
 			if len(errs) > 0 {
 				r.log.Warn("block read from another location", "block", id.String(), "pack", loc.Pack.String(),
@@ -270,18 +270,19 @@ func typeMismatch(id cipher.ID, loc location, t BlockType) error {
 	return fmt.Errorf("block %s in pack %s: %w: stored as type %d, wanted %d", id, loc.Pack, ErrCorrupt, loc.Type, t)
 }
 
-// readLocation reads block id at loc, from the disk cache or the store,
-// and verifies it (openBlock). A cached copy that fails is evicted and
-// the store read instead; only verified ciphertext is cached.
-func (r *Repository) readLocation(ctx context.Context, t BlockType, id cipher.ID, loc location) ([]byte, error) {
+// readLocation reads block id at loc, from the disk cache (unless
+// fresh) or the store, and verifies it (openVerified). A cached copy that
+// fails is evicted and the store read instead; only verified ciphertext
+// is cached.
+func (r *Repository) readLocation(ctx context.Context, t BlockType, id cipher.ID, loc location, fresh bool) ([]byte, error) {
 	if loc.Type != t {
 		return nil, typeMismatch(id, loc, t)
 	}
 	c := r.opts.SealedCache
 	name := id.String()
-	if c != nil {
+	if c != nil && !fresh {
 		if sealed, ok := c.Get(name); ok && len(sealed) == int(loc.Len) {
-			plain, err := r.openBlock(sealed, t, id)
+			plain, err := r.openVerified(sealed, t, id)
 			if err == nil {
 				return plain, nil
 			}
@@ -295,9 +296,9 @@ func (r *Repository) readLocation(ctx context.Context, t BlockType, id cipher.ID
 	}
 	var keep []byte
 	if c != nil {
-		keep = bytes.Clone(sealed) // openBlock consumes sealed
+		keep = bytes.Clone(sealed) // openVerified consumes sealed
 	}
-	plain, err := r.openBlock(sealed, t, id)
+	plain, err := r.openVerified(sealed, t, id)
 	if err != nil {
 		return nil, fmt.Errorf("%w (pack %s)", err, loc.Pack)
 	}

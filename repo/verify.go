@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -88,12 +89,12 @@ func (r *Repository) reportBad(id cipher.ID, loc location, err error) {
 		"index", b.Index, "err", err)
 }
 
-// openBlock opens sealed as block id of type t and checks that the keyed
+// openVerified opens sealed as block id of type t and checks that the keyed
 // MAC of the plaintext is id: authentication proves the bytes were sealed
 // with the key for this ID, the MAC that they are the block's contents.
 // It decrypts in place (the plaintext overwrites the ciphertext, an exact
 // overlap GCM allows), saving a copy per block, so sealed is consumed.
-func (r *Repository) openBlock(sealed []byte, t BlockType, id cipher.ID) ([]byte, error) {
+func (r *Repository) openVerified(sealed []byte, t BlockType, id cipher.ID) ([]byte, error) {
 	plain, err := r.keys.Contents().Open(sealed[cipher.NonceSize:cipher.NonceSize], sealed, blockAD(r.id, t, id))
 	if err != nil {
 		return nil, fmt.Errorf("block %s: %w", id, err)
@@ -105,4 +106,42 @@ func (r *Repository) openBlock(sealed []byte, t BlockType, id cipher.ID) ([]byte
 		return nil, fmt.Errorf("block %s: %w: %w", id, ErrCorrupt, ErrForged)
 	}
 	return plain, nil
+}
+
+// CheckDuplicates reads and verifies every location of each block that
+// the indexes name at more than one place. coffer stores a block once, so
+// these are nearly always none, and a copy of a stored block that a
+// holder of the key forged is one of them: doctor and check find it here
+// without a read through a file. Failures are reported like a read's
+// (BadLocations); it returns how many locations it read, and an error
+// only when the store fails.
+func (r *Repository) CheckDuplicates(ctx context.Context) (int, error) {
+	type dup struct {
+		id   cipher.ID
+		locs []location
+	}
+	var dups []dup
+	r.index.mu.RLock()
+	for id, more := range r.index.more {
+		dups = append(dups, dup{id, append([]location{r.index.blocks[id]}, more...)})
+	}
+	r.index.mu.RUnlock()
+	read := 0
+	for _, d := range dups {
+		for _, loc := range d.locs {
+			sealed, err := r.fetchSealed(ctx, d.id, loc)
+			if err == nil {
+				_, err = r.openVerified(sealed, loc.Type, d.id)
+			}
+			if err != nil && !isDamage(err) {
+				return read, err
+			}
+			read++
+			if err != nil {
+				r.reportBad(d.id, loc, err)
+				r.index.demote(d.id, loc)
+			}
+		}
+	}
+	return read, nil
 }
