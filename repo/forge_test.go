@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -290,5 +292,22 @@ func TestCheckDuplicatesFindsForgery(t *testing.T) {
 	oldSnapshot(t, clean)
 	if n, err := reopen(t, clean, Options{}).CheckDuplicates(context.Background()); err != nil || n != 0 {
 		t.Fatalf("clean repository: CheckDuplicates read %d locations (%v), want none", n, err)
+	}
+}
+
+// TestRebuildKnowsEveryLocation: a pack that an index names only as a
+// block's second location is named all the same, so a rebuild after
+// index damage does not read its trailer again.
+func TestRebuildKnowsEveryLocation(t *testing.T) {
+	r := testRepo(t)
+	_, refs, _ := oldSnapshot(t, r)
+	forge(t, r, DataBlock, refs[0].ID, make([]byte, refs[0].Len))
+	var name [16]byte
+	_, _ = rand.Read(name[:])
+	intruderPut(t, r.store, indexPrefix+hex.EncodeToString(name[:]), []byte("junk that forces a rebuild"))
+	var logs bytes.Buffer
+	reopen(t, r, Options{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	if !strings.Contains(logs.String(), "every pack is named by a readable index") {
+		t.Fatalf("the rebuild read pack trailers although every pack is named:\n%s", logs.String())
 	}
 }
