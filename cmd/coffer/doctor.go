@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -50,6 +51,7 @@ server the credentials 'coffer policy' describes.`,
 			if err != nil {
 				return err
 			}
+			rep.Results = append(rep.Results, forgedBlocks(cmd.Context(), r))
 			log := f.logger()
 			if _, err := f.auditLog(r, nil, log).Append(cmd.Context(), audit.Record{Kind: audit.KindDoctor,
 				Doctor: &audit.DoctorRun{Passed: !rep.Failed(), Failed: rep.FailedPromises()}}); err != nil {
@@ -73,4 +75,24 @@ server the credentials 'coffer policy' describes.`,
 	f.register(c)
 	c.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return c
+}
+
+// forgedBlocks reads every copy of the blocks the indexes name more than
+// once and says which are forged.
+func forgedBlocks(ctx context.Context, r *repo.Repository) doctor.Result {
+	n, err := r.CheckDuplicates(ctx)
+	var forged []string
+	for _, b := range r.BadLocations() {
+		if b.Forged {
+			forged = append(forged, fmt.Sprintf("block %s in pack %s at %d+%d, named by %s", b.Block, b.Pack, b.Off, b.Len, orUnknown(b.Index)))
+		}
+	}
+	return doctor.BlockCheck(n, forged, err)
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "no index (found by this process)"
+	}
+	return s
 }
