@@ -81,14 +81,18 @@ func (w *Walker) walk(ctx context.Context, dir string, id cipher.ID, visit TreeV
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	w.seen[id] = struct{}{}
 	t, err := w.r.LoadTree(ctx, id)
 	if err != nil {
-		if w.OnError != nil && ctx.Err() == nil {
-			return w.OnError(dir, id, err)
+		if w.OnError == nil || ctx.Err() != nil {
+			return err // unseen: a later walk tries it again
 		}
-		return err
+		if err := w.OnError(dir, id, err); err != nil {
+			return err
+		}
+		w.seen[id] = struct{}{}
+		return nil
 	}
+	w.seen[id] = struct{}{}
 	err = visit(ctx, dir, id, t)
 	if errors.Is(err, SkipTree) {
 		return nil
