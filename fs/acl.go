@@ -170,26 +170,7 @@ func (a acl) applyTo(mode uint32) uint32 {
 // and other entries take them, and so does the mask, or the owning group
 // if there is no mask. Named entries stay.
 func (a acl) chmod(mode uint32) acl {
-	out := make(acl, len(a))
-	copy(out, a)
-	hasMask := false
-	for _, e := range out {
-		if e.tag == tagMask {
-			hasMask = true
-		}
-	}
-	for i := range out {
-		e := &out[i]
-		switch {
-		case e.tag == tagUserObj:
-			e.perm = uint16(mode>>6) & 7
-		case e.tag == tagOther:
-			e.perm = uint16(mode) & 7
-		case e.tag == tagMask, e.tag == tagGroupObj && !hasMask:
-			e.perm = uint16(mode>>3) & 7
-		}
-	}
-	return out
+	return a.withClassPerms(mode, func(_, bits uint16) uint16 { return bits })
 }
 
 // inherit returns the access ACL and mode of an entry created with mode
@@ -197,6 +178,15 @@ func (a acl) chmod(mode uint32) acl {
 // does: each of the owner, mask (or owning group) and other entries
 // keeps only what mode allows, and mode keeps only what they grant.
 func (a acl) inherit(mode uint32) (acl, uint32) {
+	out := a.withClassPerms(mode, func(perm, bits uint16) uint16 { return perm & bits })
+	return out, out.applyTo(mode)
+}
+
+// withClassPerms returns a copy of a in which the entries that stand for
+// the mode's three classes (owner; mask, or the owning group if there is
+// no mask; other) get set(perm, the class's bits of mode). Named entries
+// stay.
+func (a acl) withClassPerms(mode uint32, set func(perm, bits uint16) uint16) acl {
 	out := make(acl, len(a))
 	copy(out, a)
 	hasMask := false
@@ -209,12 +199,12 @@ func (a acl) inherit(mode uint32) (acl, uint32) {
 		e := &out[i]
 		switch {
 		case e.tag == tagUserObj:
-			e.perm &= uint16(mode>>6) & 7
+			e.perm = set(e.perm, uint16(mode>>6)&7)
 		case e.tag == tagOther:
-			e.perm &= uint16(mode) & 7
+			e.perm = set(e.perm, uint16(mode)&7)
 		case e.tag == tagMask, e.tag == tagGroupObj && !hasMask:
-			e.perm &= uint16(mode>>3) & 7
+			e.perm = set(e.perm, uint16(mode>>3)&7)
 		}
 	}
-	return out, out.applyTo(mode)
+	return out
 }

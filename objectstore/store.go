@@ -125,41 +125,81 @@ type Info struct {
 	VersionID   string    // empty if the backend has no versions
 }
 
+// Version is one version of a key, or a delete marker, as the store lists it.
+type Version struct {
+	Key          string
+	VersionID    string    // the store's ID of this version
+	Modified     time.Time // the server's upload time of this version
+	Size         int64
+	DeleteMarker bool
+}
+
 // Store is the contract every backend honours. coffer only ever needs these
 // semantics, so a backend passes the conformance suite (objectstore/storetest)
 // or it is not a backend.
 //
 //   - Keys are slash-separated relative paths of [A-Za-z0-9._/-] characters
 //     (see CheckKey); a key that breaks the rules is ErrInvalidKey.
-//   - Put is atomic and never overwrites: if key already exists it returns
+//   - A key has versions, oldest first. Put adds a key's first version;
+//     the store may hold later ones (on S3, written by anyone who holds
+//     write credentials and does not use If-None-Match) and delete
+//     markers (a DELETE without a version ID). The current version is the
+//     newest; a key whose current version is a delete marker, or that has
+//     no version, is absent for Get, GetRange, Head and List.
+//   - Put is atomic and never overwrites: if key is present it returns
 //     ErrExists and changes nothing (S3: If-None-Match: *). It stores data
 //     with the requested retention and always sends an integrity checksum
-//     that the store verifies. After Put returns nil, Get, Head and List
-//     see the object (read-after-write).
-//   - Get returns the whole object, verified against its stored checksum
-//     where the backend keeps one (ErrCorrupt on a mismatch); GetRange
-//     returns exactly length bytes starting at off, or ErrInvalidRange if
-//     the object is shorter.
-//   - Head returns size, retention and version; ErrNotFound if absent.
-//   - List calls fn for every key with the given prefix, in byte-wise
-//     lexical order, across as many pages as the backend needs; an error
-//     from fn stops the listing and is returned. Listed Infos carry at
-//     least Key, Size and Modified; retention and version need Head.
-//   - Delete removes an object; an object whose retention has not passed
-//     gives ErrRetained and stays. Deleting a missing key is ErrNotFound.
-//   - ExtendRetention moves retain-until later; it never shortens (a date
-//     earlier than the current one is a no-op, not an error).
+//     that the store verifies, and returns the ID of the version it
+//     created. After Put returns, Get, Head, List and ListVersions see
+//     the object (read-after-write).
+//   - Get returns the current version whole, verified against its stored
+//     checksum where the backend keeps one (ErrCorrupt on a mismatch);
+//     GetRange returns exactly length bytes starting at off, or
+//     ErrInvalidRange if the object is shorter.
+//   - Head returns the current version's size, retention and version ID;
+//     ErrNotFound if absent.
+//   - List calls fn for every present key with the given prefix, in
+//     byte-wise lexical order, across as many pages as the backend needs;
+//     an error from fn stops the listing and is returned. Listed Infos
+//     carry at least Key, Size and Modified; retention and version need
+//     Head.
+//   - ListVersions calls fn for every version and delete marker of every
+//     key with the prefix: keys in byte-wise lexical order, each key's
+//     versions oldest first, across all pages; fn's error stops it.
+//   - GetVersion and GetVersionRange read one version by its ID, as Get
+//     and GetRange read the current one. An unknown ID, or the ID of a
+//     delete marker, is ErrNotFound.
+//   - Delete removes the current version (the previous one, if any,
+//     becomes current); a version whose retention has not passed gives
+//     ErrRetained and stays. Deleting an absent key is ErrNotFound.
+//   - Retention is per version. ExtendRetentionVersion moves that
+//     version's retain-until later; it never shortens (an earlier or
+//     equal date is a no-op, not an error) and keeps a mode already set.
+//     ExtendRetention does the same for the key's first version that is
+//     not a delete marker: the one coffer wrote, whatever was put over it.
+//   - Now is the store's current time (S3: the Date header of a response).
+//     Retain-until dates are judged against it, so coffer computes them
+//     from it, never from its own clock.
 //
 // Every method takes a context as its first argument and honours its
 // cancellation and deadline.
 type Store interface {
-	Put(ctx context.Context, key string, data []byte, ret Retention) error
+	Put(ctx context.Context, key string, data []byte, ret Retention) (versionID string, err error)
 	Get(ctx context.Context, key string) ([]byte, error)
 	GetRange(ctx context.Context, key string, off, length int64) ([]byte, error)
 	Head(ctx context.Context, key string) (Info, error)
 	List(ctx context.Context, prefix string, fn func(Info) error) error
+	// ListVersions calls fn for every version and delete marker of every key
+	// with the prefix: keys in lexical order, each key's versions oldest first.
+	ListVersions(ctx context.Context, prefix string, fn func(Version) error) error
+	GetVersion(ctx context.Context, key, versionID string) ([]byte, error)
+	GetVersionRange(ctx context.Context, key, versionID string, off, length int64) ([]byte, error)
 	Delete(ctx context.Context, key string) error
 	ExtendRetention(ctx context.Context, key string, ret Retention) error
+	// ExtendRetentionVersion moves that version's retain-until later (never earlier).
+	ExtendRetentionVersion(ctx context.Context, key, versionID string, ret Retention) error
+	// Now is the store's (server's) current time: S3's Date header.
+	Now(ctx context.Context) (time.Time, error)
 }
 
 // CheckCall is how a backend starts an operation on key: it honours an
@@ -180,6 +220,23 @@ func Visit(ctx context.Context, infos []Info, fn func(Info) error) error {
 			return err
 		}
 		if err := fn(info); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// VisitVersions calls fn for each of versions with keys in lexical order,
+// keeping the given order of each key's versions (which must be oldest
+// first), as ListVersions promises, stopping at the first error from fn or
+// at the end of ctx.
+func VisitVersions(ctx context.Context, versions []Version, fn func(Version) error) error {
+	slices.SortStableFunc(versions, func(a, b Version) int { return strings.Compare(a.Key, b.Key) })
+	for _, v := range versions {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := fn(v); err != nil {
 			return err
 		}
 	}

@@ -183,12 +183,12 @@ func Init(ctx context.Context, st objectstore.Store, secret Secret, o InitOption
 	if err != nil {
 		return nil, err
 	}
+	ret := retention(o.Retention, o.Now)
 	if !unfinished {
-		if _, err := putSlot(ctx, st, secret, mk); err != nil {
+		if _, err := putSlot(ctx, st, secret, mk, ret); err != nil {
 			return nil, err
 		}
 	}
-	ret := retention(o.Retention, o.Now)
 	_, err = putVerified(ctx, st, configKey, cfg, ret)
 	if errors.Is(err, objectstore.ErrExists) {
 		return nil, fmt.Errorf("another init finished first: %w", ErrNotEmpty)

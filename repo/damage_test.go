@@ -71,7 +71,7 @@ func replace(t *testing.T, st objectstore.Store, key string, data []byte) {
 	if err := st.Delete(ctx, key); err != nil && !errors.Is(err, objectstore.ErrNotFound) {
 		t.Fatal(err)
 	}
-	if err := st.Put(ctx, key, data, objectstore.Retention{}); err != nil {
+	if _, err := st.Put(ctx, key, data, objectstore.Retention{}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -18,10 +18,10 @@ type failConfigPut struct {
 	failed bool
 }
 
-func (f *failConfigPut) Put(ctx context.Context, key string, data []byte, ret objectstore.Retention) error {
+func (f *failConfigPut) Put(ctx context.Context, key string, data []byte, ret objectstore.Retention) (string, error) {
 	if key == configKey && !f.failed {
 		f.failed = true
-		return fmt.Errorf("put config: %w", objectstore.ErrPermission)
+		return "", fmt.Errorf("put config: %w", objectstore.ErrPermission)
 	}
 	return f.Store.Put(ctx, key, data, ret)
 }

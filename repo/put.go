@@ -29,7 +29,7 @@ func (r *Repository) putOnce(ctx context.Context, key string, data []byte, ret o
 // putVerified is putOnce for callers without an open repository (init,
 // key slots); again reports that the object was found already stored.
 func putVerified(ctx context.Context, st objectstore.Store, key string, data []byte, ret objectstore.Retention) (again bool, err error) {
-	err = st.Put(ctx, key, data, ret)
+	_, err = st.Put(ctx, key, data, ret)
 	if err == nil || !errors.Is(err, objectstore.ErrExists) {
 		return false, err
 	}

@@ -40,6 +40,10 @@ type Options struct {
 	// MaxBackoff caps the wait between retries of a failing upload,
 	// which doubles from 100 ms. Default 5 seconds.
 	MaxBackoff time.Duration
+	// IgnoreRevocations opens the repository with a key slot even if a
+	// revocation names it: the way out when revocations, which anyone
+	// holding the key can write, revoke the slots the owner uses.
+	IgnoreRevocations bool
 }
 
 func (o *Options) defaults() {
@@ -119,7 +123,7 @@ func Open(ctx context.Context, st objectstore.Store, secret Secret, o Options) (
 	if err != nil {
 		return nil, err
 	}
-	mk, slotID, err := unlock(ctx, st, secret, o.Logger)
+	mk, slotID, err := unlockSlot(ctx, st, secret, cfg.ID, o.IgnoreRevocations, o.Logger)
 	if err != nil {
 		return nil, err
 	}

@@ -3,10 +3,12 @@ package repo
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"coffer/cipher"
 	"coffer/objectstore"
@@ -16,12 +18,18 @@ import (
 type SlotInfo struct {
 	ID   string // the slot's object name under keys/
 	Kind string // "passphrase" or "keyfile"
+	// Revoked: an honoured revocation names the slot; coffer no longer
+	// opens the repository with it (unless told to ignore revocations).
+	Revoked bool
+	// Unhonoured: a revocation names the slot but is not honoured, because
+	// it would have left no usable slot; the slot still opens.
+	Unhonoured bool
 }
 
-// putSlot wraps mk with secret and stores it as a new key slot. Key slots
-// carry no retention: removing a slot must really remove it, or a leaked
-// old passphrase would still open the repository.
-func putSlot(ctx context.Context, st objectstore.Store, secret Secret, mk cipher.MasterKey) (string, error) {
+// putSlot wraps mk with secret and stores it as a new key slot, locked
+// with ret like every other object: deleting slots would be a ransom (the
+// data stays, locked and unreadable). A slot is retired by a revocation.
+func putSlot(ctx context.Context, st objectstore.Store, secret Secret, mk cipher.MasterKey, ret objectstore.Retention) (string, error) {
 	slot, err := secret.wrap(mk)
 	if err != nil {
 		return "", err
@@ -35,15 +43,17 @@ func putSlot(ctx context.Context, st objectstore.Store, secret Secret, mk cipher
 		return "", err
 	}
 	id := hex.EncodeToString(b[:])
-	if _, err := putVerified(ctx, st, keysPrefix+id, data, objectstore.Retention{}); err != nil {
+	if _, err := putVerified(ctx, st, keysPrefix+id, data, ret); err != nil {
 		return "", fmt.Errorf("write key slot: %w", err)
 	}
 	return id, nil
 }
 
 type loadedSlot struct {
-	id   string
-	slot *cipher.Slot
+	id       string
+	slot     *cipher.Slot
+	sum      [32]byte  // SHA-256 of the slot object's bytes, as revocations name it
+	modified time.Time // the store's upload time of the slot object
 }
 
 func listSlots(ctx context.Context, st objectstore.Store) ([]loadedSlot, error) {
@@ -57,16 +67,17 @@ func listSlots(ctx context.Context, st objectstore.Store) ([]loadedSlot, error) 
 // the store failed to return is skipped too, and err says why, so a
 // caller that needed it reports the store, not a wrong key.
 func readSlots(ctx context.Context, st objectstore.Store) (slots []loadedSlot, skipped []Damage, err error) {
-	var keys []string
+	var keys []objectstore.Info
 	err = st.List(ctx, keysPrefix, func(i objectstore.Info) error {
-		keys = append(keys, i.Key)
+		keys = append(keys, i)
 		return nil
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("list key slots: %w", err)
 	}
 	var storeErr error
-	for _, k := range keys {
+	for _, info := range keys {
+		k := info.Key
 		data, err := st.Get(ctx, k)
 		if err != nil {
 			if !isDamage(err) && storeErr == nil {
@@ -80,14 +91,23 @@ func readSlots(ctx context.Context, st objectstore.Store) (slots []loadedSlot, s
 			skipped = append(skipped, Damage{Key: k, Reason: "key slot does not parse, skipped: " + err.Error()})
 			continue
 		}
-		slots = append(slots, loadedSlot{id: k[len(keysPrefix):], slot: s})
+		slots = append(slots, loadedSlot{id: k[len(keysPrefix):], slot: s, sum: sha256.Sum256(data), modified: info.Modified})
 	}
 	return slots, skipped, storeErr
 }
 
 // unlock finds the slot that secret opens and returns the master key and
-// that slot's ID. Slots skipped on the way are logged.
+// that slot's ID, without regard to revocations (init, whose config is
+// not written yet, has none). Slots skipped on the way are logged.
 func unlock(ctx context.Context, st objectstore.Store, secret Secret, log *slog.Logger) (cipher.MasterKey, string, error) {
+	return unlockSlot(ctx, st, secret, nil, true, log)
+}
+
+// unlockSlot is unlock for the repository repoID: once a slot opens, the
+// revocations are read with the master key, and a revoked slot is passed
+// over for another the secret opens (ErrRevoked if there is none), unless
+// ignore. Revocations not honoured, or unreadable, are logged.
+func unlockSlot(ctx context.Context, st objectstore.Store, secret Secret, repoID []byte, ignore bool, log *slog.Logger) (cipher.MasterKey, string, error) {
 	slots, skipped, storeErr := readSlots(ctx, st)
 	for _, d := range skipped {
 		log.Warn("skipping an unreadable key slot", "object", d.Key, "reason", d.Reason)
@@ -98,8 +118,10 @@ func unlock(ctx context.Context, st objectstore.Store, secret Secret, log *slog.
 	if len(slots) == 0 {
 		return cipher.MasterKey{}, "", fmt.Errorf("%w: the repository has no readable key slot", ErrCorrupt)
 	}
+	var j *judgement // known once a slot has opened
+	revoked := ""    // a revoked slot the secret opens
 	for _, s := range slots {
-		if s.slot.Kind() != secret.kind() {
+		if s.slot.Kind() != secret.kind() || (j != nil && j.revoked[s.id]) {
 			continue
 		}
 		mk, err := s.slot.Unwrap(secret.bytes())
@@ -109,10 +131,33 @@ func unlock(ctx context.Context, st objectstore.Store, secret Secret, log *slog.
 		if err != nil {
 			return cipher.MasterKey{}, "", err
 		}
-		return mk, s.id, nil
+		if repoID == nil {
+			return mk, s.id, nil
+		}
+		if j == nil {
+			jj, err := judgeStored(ctx, st, cipher.DeriveKeys(mk, repoID), repoID, slots)
+			if err != nil {
+				return cipher.MasterKey{}, "", err
+			}
+			j = &jj
+			for _, d := range j.notes {
+				log.Warn("key slot revocation", "object", d.Key, "reason", d.Reason)
+			}
+		}
+		if !j.revoked[s.id] {
+			return mk, s.id, nil
+		}
+		if ignore {
+			log.Warn("opening with a revoked key slot, as --ignore-revocations asks", "slot", s.id)
+			return mk, s.id, nil
+		}
+		revoked = s.id
 	}
 	if storeErr != nil {
 		return cipher.MasterKey{}, "", storeErr // the slot it opens may be the one the store did not return
+	}
+	if revoked != "" {
+		return cipher.MasterKey{}, "", fmt.Errorf("%w (slot %s)", ErrRevoked, revoked)
 	}
 	if len(skipped) > 0 {
 		return cipher.MasterKey{}, "", fmt.Errorf("%w (%d damaged key slot(s) were skipped)", ErrWrongKey, len(skipped))
@@ -120,15 +165,15 @@ func unlock(ctx context.Context, st objectstore.Store, secret Secret, log *slog.
 	return cipher.MasterKey{}, "", ErrWrongKey
 }
 
-// Slots lists the repository's key slots.
+// Slots lists the repository's key slots, each with its revocation state.
 func (r *Repository) Slots(ctx context.Context) ([]SlotInfo, error) {
-	slots, err := listSlots(ctx, r.store)
+	slots, j, err := r.slotsJudged(ctx)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]SlotInfo, 0, len(slots))
 	for _, s := range slots {
-		out = append(out, SlotInfo{ID: s.id, Kind: s.slot.Kind()})
+		out = append(out, SlotInfo{ID: s.id, Kind: s.slot.Kind(), Revoked: j.revoked[s.id], Unhonoured: j.unhonoured[s.id]})
 	}
 	return out, nil
 }
@@ -139,10 +184,10 @@ func (r *Repository) SlotID() string { return r.slotID }
 // AddSlot stores a new key slot for secret and returns its ID. No data
 // object changes.
 func (r *Repository) AddSlot(ctx context.Context, secret Secret) (string, error) {
-	return putSlot(ctx, r.store, secret, r.master)
+	return putSlot(ctx, r.store, secret, r.master, r.retention())
 }
 
-// Refusals of RemoveSlot without force.
+// Refusals of RevokeSlot without force.
 var (
 	// ErrSlotInUse: the slot is the one this repository was opened with.
 	ErrSlotInUse = errors.New("refusing to remove the key slot in use")
@@ -150,32 +195,3 @@ var (
 	// repository with.
 	ErrLastSlot = errors.New("refusing to remove the last key slot")
 )
-
-// RemoveSlot deletes a key slot. Unless force, it refuses, changing
-// nothing, the last readable slot (ErrLastSlot: nobody could open the
-// repository again) and the slot this repository was opened with
-// (ErrSlotInUse: the caller would lock itself out).
-func (r *Repository) RemoveSlot(ctx context.Context, id string, force bool) error {
-	slots, err := listSlots(ctx, r.store)
-	if err != nil {
-		return err
-	}
-	found := false
-	for _, s := range slots {
-		found = found || s.id == id
-	}
-	if !found {
-		return fmt.Errorf("key slot %q: %w", id, objectstore.ErrNotFound)
-	}
-	switch {
-	case force:
-	case len(slots) < 2:
-		return fmt.Errorf("%w, %s", ErrLastSlot, id)
-	case id == r.slotID:
-		return fmt.Errorf("%w, %s", ErrSlotInUse, id)
-	}
-	if err := r.store.Delete(ctx, keysPrefix+id); err != nil {
-		return fmt.Errorf("remove key slot %s: %w", id, err)
-	}
-	return nil
-}

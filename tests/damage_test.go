@@ -390,7 +390,8 @@ func flipByte(t *testing.T, path string, at float64) {
 func plant(t *testing.T, st objectstore.Store, key string, data []byte) {
 	t.Helper()
 	ret := objectstore.Retention{Mode: objectstore.Compliance, Until: time.Now().AddDate(100, 0, 0)}
-	must(t, st.Put(context.Background(), key, data, ret))
+	_, err := st.Put(context.Background(), key, data, ret)
+	must(t, err)
 }
 
 // putFile writes data at path on a mount, making its directories.

@@ -9,9 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -131,17 +133,21 @@ func TestInitAndKeys(t *testing.T) {
 	if r := run(t, bin, []string{"COFFER_PASSWORD_FILE=" + pw2}, "key", "list", "--repo", repo); r.code != 0 {
 		t.Fatalf("new passphrase after passwd: %+v", r)
 	}
+	// passwd adds a slot and a revocation; it removes nothing (the old
+	// slot is locked, and prune retires it), and changes no other object.
 	after := snapshotDir(t, repo)
 	for path, sum := range after {
-		if strings.HasPrefix(path, "keys/") {
-			continue
+		if strings.HasPrefix(path, "keys/") || strings.HasPrefix(path, "revocations/") {
+			if _, ok := before[path]; !ok {
+				continue
+			}
 		}
 		if before[path] != sum {
 			t.Errorf("passwd changed or added %s", path)
 		}
 	}
 	for path := range before {
-		if _, ok := after[path]; !ok && !strings.HasPrefix(path, "keys/") {
+		if _, ok := after[path]; !ok {
 			t.Errorf("passwd removed %s", path)
 		}
 	}
@@ -230,23 +236,36 @@ func TestKeyRemoveRefusals(t *testing.T) {
 	if r := run(t, bin, nil, "init", "--repo", repo, "--key-file", k1); r.code != 0 {
 		t.Fatalf("init: %+v", r)
 	}
-	slotOf := func(key string) (inUse string, all []string) {
+	// slotOf lists the slots as key list shows them, opening with key.
+	slotOf := func(key string) (inUse string, all []string, state map[string]string) {
 		t.Helper()
 		r := run(t, bin, nil, "key", "list", "--repo", repo, "--key-file", key)
 		if r.code != 0 {
 			t.Fatalf("key list: %+v", r)
 		}
+		state = map[string]string{}
 		for _, line := range strings.Split(r.stdout, "\n")[1:] {
 			f := strings.Fields(line)
 			switch {
-			case len(f) == 3 && f[0] == "*":
+			case len(f) == 4 && f[0] == "*":
 				inUse = f[1]
-				all = append(all, f[1])
-			case len(f) == 2:
-				all = append(all, f[0])
+				f = f[1:]
+			case len(f) == 3:
+			default:
+				continue
+			}
+			all = append(all, f[0])
+			state[f[0]] = f[2]
+		}
+		return inUse, all, state
+	}
+	usable := func(state map[string]string) (n int) {
+		for _, s := range state {
+			if s == "usable" {
+				n++
 			}
 		}
-		return inUse, all
+		return n
 	}
 	refused := func(what string, r result, hint string) {
 		t.Helper()
@@ -256,26 +275,42 @@ func TestKeyRemoveRefusals(t *testing.T) {
 		}
 	}
 
-	first, _ := slotOf(k1)
+	first, _, _ := slotOf(k1)
 	r := run(t, bin, nil, "key", "remove", "--repo", repo, "--key-file", k1, first)
 	refused("remove the last slot", r, "--force")
 	if r := run(t, bin, nil, "key", "add", "--repo", repo, "--key-file", k1, "--new-key-file", k2); r.code != 0 {
 		t.Fatalf("key add: %+v", r)
 	}
-	second, all := slotOf(k2)
+	second, all, _ := slotOf(k2)
 	if len(all) != 2 || second == first {
 		t.Fatalf("after key add: slots %q, in use with k2 %q", all, second)
 	}
 	r = run(t, bin, nil, "key", "remove", "--repo", repo, "--key-file", k1, first)
 	refused("remove the slot in use", r, "--force")
-	if _, now := slotOf(k1); len(now) != 2 {
+	if _, _, now := slotOf(k1); usable(now) != 2 {
 		t.Fatalf("a refused remove changed the slots: %q", now)
 	}
 
-	// Another slot may go; the one in use may go with --force.
-	if r := run(t, bin, nil, "key", "remove", "--repo", repo, "--key-file", k2, first); r.code != 0 {
+	// Another slot may go; it is revoked, not deleted, and no longer opens.
+	if r := run(t, bin, nil, "key", "remove", "--repo", repo, "--key-file", k2, first); r.code != 0 ||
+		!strings.Contains(r.stdout, "revoked key slot "+first) {
 		t.Fatalf("remove another slot: %+v", r)
 	}
+	if _, err := os.Stat(filepath.Join(repo, "keys", first+"@obj")); err != nil {
+		t.Fatalf("the revoked slot's object is gone: %v", err)
+	}
+	r = run(t, bin, nil, "key", "list", "--repo", repo, "--key-file", k1)
+	if r.code != exitWrongKey || !strings.Contains(r.stderr, "revoked") || !strings.Contains(r.stderr, "--ignore-revocations") {
+		t.Fatalf("the revoked slot still opens the repository: %+v", r)
+	}
+	// Its owner may still open the repository, asking to ignore revocations.
+	r = run(t, bin, nil, "key", "list", "--repo", repo, "--key-file", k1, "--ignore-revocations")
+	if r.code != 0 || !regexp.MustCompile(`(?m)^\*\s+`+first+`\s+keyfile\s+revoked$`).MatchString(r.stdout) {
+		t.Fatalf("key list --ignore-revocations with the revoked slot: %+v", r)
+	}
+
+	// The one in use may go with --force; a forced revocation of the last
+	// usable slot is written but not honoured.
 	if r := run(t, bin, nil, "key", "add", "--repo", repo, "--key-file", k2, "--new-key-file", k1); r.code != 0 {
 		t.Fatalf("key add: %+v", r)
 	}
@@ -285,8 +320,16 @@ func TestKeyRemoveRefusals(t *testing.T) {
 	if r := run(t, bin, nil, "key", "list", "--repo", repo, "--key-file", k2); r.code != exitWrongKey {
 		t.Fatalf("the removed slot still opens the repository: %+v", r)
 	}
-	if _, now := slotOf(k1); len(now) != 1 {
-		t.Fatalf("slots after the forced remove: %q", now)
+	third, _, now := slotOf(k1)
+	if want := map[string]string{first: "revoked", second: "revoked", third: "usable"}; !maps.Equal(now, want) {
+		t.Fatalf("slots after the forced remove: %q, want %q", now, want)
+	}
+	r = run(t, bin, nil, "key", "remove", "--repo", repo, "--key-file", k1, "--force", third)
+	if r.code != 0 || !strings.Contains(r.stdout, "not honoured") {
+		t.Fatalf("forced remove of the last usable slot: %+v", r)
+	}
+	if _, _, now := slotOf(k1); now[third] != "revocation-not-honoured" {
+		t.Fatalf("key list after a revocation not honoured: %q", now)
 	}
 }
 
@@ -306,6 +349,7 @@ func TestExitCodeMapping(t *testing.T) {
 		{"no object lock", fmt.Errorf("init: %w", repo.ErrNoObjectLock), exitUsage, "--retention-days 0"},
 		{"slot in use", fmt.Errorf("%w, 0123", repo.ErrSlotInUse), exitUsage, "--force"},
 		{"last slot", fmt.Errorf("%w, 0123", repo.ErrLastSlot), exitUsage, "--force"},
+		{"revoked slot", fmt.Errorf("%w (slot 0123)", repo.ErrRevoked), exitWrongKey, "--ignore-revocations"},
 	}
 	for _, c := range cases {
 		if got := exitCode(c.err); got != c.code {

@@ -75,6 +75,8 @@ func describe(err error) string {
 	}
 	msg := oneLine(err.Error())
 	switch {
+	case errors.Is(err, repo.ErrRevoked):
+		return msg + " (use another passphrase or key file; if revocations you did not write revoked your slots, pass --ignore-revocations)"
 	case errors.Is(err, repo.ErrWrongKey):
 		return msg + " (check --password-file/--key-file, COFFER_PASSWORD_FILE, COFFER_PASSWORD or COFFER_KEY_FILE)"
 	case errors.Is(err, cipher.ErrKeyFilePerm):

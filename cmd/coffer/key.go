@@ -17,7 +17,12 @@ func newKeyCmd() *cobra.Command {
 		Short: "Manage key files and the repository's key slots",
 		Long: `The repository's master key is stored only wrapped, in one or more key
 slots: each is opened by a passphrase or by a key file. Adding, removing or
-changing a slot never touches a data object.`,
+changing a slot never touches a data object.
+
+Slots are locked like every other object, so they are never deleted here:
+removing a slot writes a revocation, after which coffer no longer opens the
+repository with it. A revocation does not change the master key: anyone who
+copied the old slot and knows its passphrase can still unwrap it.`,
 	}
 	c.AddCommand(newKeyGenerateCmd(), newKeyListCmd(), newKeyAddCmd(), newKeyRemoveCmd(), newKeyPasswdCmd())
 	return c
@@ -42,7 +47,7 @@ func newKeyListCmd() *cobra.Command {
 	var f repoFlags
 	c := &cobra.Command{
 		Use:   "list --repo URL",
-		Short: "List key slots; * marks the one that opened the repository",
+		Short: "List key slots and whether each is revoked; * marks the one that opened the repository",
 		Args:  cobra.NoArgs,
 		RunE: f.withRepo(func(cmd *cobra.Command, args []string, r *repo.Repository) error {
 			slots, err := r.Slots(cmd.Context())
@@ -50,19 +55,31 @@ func newKeyListCmd() *cobra.Command {
 				return err
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, " \tID\tKIND")
+			fmt.Fprintln(w, " \tID\tKIND\tSTATE")
 			for _, s := range slots {
 				mark := " "
 				if s.ID == r.SlotID() {
 					mark = "*"
 				}
-				fmt.Fprintf(w, "%s\t%s\t%s\n", mark, s.ID, s.Kind)
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", mark, s.ID, s.Kind, slotState(s))
 			}
 			return w.Flush()
 		}),
 	}
 	f.register(c)
 	return c
+}
+
+// slotState is one word for key list's STATE column.
+func slotState(s repo.SlotInfo) string {
+	switch {
+	case s.Revoked:
+		return "revoked"
+	case s.Unhonoured:
+		// A revocation names it, but would have left no usable slot.
+		return "revocation-not-honoured"
+	}
+	return "usable"
 }
 
 // newSecretFlags reads the secret for a new slot.
@@ -118,23 +135,32 @@ func newKeyRemoveCmd() *cobra.Command {
 	var force bool
 	c := &cobra.Command{
 		Use:   "remove --repo URL SLOT-ID",
-		Short: "Remove a key slot (not the one in use, nor the last, without --force)",
-		Long: `Remove a key slot, so its passphrase or key file no longer opens the
-repository. It refuses, changing nothing, the slot that opened the
-repository for this command (open it with another passphrase or key file)
-and the last slot (without a slot nobody can ever read the backups again);
---force removes either.`,
+		Short: "Revoke a key slot (not the one in use, nor the last usable one, without --force)",
+		Long: `Revoke a key slot, so its passphrase or key file no longer opens the
+repository through coffer. The slot object stays: it is locked, and prune
+removes it after the deletion delay. The master key does not change, so
+anyone who copied the slot and knows its passphrase can still unwrap it.
+
+It refuses, changing nothing, the slot that opened the repository for this
+command (open it with another passphrase or key file) and the last usable
+slot; --force revokes either. A revocation that would leave no usable slot
+is recorded but not honoured, so revocations can never lock everyone out.`,
 		Args: cobra.ExactArgs(1),
 		RunE: f.withRepo(func(cmd *cobra.Command, args []string, r *repo.Repository) error {
-			if err := r.RemoveSlot(cmd.Context(), args[0], force); err != nil {
+			honoured, err := r.RevokeSlot(cmd.Context(), args[0], force)
+			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "removed key slot %s\n", args[0])
+			if !honoured {
+				fmt.Fprintf(cmd.OutOrStdout(), "wrote a revocation of key slot %s, but it is not honoured: it would leave no usable key slot\n", args[0])
+				return nil
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "revoked key slot %s\n", args[0])
 			return nil
 		}),
 	}
 	f.register(c)
-	c.Flags().BoolVar(&force, "force", false, "remove the slot even if it is the one in use or the last one")
+	c.Flags().BoolVar(&force, "force", false, "revoke the slot even if it is the one in use or the last usable one")
 	return c
 }
 
@@ -143,7 +169,7 @@ func newKeyPasswdCmd() *cobra.Command {
 	var n newSecretFlags
 	c := &cobra.Command{
 		Use:   "passwd --repo URL",
-		Short: "Change the passphrase: add a slot for the new one, remove the old one",
+		Short: "Change the passphrase: add a slot for the new one, revoke the old one",
 		Args:  cobra.NoArgs,
 		RunE: f.withRepo(func(cmd *cobra.Command, args []string, r *repo.Repository) error {
 			s, err := n.secret()
@@ -156,8 +182,10 @@ func newKeyPasswdCmd() *cobra.Command {
 				return err
 			}
 			// The old slot is the one in use, on purpose; the new one remains.
-			if err := r.RemoveSlot(cmd.Context(), old, true); err != nil {
-				return errors.Join(fmt.Errorf("added key slot %s but could not remove the old slot %s", id, old), err)
+			// Opened with --ignore-revocations, it may be revoked already.
+			_, err = r.RevokeSlot(cmd.Context(), old, true)
+			if err != nil && !errors.Is(err, repo.ErrAlreadyRevoked) {
+				return errors.Join(fmt.Errorf("added key slot %s but could not revoke the old slot %s", id, old), err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "changed: key slot %s replaces %s\n", id, old)
 			return nil

@@ -32,6 +32,8 @@ type repoFlags struct {
 	insecureHTTP bool
 	pathStyle    bool
 	verbose      bool
+	// ignoreRevocations opens with a revoked key slot (repo.Options).
+	ignoreRevocations bool
 }
 
 func (f *repoFlags) register(c *cobra.Command) {
@@ -45,6 +47,7 @@ func (f *repoFlags) register(c *cobra.Command) {
 	fl.BoolVar(&f.insecureHTTP, "insecure-http", false, "allow a plain http:// S3 endpoint on a loopback address (test servers only)")
 	fl.BoolVar(&f.pathStyle, "path-style", false, "address S3 buckets by path instead of by host name")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log debugging detail to stderr")
+	fl.BoolVar(&f.ignoreRevocations, "ignore-revocations", false, "open the repository even if the key slot the passphrase or key file opens is revoked")
 }
 
 func (f *repoFlags) logger() *slog.Logger {
@@ -185,6 +188,7 @@ func (f *repoFlags) open(ctx context.Context, o repo.Options) (*repo.Repository,
 	if o.Logger == nil {
 		o.Logger = f.logger()
 	}
+	o.IgnoreRevocations = o.IgnoreRevocations || f.ignoreRevocations
 	return repo.Open(ctx, st, secret, o)
 }
 

@@ -26,6 +26,12 @@ const (
 	List            Op = "List"
 	Delete          Op = "Delete"
 	ExtendRetention Op = "ExtendRetention"
+
+	ListVersions           Op = "ListVersions"
+	GetVersion             Op = "GetVersion"
+	GetVersionRange        Op = "GetVersionRange"
+	ExtendRetentionVersion Op = "ExtendRetentionVersion"
+	Now                    Op = "Now" // its key is ""
 )
 
 // Fault describes which calls a rule hits and what happens to them.
@@ -224,9 +230,18 @@ func (s *Store) do(ctx context.Context, op Op, key string, call func() error) er
 	return fmt.Errorf("faulty %s %s: %w", op, key, ErrInjected)
 }
 
-// Put stores data unless a rule hits the call.
-func (s *Store) Put(ctx context.Context, key string, data []byte, ret objectstore.Retention) error {
-	return s.do(ctx, Put, key, func() error { return s.inner.Put(ctx, key, data, ret) })
+// Put stores data unless a rule hits the call. An Applied fault loses
+// the version ID with the answer.
+func (s *Store) Put(ctx context.Context, key string, data []byte, ret objectstore.Retention) (string, error) {
+	var id string
+	err := s.do(ctx, Put, key, func() (err error) {
+		id, err = s.inner.Put(ctx, key, data, ret)
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	return id, nil
 }
 
 // Get reads the object unless a rule hits the call.

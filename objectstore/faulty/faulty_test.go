@@ -23,7 +23,8 @@ func TestConformance(t *testing.T) {
 }
 
 func put(st objectstore.Store, key string) error {
-	return st.Put(context.Background(), key, []byte(key), objectstore.Retention{})
+	_, err := st.Put(context.Background(), key, []byte(key), objectstore.Retention{})
+	return err
 }
 
 func TestNthCall(t *testing.T) {

@@ -39,7 +39,7 @@ func TestCorruptionDetected(t *testing.T) {
 	defer st.Close()
 	ctx := context.Background()
 	data := bytes.Repeat([]byte("0123456789"), 10)
-	if err := st.Put(ctx, "a/b", data, objectstore.Retention{}); err != nil {
+	if _, err := st.Put(ctx, "a/b", data, objectstore.Retention{}); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "a", "b@obj")
@@ -82,7 +82,7 @@ func TestKeyAndPrefixKey(t *testing.T) {
 	defer st.Close()
 	ctx := context.Background()
 	for _, k := range []string{"a", "a/b", "a/b/c"} {
-		if err := st.Put(ctx, k, []byte(k), objectstore.Retention{}); err != nil {
+		if _, err := st.Put(ctx, k, []byte(k), objectstore.Retention{}); err != nil {
 			t.Fatalf("Put %s: %v", k, err)
 		}
 	}
@@ -119,7 +119,7 @@ func TestTwoStoresOneDirectory(t *testing.T) {
 		var wg sync.WaitGroup
 		errs := make([]error, 2)
 		for i, st := range stores {
-			wg.Go(func() { errs[i] = st.Put(context.Background(), key, []byte{byte(i)}, objectstore.Retention{}) })
+			wg.Go(func() { _, errs[i] = st.Put(context.Background(), key, []byte{byte(i)}, objectstore.Retention{}) })
 		}
 		wg.Wait()
 		wins := 0

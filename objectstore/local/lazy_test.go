@@ -37,7 +37,7 @@ func TestReadsCreateNothing(t *testing.T) {
 	if names := entries(t, dir); len(names) != 0 {
 		t.Fatalf("reading a directory created %v in it", names)
 	}
-	if err := st.Put(ctx, "a", []byte("x"), objectstore.Retention{}); err != nil {
+	if _, err := st.Put(ctx, "a", []byte("x"), objectstore.Retention{}); err != nil {
 		t.Fatalf("first put: %v", err)
 	}
 	if err := st.ExtendRetention(ctx, "a", objectstore.Retention{Until: time.Now().Add(time.Hour)}); err != nil {

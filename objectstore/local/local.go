@@ -85,9 +85,9 @@ func (s *Store) retPath(key string) string {
 // Put writes header and data to a temp file, fsyncs it, links it to the
 // key's name (link(2) fails rather than replace, so an existing key is
 // ErrExists and nothing changes) and fsyncs the directory.
-func (s *Store) Put(ctx context.Context, key string, data []byte, ret objectstore.Retention) error {
+func (s *Store) Put(ctx context.Context, key string, data []byte, ret objectstore.Retention) (string, error) {
 	if err := objectstore.CheckCall(ctx, key); err != nil {
-		return err
+		return "", err
 	}
 	if !ret.IsZero() && ret.Mode == "" {
 		ret.Mode = objectstore.Compliance
@@ -95,17 +95,20 @@ func (s *Store) Put(ctx context.Context, key string, data []byte, ret objectstor
 	h := header{retention: ret, sum: checksum(data)}
 	tmp, err := s.writeTemp(h.encode(), data)
 	if err != nil {
-		return translateError("put", key, err)
+		return "", translateError("put", key, err)
 	}
 	defer os.Remove(tmp)
 	final := s.objPath(key)
 	if err := s.mkdirs(filepath.Dir(final)); err != nil {
-		return translateError("put", key, err)
+		return "", translateError("put", key, err)
 	}
 	if err := os.Link(tmp, final); err != nil {
-		return translateError("put", key, err)
+		return "", translateError("put", key, err)
 	}
-	return translateError("put", key, syncDir(filepath.Dir(final)))
+	if err := syncDir(filepath.Dir(final)); err != nil {
+		return "", translateError("put", key, err)
+	}
+	return VersionID, nil
 }
 
 // writeTemp writes the parts to a new read-only file in @tmp, stamps its

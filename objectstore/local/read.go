@@ -102,6 +102,7 @@ func (s *Store) head(key string) (objectstore.Info, error) {
 		Modified:    st.ModTime(),
 		RetainUntil: eff.Until,
 		Mode:        eff.Mode,
+		VersionID:   VersionID,
 	}, nil
 }
 

@@ -1,4 +1,7 @@
-// Package memory is an in-memory objectstore backend for tests. It keeps
-// every object in a map, gives each Put a version ID, and enforces
-// retention against an injected clock so tests can move time.
+// Package memory is an in-memory objectstore backend for tests. Like a
+// versioned S3 bucket with object lock, it keeps every version of every
+// key, delete markers and per-version retention, judged against an
+// injected clock so tests can move time. Its intruder methods (Overwrite,
+// Hide, DeleteVersion) do what someone holding coffer's S3 credentials
+// could do, so tampering scenarios run in unit tests.
 package memory

@@ -12,126 +12,188 @@ import (
 	"coffer/objectstore"
 )
 
-// object is one stored version. data is never modified after Put.
-type object struct {
+// version is one stored version of a key, or a delete marker. data is
+// never modified after it is stored.
+type version struct {
+	id        string
 	data      []byte
 	modified  time.Time
-	version   string
 	retention objectstore.Retention
+	marker    bool
 }
 
-// Store is a concurrency-safe, in-memory objectstore.Store.
+// Store is a concurrency-safe, in-memory, versioned objectstore.Store.
 type Store struct {
 	clock func() time.Time // read-only after New
 
-	mu       sync.Mutex         // guards the fields below
-	objects  map[string]*object // current version of each key
-	versions int64              // number of Puts so far, for version IDs
+	mu   sync.Mutex            // guards the fields below
+	keys map[string][]*version // each key's versions, oldest first; never empty
+	seq  int64                 // versions and markers made so far, for IDs
 }
 
 var _ objectstore.Store = (*Store)(nil)
 
-// New returns an empty store whose retention is judged against clock;
-// nil means time.Now.
+// New returns an empty store whose retention and Now follow clock; nil
+// means time.Now.
 func New(clock func() time.Time) *Store {
 	if clock == nil {
 		clock = time.Now
 	}
-	return &Store{clock: clock, objects: map[string]*object{}}
+	return &Store{clock: clock, keys: map[string][]*version{}}
 }
 
-// Put stores a copy of data under key unless key exists (ErrExists).
-func (s *Store) Put(ctx context.Context, key string, data []byte, ret objectstore.Retention) error {
+// Now reads the store's clock.
+func (s *Store) Now(ctx context.Context) (time.Time, error) {
+	if err := ctx.Err(); err != nil {
+		return time.Time{}, err
+	}
+	return s.clock(), nil
+}
+
+// add appends a new version (or marker) to key and returns it; s.mu must
+// be held.
+func (s *Store) add(key string, v *version) *version {
+	s.seq++
+	v.id = strconv.FormatInt(s.seq, 10)
+	v.modified = s.clock()
+	s.keys[key] = append(s.keys[key], v)
+	return v
+}
+
+// Put stores a copy of data as key's new version unless key is present
+// (ErrExists); a key whose current version is a delete marker is absent,
+// as with S3's If-None-Match.
+func (s *Store) Put(ctx context.Context, key string, data []byte, ret objectstore.Retention) (string, error) {
 	if err := objectstore.CheckCall(ctx, key); err != nil {
-		return err
+		return "", err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.objects[key]; ok {
-		return fmt.Errorf("memory put %s: %w", key, objectstore.ErrExists)
+	if _, err := s.current("put", key); err == nil {
+		return "", fmt.Errorf("memory put %s: %w", key, objectstore.ErrExists)
 	}
 	if !ret.IsZero() && ret.Mode == "" {
 		ret.Mode = objectstore.Compliance
 	}
-	s.versions++
-	s.objects[key] = &object{
-		data:      bytes.Clone(data),
-		modified:  s.clock(),
-		version:   strconv.FormatInt(s.versions, 10),
-		retention: ret,
-	}
-	return nil
+	v := s.add(key, &version{data: bytes.Clone(data), retention: ret})
+	return v.id, nil
 }
 
-// lookup returns key's object or ErrNotFound; s.mu must be held.
-func (s *Store) lookup(op, key string) (*object, error) {
-	obj, ok := s.objects[key]
-	if !ok {
+// current returns key's current version, or ErrNotFound if it has none
+// or it is a delete marker; s.mu must be held.
+func (s *Store) current(op, key string) (*version, error) {
+	vs := s.keys[key]
+	if len(vs) == 0 || vs[len(vs)-1].marker {
 		return nil, fmt.Errorf("memory %s %s: %w", op, key, objectstore.ErrNotFound)
 	}
-	return obj, nil
+	return vs[len(vs)-1], nil
 }
 
-// Get returns a copy of the object's bytes.
-func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
+// byID returns key's version versionID, or ErrNotFound if there is no
+// such version or it is a delete marker; s.mu must be held.
+func (s *Store) byID(op, key, versionID string) (*version, error) {
+	for _, v := range s.keys[key] {
+		if v.id == versionID && !v.marker {
+			return v, nil
+		}
+	}
+	return nil, fmt.Errorf("memory %s %s version %q: %w", op, key, versionID, objectstore.ErrNotFound)
+}
+
+// first returns key's oldest version that is not a delete marker, or
+// ErrNotFound; s.mu must be held.
+func (s *Store) first(op, key string) (*version, error) {
+	for _, v := range s.keys[key] {
+		if !v.marker {
+			return v, nil
+		}
+	}
+	return nil, fmt.Errorf("memory %s %s: %w", op, key, objectstore.ErrNotFound)
+}
+
+// read returns a copy of the version find picks.
+func (s *Store) read(ctx context.Context, key string, find func() (*version, error)) ([]byte, error) {
 	if err := objectstore.CheckCall(ctx, key); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	obj, err := s.lookup("get", key)
+	v, err := find()
 	if err != nil {
 		return nil, err
 	}
-	return bytes.Clone(obj.data), nil
+	return bytes.Clone(v.data), nil
 }
 
-// GetRange returns a copy of exactly length bytes from off.
-func (s *Store) GetRange(ctx context.Context, key string, off, length int64) ([]byte, error) {
+// readRange returns a copy of exactly length bytes from off of the
+// version find picks.
+func (s *Store) readRange(ctx context.Context, key string, off, length int64, find func() (*version, error)) ([]byte, error) {
 	if err := objectstore.CheckCall(ctx, key); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	obj, err := s.lookup("get range", key)
+	v, err := find()
 	if err != nil {
 		return nil, err
 	}
-	if off < 0 || length < 0 || off+length > int64(len(obj.data)) {
+	if off < 0 || length < 0 || off+length > int64(len(v.data)) {
 		return nil, fmt.Errorf("memory get %s [%d,+%d) of %d bytes: %w",
-			key, off, length, len(obj.data), objectstore.ErrInvalidRange)
+			key, off, length, len(v.data), objectstore.ErrInvalidRange)
 	}
-	return bytes.Clone(obj.data[off : off+length]), nil
+	return bytes.Clone(v.data[off : off+length]), nil
 }
 
-// info describes obj under key.
-func (obj *object) info(key string) objectstore.Info {
+// Get returns a copy of the current version's bytes.
+func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
+	return s.read(ctx, key, func() (*version, error) { return s.current("get", key) })
+}
+
+// GetRange returns a copy of exactly length bytes from off of the current
+// version.
+func (s *Store) GetRange(ctx context.Context, key string, off, length int64) ([]byte, error) {
+	return s.readRange(ctx, key, off, length, func() (*version, error) { return s.current("get range", key) })
+}
+
+// GetVersion returns a copy of one version's bytes.
+func (s *Store) GetVersion(ctx context.Context, key, versionID string) ([]byte, error) {
+	return s.read(ctx, key, func() (*version, error) { return s.byID("get", key, versionID) })
+}
+
+// GetVersionRange returns a copy of exactly length bytes from off of one
+// version.
+func (s *Store) GetVersionRange(ctx context.Context, key, versionID string, off, length int64) ([]byte, error) {
+	return s.readRange(ctx, key, off, length, func() (*version, error) { return s.byID("get range", key, versionID) })
+}
+
+// info describes v under key.
+func (v *version) info(key string) objectstore.Info {
 	return objectstore.Info{
 		Key:         key,
-		Size:        int64(len(obj.data)),
-		Modified:    obj.modified,
-		RetainUntil: obj.retention.Until,
-		Mode:        obj.retention.Mode,
-		VersionID:   obj.version,
+		Size:        int64(len(v.data)),
+		Modified:    v.modified,
+		RetainUntil: v.retention.Until,
+		Mode:        v.retention.Mode,
+		VersionID:   v.id,
 	}
 }
 
-// Head describes the object.
+// Head describes the current version.
 func (s *Store) Head(ctx context.Context, key string) (objectstore.Info, error) {
 	if err := objectstore.CheckCall(ctx, key); err != nil {
 		return objectstore.Info{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	obj, err := s.lookup("head", key)
+	v, err := s.current("head", key)
 	if err != nil {
 		return objectstore.Info{}, err
 	}
-	return obj.info(key), nil
+	return v.info(key), nil
 }
 
-// List calls fn for each key under prefix in lexical order. It works on a
-// snapshot taken at the start, so fn may call the store.
+// List calls fn for each present key under prefix in lexical order. It
+// works on a snapshot taken at the start, so fn may call the store.
 func (s *Store) List(ctx context.Context, prefix string, fn func(objectstore.Info) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -141,55 +203,39 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(objectstore.Inf
 	}
 	s.mu.Lock()
 	var infos []objectstore.Info
-	for key, obj := range s.objects {
-		if strings.HasPrefix(key, prefix) {
-			infos = append(infos, obj.info(key))
+	for key := range s.keys {
+		if !strings.HasPrefix(key, prefix) {
+			continue
+		}
+		if v, err := s.current("list", key); err == nil {
+			infos = append(infos, v.info(key))
 		}
 	}
 	s.mu.Unlock()
 	return objectstore.Visit(ctx, infos, fn)
 }
 
-// Delete removes the object unless its retention has not yet passed.
-func (s *Store) Delete(ctx context.Context, key string) error {
-	if err := objectstore.CheckCall(ctx, key); err != nil {
+// ListVersions calls fn for every version and delete marker under prefix,
+// keys in lexical order, each key's oldest first. It works on a snapshot
+// taken at the start, so fn may call the store.
+func (s *Store) ListVersions(ctx context.Context, prefix string, fn func(objectstore.Version) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := objectstore.CheckPrefix(prefix); err != nil {
 		return err
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	obj, err := s.lookup("delete", key)
-	if err != nil {
-		return err
+	var out []objectstore.Version
+	for key, vs := range s.keys {
+		if !strings.HasPrefix(key, prefix) {
+			continue
+		}
+		for _, v := range vs {
+			out = append(out, objectstore.Version{Key: key, VersionID: v.id, Modified: v.modified,
+				Size: int64(len(v.data)), DeleteMarker: v.marker})
+		}
 	}
-	if obj.retention.Until.After(s.clock()) {
-		return fmt.Errorf("memory delete %s: retained until %v: %w", key, obj.retention.Until, objectstore.ErrRetained)
-	}
-	delete(s.objects, key)
-	return nil
-}
-
-// ExtendRetention moves the retain-until date later, never earlier; an
-// existing mode is kept.
-func (s *Store) ExtendRetention(ctx context.Context, key string, ret objectstore.Retention) error {
-	if err := objectstore.CheckCall(ctx, key); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	obj, err := s.lookup("extend retention", key)
-	if err != nil {
-		return err
-	}
-	if ret.IsZero() || !ret.Until.After(obj.retention.Until) {
-		return nil
-	}
-	mode := obj.retention.Mode
-	if mode == "" {
-		mode = ret.Mode
-	}
-	if mode == "" {
-		mode = objectstore.Compliance
-	}
-	obj.retention = objectstore.Retention{Mode: mode, Until: ret.Until}
-	return nil
+	s.mu.Unlock()
+	return objectstore.VisitVersions(ctx, out, fn)
 }

@@ -42,6 +42,10 @@ func classify(err error) error {
 		switch apiErr.ErrorCode() {
 		case "NoSuchKey", "NotFound", "NoSuchVersion":
 			return objectstore.ErrNotFound
+		case "MethodNotAllowed":
+			// S3's answer to a GET, HEAD or retention change of a version
+			// that is a delete marker: no object there.
+			return objectstore.ErrNotFound
 		case "NoSuchBucket":
 			return objectstore.ErrNoBucket
 		case "PreconditionFailed", "ConditionalRequestConflict":
@@ -64,7 +68,7 @@ func classify(err error) error {
 	var respErr *awshttp.ResponseError
 	if errors.As(err, &respErr) {
 		switch code := respErr.HTTPStatusCode(); {
-		case code == http.StatusNotFound:
+		case code == http.StatusNotFound, code == http.StatusMethodNotAllowed:
 			return objectstore.ErrNotFound
 		case code == http.StatusPreconditionFailed:
 			return objectstore.ErrExists

@@ -15,8 +15,9 @@ import (
 // putMultipart uploads data in parts of cfg.PartSize, each with its own
 // SHA-256 checksum, and completes the upload with If-None-Match: * so the
 // object appears only if the key is still free. Any failure aborts the
-// upload so no parts linger in the bucket.
-func (s *Store) putMultipart(ctx context.Context, key string, data []byte, ret objectstore.Retention) error {
+// upload so no parts linger in the bucket. It returns the new version's
+// ID.
+func (s *Store) putMultipart(ctx context.Context, key string, data []byte, ret objectstore.Retention) (string, error) {
 	create := &awss3.CreateMultipartUploadInput{
 		Bucket:            aws.String(s.cfg.Bucket),
 		Key:               aws.String(s.objectKey(key)),
@@ -28,24 +29,29 @@ func (s *Store) putMultipart(ctx context.Context, key string, data []byte, ret o
 	}
 	up, err := s.client.CreateMultipartUpload(ctx, create)
 	if err != nil {
-		return translateError("put (create multipart)", key, err)
+		return "", translateError("put (create multipart)", key, err)
 	}
+	var versionID string
 	parts, err := s.uploadParts(ctx, key, up.UploadId, data)
 	if err == nil {
-		_, err = s.client.CompleteMultipartUpload(ctx, &awss3.CompleteMultipartUploadInput{
+		var out *awss3.CompleteMultipartUploadOutput
+		out, err = s.client.CompleteMultipartUpload(ctx, &awss3.CompleteMultipartUploadInput{
 			Bucket:          aws.String(s.cfg.Bucket),
 			Key:             aws.String(s.objectKey(key)),
 			UploadId:        up.UploadId,
 			IfNoneMatch:     aws.String("*"),
 			MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
 		})
+		if err == nil {
+			versionID = aws.ToString(out.VersionId)
+		}
 		err = translateError("put (complete multipart)", key, err)
 	}
 	if err != nil {
 		s.abort(key, up.UploadId)
-		return err
+		return "", err
 	}
-	return nil
+	return versionID, nil
 }
 
 // uploadParts sends data's parts in order and returns what Complete needs.

@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
 
 	"coffer/objectstore"
 )
@@ -15,12 +16,18 @@ import (
 // Head returns the object's size, upload time, version and retention, as
 // HeadObject reports them.
 func (s *Store) Head(ctx context.Context, key string) (objectstore.Info, error) {
+	return s.head(ctx, key, "")
+}
+
+// head is Head, of one version when versionID is set.
+func (s *Store) head(ctx context.Context, key, versionID string) (objectstore.Info, error) {
 	if err := objectstore.CheckKey(key); err != nil {
 		return objectstore.Info{}, err
 	}
 	out, err := s.client.HeadObject(ctx, &awss3.HeadObjectInput{
-		Bucket: aws.String(s.cfg.Bucket),
-		Key:    aws.String(s.objectKey(key)),
+		Bucket:    aws.String(s.cfg.Bucket),
+		Key:       aws.String(s.objectKey(key)),
+		VersionId: optional(versionID),
 	})
 	if err != nil {
 		err = translateError("head", key, err)
@@ -117,12 +124,30 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	return err
 }
 
-// ExtendRetention sets the current version's retain-until date to
-// ret.Until if that is later than the present one, keeping the present
-// mode if there is one (S3 forbids weakening COMPLIANCE). An earlier or
-// equal date is a no-op, so retention never shortens.
+// ExtendRetention extends the retention of the key's first version that
+// is not a delete marker (found by listing its versions): the one coffer
+// wrote, not whatever was put over it since.
 func (s *Store) ExtendRetention(ctx context.Context, key string, ret objectstore.Retention) error {
-	info, err := s.Head(ctx, key)
+	if err := objectstore.CheckKey(key); err != nil {
+		return err
+	}
+	v, err := s.firstVersion(ctx, key)
+	if err != nil {
+		return err
+	}
+	return s.ExtendRetentionVersion(ctx, key, v.VersionID, ret)
+}
+
+// ExtendRetentionVersion sets one version's retain-until date to
+// ret.Until if that is later than the present one (read first), keeping
+// the present mode if there is one (S3 forbids weakening COMPLIANCE). An
+// earlier or equal date is a no-op, so retention never shortens. An empty
+// versionID means the current version, as on an unversioned bucket.
+func (s *Store) ExtendRetentionVersion(ctx context.Context, key, versionID string, ret objectstore.Retention) error {
+	if err := objectstore.CheckKey(key); err != nil {
+		return err
+	}
+	info, err := s.retention(ctx, key, versionID)
 	if err != nil {
 		return err
 	}
@@ -140,10 +165,46 @@ func (s *Store) ExtendRetention(ctx context.Context, key string, ret objectstore
 			Mode:            types.ObjectLockRetentionMode(lockMode(mode)),
 			RetainUntilDate: aws.Time(ret.Until),
 		},
-	}
-	if info.VersionID != "" {
-		in.VersionId = aws.String(info.VersionID)
+		VersionId: optional(versionID),
 	}
 	_, err = s.client.PutObjectRetention(ctx, in)
 	return translateError("extend retention", key, err)
+}
+
+// retention reads one version's retention with GetObjectRetention, which
+// answers for any version (versitygw's HeadObject reports lock fields for
+// the current version only). A version without retention answers
+// NoSuchObjectLockConfiguration; a bucket without object lock answers
+// another error, and then HeadObject tells whether the version exists.
+func (s *Store) retention(ctx context.Context, key, versionID string) (objectstore.Info, error) {
+	out, err := s.client.GetObjectRetention(ctx, &awss3.GetObjectRetentionInput{
+		Bucket:    aws.String(s.cfg.Bucket),
+		Key:       aws.String(s.objectKey(key)),
+		VersionId: optional(versionID),
+	})
+	info := objectstore.Info{Key: key, VersionID: versionID}
+	var apiErr smithy.APIError
+	switch {
+	case err == nil:
+		if r := out.Retention; r != nil && r.RetainUntilDate != nil {
+			info.RetainUntil = *r.RetainUntilDate
+			info.Mode = objectstore.Mode(r.Mode)
+		}
+		return info, nil
+	case errors.As(err, &apiErr) && apiErr.ErrorCode() == "NoSuchObjectLockConfiguration":
+		return info, nil
+	}
+	if err := translateError("get retention", key, err); errors.Is(err, objectstore.ErrNotFound) ||
+		errors.Is(err, context.Canceled) {
+		return objectstore.Info{}, err
+	}
+	return s.head(ctx, key, versionID)
+}
+
+// optional is nil for an empty string, so an unset version ID is not sent.
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return aws.String(s)
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -34,9 +35,16 @@ func TestConformance(t *testing.T) {
 	bucket := srv.NewBucket(t, true)
 	t.Logf("conformance suite against versitygw at %s", srv.Endpoint)
 	var n atomic.Int64
+	var prefixes sync.Map // *s3.Store → its prefix, for the intruder
 	storetest.Run(t, func(t *testing.T) objectstore.Store {
-		return newStore(t, srv.Config(bucket, fmt.Sprintf("suite-%d", n.Add(1))))
-	}, storetest.Options{Retention: true})
+		prefix := fmt.Sprintf("suite-%d/", n.Add(1))
+		st := newStore(t, srv.Config(bucket, prefix))
+		prefixes.Store(st, prefix)
+		return st
+	}, storetest.Options{Retention: true, Intruder: func(t *testing.T, st objectstore.Store) storetest.Intruder {
+		prefix, _ := prefixes.Load(st)
+		return srv.Intruder(t, bucket, prefix.(string))
+	}})
 }
 
 // TestMultipartRoundTrip forces multipart uploads with a 5 MiB threshold
@@ -53,7 +61,7 @@ func TestMultipartRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	ret := objectstore.Retention{Mode: objectstore.Compliance, Until: time.Now().Add(time.Hour).Truncate(time.Second)}
-	if err := st.Put(ctx, "big", data, ret); err != nil {
+	if _, err := st.Put(ctx, "big", data, ret); err != nil {
 		t.Fatalf("multipart Put: %v", err)
 	}
 	got, err := st.Get(ctx, "big")
@@ -69,7 +77,7 @@ func TestMultipartRoundTrip(t *testing.T) {
 	if err != nil || info.Size != int64(len(data)) || !info.RetainUntil.Equal(ret.Until) {
 		t.Fatalf("Head = %+v, %v; want size %d retained until %v", info, err, len(data), ret.Until)
 	}
-	if err := st.Put(ctx, "big", data[:6<<20], objectstore.Retention{}); !errors.Is(err, objectstore.ErrExists) {
+	if _, err := st.Put(ctx, "big", data[:6<<20], objectstore.Retention{}); !errors.Is(err, objectstore.ErrExists) {
 		t.Fatalf("second multipart Put = %v, want ErrExists", err)
 	}
 	if err := st.Delete(ctx, "big"); !errors.Is(err, objectstore.ErrRetained) {
@@ -88,7 +96,7 @@ func TestTLSWithCABundle(t *testing.T) {
 	bucket := srv.NewBucket(t, false)
 	ctx := context.Background()
 	st := newStore(t, srv.Config(bucket, ""))
-	if err := st.Put(ctx, "k", []byte("over TLS"), objectstore.Retention{}); err != nil {
+	if _, err := st.Put(ctx, "k", []byte("over TLS"), objectstore.Retention{}); err != nil {
 		t.Fatalf("Put over TLS with the CA bundle: %v", err)
 	}
 	cfg := srv.Config(bucket, "")

@@ -54,10 +54,12 @@ func sha256Base64(data []byte) string {
 // Put stores data under key if and only if key is absent, using a
 // conditional write (If-None-Match: *), a SHA-256 checksum the server
 // verifies, and object-lock retention when ret is set. Objects larger
-// than the multipart threshold are uploaded in parts.
-func (s *Store) Put(ctx context.Context, key string, data []byte, ret objectstore.Retention) error {
+// than the multipart threshold are uploaded in parts. It returns the
+// version ID the server gave the new object (empty on an unversioned
+// bucket).
+func (s *Store) Put(ctx context.Context, key string, data []byte, ret objectstore.Retention) (string, error) {
 	if err := objectstore.CheckKey(key); err != nil {
-		return err
+		return "", err
 	}
 	if int64(len(data)) > s.cfg.MultipartThreshold {
 		return s.putMultipart(ctx, key, data, ret)
@@ -75,8 +77,11 @@ func (s *Store) Put(ctx context.Context, key string, data []byte, ret objectstor
 		in.ObjectLockMode = lockMode(ret.Mode)
 		in.ObjectLockRetainUntilDate = aws.Time(ret.Until)
 	}
-	_, err := s.client.PutObject(ctx, in)
-	return translateError("put", key, err)
+	out, err := s.client.PutObject(ctx, in)
+	if err != nil {
+		return "", translateError("put", key, err)
+	}
+	return aws.ToString(out.VersionId), nil
 }
 
 // lockMode maps a retention mode to S3's; empty means COMPLIANCE, the
@@ -97,14 +102,15 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 	if err := objectstore.CheckKey(key); err != nil {
 		return nil, err
 	}
-	return s.readRetrying(ctx, func() ([]byte, error) { return s.get(ctx, key) })
+	return s.readRetrying(ctx, func() ([]byte, error) { return s.get(ctx, key, "") })
 }
 
-// get is one attempt of Get.
-func (s *Store) get(ctx context.Context, key string) ([]byte, error) {
+// get is one attempt of Get, or of GetVersion when versionID is set.
+func (s *Store) get(ctx context.Context, key, versionID string) ([]byte, error) {
 	out, err := s.client.GetObject(ctx, &awss3.GetObjectInput{
 		Bucket:       aws.String(s.cfg.Bucket),
 		Key:          aws.String(s.objectKey(key)),
+		VersionId:    optional(versionID),
 		ChecksumMode: types.ChecksumModeEnabled,
 	}, verifyOurselves)
 	if err != nil {
@@ -148,6 +154,11 @@ func verifyOurselves(o *awss3.Options) {
 // GetRange returns exactly length bytes from off, using a Range request.
 // A range that reaches past the object's end is ErrInvalidRange.
 func (s *Store) GetRange(ctx context.Context, key string, off, length int64) ([]byte, error) {
+	return s.readRange(ctx, key, "", off, length)
+}
+
+// readRange is GetRange, or GetVersionRange when versionID is set.
+func (s *Store) readRange(ctx context.Context, key, versionID string, off, length int64) ([]byte, error) {
 	if err := objectstore.CheckKey(key); err != nil {
 		return nil, err
 	}
@@ -156,7 +167,7 @@ func (s *Store) GetRange(ctx context.Context, key string, off, length int64) ([]
 	}
 	if length == 0 {
 		// HTTP cannot ask for zero bytes; check the range against the size.
-		info, err := s.Head(ctx, key)
+		info, err := s.head(ctx, key, versionID)
 		if err != nil {
 			return nil, err
 		}
@@ -165,15 +176,16 @@ func (s *Store) GetRange(ctx context.Context, key string, off, length int64) ([]
 		}
 		return []byte{}, nil
 	}
-	return s.readRetrying(ctx, func() ([]byte, error) { return s.getRange(ctx, key, off, length) })
+	return s.readRetrying(ctx, func() ([]byte, error) { return s.getRange(ctx, key, versionID, off, length) })
 }
 
-// getRange is one attempt of GetRange for a length above zero.
-func (s *Store) getRange(ctx context.Context, key string, off, length int64) ([]byte, error) {
+// getRange is one attempt of readRange for a length above zero.
+func (s *Store) getRange(ctx context.Context, key, versionID string, off, length int64) ([]byte, error) {
 	out, err := s.client.GetObject(ctx, &awss3.GetObjectInput{
-		Bucket: aws.String(s.cfg.Bucket),
-		Key:    aws.String(s.objectKey(key)),
-		Range:  aws.String(fmt.Sprintf("bytes=%d-%d", off, off+length-1)),
+		Bucket:    aws.String(s.cfg.Bucket),
+		Key:       aws.String(s.objectKey(key)),
+		VersionId: optional(versionID),
+		Range:     aws.String(fmt.Sprintf("bytes=%d-%d", off, off+length-1)),
 	})
 	if err != nil {
 		return nil, translateError("get range", key, err)

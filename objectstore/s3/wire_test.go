@@ -68,7 +68,7 @@ func TestWireSemantics(t *testing.T) {
 	raw := rawClient(srv)
 	ctx := context.Background()
 	data := []byte("checksummed bytes")
-	if err := st.Put(ctx, "k", data, objectstore.Retention{}); err != nil {
+	if _, err := st.Put(ctx, "k", data, objectstore.Retention{}); err != nil {
 		t.Fatal(err)
 	}
 	head, err := raw.HeadObject(ctx, &awss3.HeadObjectInput{
@@ -81,7 +81,7 @@ func TestWireSemantics(t *testing.T) {
 	if got, want := aws.ToString(head.ChecksumSHA256), base64.StdEncoding.EncodeToString(sum[:]); got != want {
 		t.Fatalf("stored SHA-256 checksum %q, want %q", got, want)
 	}
-	if err := st.Put(ctx, "k", []byte("other"), objectstore.Retention{}); !errors.Is(err, objectstore.ErrExists) {
+	if _, err := st.Put(ctx, "k", []byte("other"), objectstore.Retention{}); !errors.Is(err, objectstore.ErrExists) {
 		t.Fatalf("second Put = %v, want ErrExists", err)
 	}
 	if v, m := versions(t, raw, bucket, "w/k"); v != 1 || m != 0 {
@@ -104,7 +104,7 @@ func TestGetDetectsCorruption(t *testing.T) {
 	st := newStore(t, srv.Config(bucket, "c"))
 	ctx := context.Background()
 	data := bytes.Repeat([]byte("abcdefgh"), 64)
-	if err := st.Put(ctx, "obj", data, objectstore.Retention{}); err != nil {
+	if _, err := st.Put(ctx, "obj", data, objectstore.Retention{}); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(srv.RootDir, bucket, "c", "obj")
@@ -135,7 +135,7 @@ func TestListSpansPages(t *testing.T) {
 	for w := range 10 {
 		wg.Go(func() {
 			for i := w; i < n; i += 10 {
-				if err := st.Put(ctx, fmt.Sprintf("k%05d", i), []byte("x"), objectstore.Retention{}); err != nil {
+				if _, err := st.Put(ctx, fmt.Sprintf("k%05d", i), []byte("x"), objectstore.Retention{}); err != nil {
 					t.Errorf("Put: %v", err)
 				}
 			}

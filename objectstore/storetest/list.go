@@ -66,7 +66,7 @@ func (s suite) testListMany(t *testing.T) {
 	for range 16 {
 		wg.Go(func() {
 			for i := range work {
-				if err := st.Put(ctx(t), keyN("many/", i), []byte{byte(i)}, objectstore.Retention{}); err != nil {
+				if _, err := st.Put(ctx(t), keyN("many/", i), []byte{byte(i)}, objectstore.Retention{}); err != nil {
 					t.Errorf("Put %d: %v", i, err)
 				}
 			}
@@ -88,6 +88,15 @@ func (s suite) testListMany(t *testing.T) {
 	for i, k := range got {
 		if k != keyN("many/", i) {
 			t.Fatalf("List key %d = %q, want %q", i, k, keyN("many/", i))
+		}
+	}
+	vs := listVersions(t, st, "many/")
+	if len(vs) != n {
+		t.Fatalf("ListVersions returned %d versions, want %d", len(vs), n)
+	}
+	for i, v := range vs {
+		if v.Key != keyN("many/", i) || v.DeleteMarker || v.Size != 1 {
+			t.Fatalf("ListVersions entry %d = %+v, want %q", i, v, keyN("many/", i))
 		}
 	}
 }

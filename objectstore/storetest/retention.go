@@ -77,7 +77,7 @@ func (s suite) testRetentionRefusesDelete(t *testing.T) {
 	ret := objectstore.Retention{Mode: objectstore.Compliance, Until: s.opts.Now().Add(time.Hour)}
 	mustPut(t, st, "locked", data, ret)
 	assertRetained(t, st, "locked", data)
-	if err := st.Put(ctx(t), "locked", []byte("replacement"), objectstore.Retention{}); !errors.Is(err, objectstore.ErrExists) {
+	if _, err := st.Put(ctx(t), "locked", []byte("replacement"), objectstore.Retention{}); !errors.Is(err, objectstore.ErrExists) {
 		t.Fatalf("Put over a retained object = %v, want ErrExists", err)
 	}
 	mustGet(t, st, "locked", data)

@@ -25,6 +25,25 @@ type Options struct {
 	// Now tells the backend's current time; nil means time.Now. Retention
 	// dates in the suite are set relative to it.
 	Now func() time.Time
+	// Intruder returns what acts, on the store newStore just returned, as
+	// someone holding its credentials would outside coffer's rules: put
+	// over a key, hide it behind a delete marker, delete one version. Nil
+	// for a backend where nobody can (a local directory has one version
+	// per key): the suite then checks versions as Put makes them only.
+	Intruder func(t *testing.T, st objectstore.Store) Intruder
+}
+
+// Intruder writes versions and delete markers that coffer never does.
+// objectstore/memory.Store is one; s3test.Intruder is one for S3.
+type Intruder interface {
+	// Overwrite stores data as a new version of key (a PUT without
+	// If-None-Match) and returns its version ID.
+	Overwrite(key string, data []byte) (versionID string)
+	// Hide places a delete marker on key and returns its version ID.
+	Hide(key string) (versionID string)
+	// DeleteVersion removes one version or marker; ErrRetained while the
+	// version's retention holds.
+	DeleteVersion(ctx context.Context, key, versionID string) error
 }
 
 // Run runs the conformance suite. newStore must return a fresh, empty
@@ -46,9 +65,19 @@ func Run(t *testing.T, newStore func(t *testing.T) objectstore.Store, opts Optio
 	t.Run("ListStopsOnError", s.testListStops)
 	t.Run("Delete", s.testDelete)
 	t.Run("CancelledContext", s.testCancelled)
+	t.Run("Now", s.testNow)
+	t.Run("Versions", s.testVersions)
+	t.Run("VersionsOfAPrefix", s.testVersionsPrefix)
+	if opts.Intruder != nil {
+		t.Run("LaterVersions", s.testLaterVersions)
+		t.Run("DeleteMarkers", s.testDeleteMarkers)
+	}
 	if opts.Retention {
 		t.Run("RetentionRefusesDelete", s.testRetentionRefusesDelete)
 		t.Run("ExtendRetention", s.testExtendRetention)
+		if opts.Intruder != nil {
+			t.Run("RetentionPerVersion", s.testRetentionPerVersion)
+		}
 	}
 }
 
@@ -73,11 +102,18 @@ func randomBytes(t *testing.T, n int) []byte {
 	return b
 }
 
-func mustPut(t *testing.T, st objectstore.Store, key string, data []byte, ret objectstore.Retention) {
+// mustPut stores data and returns the version ID Put reports, which
+// must not be empty.
+func mustPut(t *testing.T, st objectstore.Store, key string, data []byte, ret objectstore.Retention) string {
 	t.Helper()
-	if err := st.Put(ctx(t), key, data, ret); err != nil {
+	id, err := st.Put(ctx(t), key, data, ret)
+	if err != nil {
 		t.Fatalf("Put(%q, %d bytes): %v", key, len(data), err)
 	}
+	if id == "" {
+		t.Fatalf("Put(%q) returned an empty version ID", key)
+	}
+	return id
 }
 
 func mustGet(t *testing.T, st objectstore.Store, key string, want []byte) {
@@ -113,7 +149,7 @@ func (s suite) testPutNeverOverwrites(t *testing.T) {
 	first := []byte("the original bytes")
 	mustPut(t, st, "k", first, objectstore.Retention{})
 	for _, second := range [][]byte{[]byte("other"), first, {}} {
-		err := st.Put(ctx(t), "k", second, objectstore.Retention{})
+		_, err := st.Put(ctx(t), "k", second, objectstore.Retention{})
 		if !errors.Is(err, objectstore.ErrExists) {
 			t.Fatalf("second Put of %q = %v, want ErrExists", second, err)
 		}
@@ -136,7 +172,7 @@ func (s suite) testConcurrentPut(t *testing.T) {
 		payloads[i] = randomBytes(t, 64<<10)
 		wg.Go(func() {
 			<-start
-			errs[i] = st.Put(ctx(t), "contended", payloads[i], objectstore.Retention{})
+			_, errs[i] = st.Put(ctx(t), "contended", payloads[i], objectstore.Retention{})
 		})
 	}
 	close(start)
@@ -185,9 +221,13 @@ func (s suite) testGetRange(t *testing.T) {
 
 func (s suite) testNotFound(t *testing.T) {
 	st := s.newStore(t)
-	mustPut(t, st, "present", []byte("p"), objectstore.Retention{})
+	id := mustPut(t, st, "present", []byte("p"), objectstore.Retention{})
 	c := ctx(t)
 	calls := map[string]error{}
+	_, calls["GetVersion"] = st.GetVersion(c, "absent", id)
+	_, calls["GetVersionRange"] = st.GetVersionRange(c, "absent", id, 0, 1)
+	calls["ExtendRetentionVersion"] = st.ExtendRetentionVersion(c, "absent", id,
+		objectstore.Retention{Mode: objectstore.Compliance, Until: s.opts.Now().Add(time.Hour)})
 	_, calls["Get"] = st.Get(c, "absent")
 	_, calls["GetRange"] = st.GetRange(c, "absent", 0, 1)
 	_, calls["Head"] = st.Head(c, "absent")
@@ -205,7 +245,7 @@ func (s suite) testInvalidKeys(t *testing.T) {
 	st := s.newStore(t)
 	for _, key := range []string{"", "/abs", "../up", "a/../b", "a//b", "a/", "./a",
 		"sp ace", "new\nline", "pct%", "uni\u00e9", string(make([]byte, objectstore.MaxKeyLen+1))} {
-		err := st.Put(ctx(t), key, []byte("x"), objectstore.Retention{})
+		_, err := st.Put(ctx(t), key, []byte("x"), objectstore.Retention{})
 		if !errors.Is(err, objectstore.ErrInvalidKey) {
 			t.Errorf("Put(%q) = %v, want ErrInvalidKey", key, err)
 		}
@@ -219,7 +259,7 @@ func (s suite) testCancelled(t *testing.T) {
 	st := s.newStore(t)
 	c, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := st.Put(c, "k", []byte("x"), objectstore.Retention{}); !errors.Is(err, context.Canceled) {
+	if _, err := st.Put(c, "k", []byte("x"), objectstore.Retention{}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Put with a cancelled context = %v, want context.Canceled", err)
 	}
 	if _, err := st.Head(ctx(t), "k"); !errors.Is(err, objectstore.ErrNotFound) {

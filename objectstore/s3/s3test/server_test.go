@@ -38,7 +38,7 @@ func TestStartServesBuckets(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := st.Put(ctx, "k", []byte("v"), objectstore.Retention{}); err != nil {
+			if _, err := st.Put(ctx, "k", []byte("v"), objectstore.Retention{}); err != nil {
 				t.Fatal(err)
 			}
 			got, err := st.Get(ctx, "k")
