@@ -114,6 +114,8 @@ type Repository struct {
 	snaps  map[string]*Snapshot // guarded by snapMu; decrypted snapshots by ID
 
 	damage damageLog // objects skipped as damaged or foreign
+
+	retain retainState // what keeps retention ahead of snapshots (retain.go)
 }
 
 // Open unlocks the repository in st with secret and loads its index.

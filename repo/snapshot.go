@@ -40,6 +40,12 @@ func (r *Repository) SaveSnapshot(ctx context.Context, s *Snapshot) error {
 	if err := r.Flush(ctx); err != nil {
 		return err
 	}
+	// Lock everything live snapshots and s need for at least R more
+	// before s is published (retain.go).
+	rec, err := r.keepRetention(ctx, s)
+	if err != nil {
+		return err
+	}
 	data, err := marshalSnapshot(s)
 	if err != nil {
 		return err
@@ -59,6 +65,13 @@ func (r *Repository) SaveSnapshot(ctx context.Context, s *Snapshot) error {
 	r.snapMu.Lock()
 	r.snaps[s.ID] = s
 	r.snapMu.Unlock()
+	if rec != nil {
+		rec.Snapshot = s.ID
+		r.putLedger(ctx, rec)
+		r.retain.mu.Lock()
+		r.retain.covered[s.ID] = true
+		r.retain.mu.Unlock()
+	}
 	return nil
 }
 
