@@ -1,0 +1,89 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"coffer/chunker"
+	"coffer/objectstore"
+	"coffer/objectstore/memory"
+)
+
+// TestRetentionExtendsFirstVersion: an intruder puts a new version over a
+// pack that every snapshot reuses; retention must keep extending the
+// version coffer wrote, so it can still not be deleted after R.
+func TestRetentionExtendsFirstVersion(t *testing.T) {
+	ctx := context.Background()
+	clock := &simClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	st := memory.New(clock.Now)
+	const period = 4 * 24 * time.Hour
+	secret := Secret{Passphrase: []byte("pw"), KDF: testKDF}
+	if _, err := Init(ctx, st, secret, InitOptions{
+		Chunker:   chunker.Params{Min: 1 << 10, Avg: 2 << 10, Max: 8 << 10},
+		Retention: PolicyFor(objectstore.Compliance, period),
+		Now:       clock.Now(),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(ctx, st, secret, Options{PackSize: 16 << 10, Clock: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	refs := writeFile(t, r, randBytes(3, 5000))
+	root, err := r.SaveTree(ctx, &Tree{Nodes: []Node{{Name: "f", Type: TypeFile, Blocks: refs, Size: 5000}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.SaveSnapshot(ctx, &Snapshot{Time: clock.Now(), Tree: FormatID(root)}); err != nil {
+		t.Fatal(err)
+	}
+	loc, _ := r.index.get(refs[0].ID)
+	pack := loc.Pack.key()
+	var first string
+	if err := st.ListVersions(ctx, pack, func(v objectstore.Version) error {
+		if first == "" {
+			first = v.VersionID
+		}
+		return nil
+	}); err != nil || first == "" {
+		t.Fatalf("versions of %s: %q, %v", pack, first, err)
+	}
+	st.Overwrite(pack, []byte("the intruder's")) // a version with no lock
+	for day := 1; day <= 3*4; day++ {
+		clock.Advance(24 * time.Hour)
+		if err := r.SaveSnapshot(ctx, &Snapshot{Time: clock.Now(), Tree: FormatID(root)}); err != nil {
+			t.Fatalf("day %d: %v", day, err)
+		}
+	}
+	if err := st.DeleteVersion(ctx, pack, first); !errors.Is(err, objectstore.ErrRetained) {
+		t.Fatalf("deleting coffer's version of a reused pack after 3 R: %v, want ErrRetained", err)
+	}
+	if s := r.LastRetention(); !s.Until.Equal(clock.Now().Add(period*3/2)) || s.Needed == 0 {
+		t.Fatalf("last step: %+v", s)
+	}
+}
+
+// TestPolicyPeriod: the retention R of a policy, in days or seconds.
+func TestPolicyPeriod(t *testing.T) {
+	day := 24 * time.Hour
+	for _, c := range []struct {
+		d    time.Duration
+		want Policy
+	}{
+		{0, Policy{}},
+		{30 * day, Policy{Days: 30}},
+		{90 * time.Second, Policy{Seconds: 90}},
+		{36 * time.Hour, Policy{Seconds: 36 * 3600}},
+	} {
+		p := PolicyFor("", c.d)
+		if p != c.want || p.Period() != c.d {
+			t.Errorf("PolicyFor(%v) = %+v (period %v), want %+v", c.d, p, p.Period(), c.want)
+		}
+	}
+	if got := (Policy{Days: 2, Seconds: 5}).Period(); got != 5*time.Second {
+		t.Errorf("Seconds must win over Days: %v", got)
+	}
+}
