@@ -5,6 +5,7 @@
 // A duration is one or more terms, each a whole number and a unit, with
 // no spaces: "30d", "90s", "1d12h", "2w". The units are
 //
+//	ms   milliseconds
 //	s    seconds
 //	min  minutes
 //	h    hours
@@ -35,6 +36,7 @@ var units = []struct {
 	d    time.Duration
 }{
 	{"min", time.Minute},
+	{"ms", time.Millisecond},
 	{"s", time.Second},
 	{"h", time.Hour},
 	{"d", 24 * time.Hour},
@@ -58,7 +60,7 @@ func Parse(s string) (time.Duration, error) {
 			i++
 		}
 		if i == 0 {
-			return 0, fmt.Errorf("%w: %q: expected a number at %q (units: s, min, h, d, w, y)", ErrSyntax, s, rest)
+			return 0, fmt.Errorf("%w: %q: expected a number at %q (units: ms, s, min, h, d, w, y)", ErrSyntax, s, rest)
 		}
 		n, err := strconv.ParseInt(rest[:i], 10, 64)
 		if err != nil {
@@ -86,7 +88,7 @@ func Parse(s string) (time.Duration, error) {
 func unitOf(s, unit string) (time.Duration, error) {
 	switch unit {
 	case "":
-		return 0, fmt.Errorf("%w: %q: a number needs a unit (s, min, h, d, w or y), such as %sd", ErrSyntax, s, s)
+		return 0, fmt.Errorf("%w: %q: a number needs a unit (ms, s, min, h, d, w or y), such as %sd", ErrSyntax, s, s)
 	case "m":
 		return 0, fmt.Errorf("%w: %q: \"m\" is ambiguous (minutes or months?); write \"min\" for minutes, or days (\"d\") for months", ErrSyntax, s)
 	}
@@ -95,21 +97,21 @@ func unitOf(s, unit string) (time.Duration, error) {
 			return u.d, nil
 		}
 	}
-	return 0, fmt.Errorf("%w: %q: unknown unit %q (units: s, min, h, d, w, y)", ErrSyntax, s, unit)
+	return 0, fmt.Errorf("%w: %q: unknown unit %q (units: ms, s, min, h, d, w, y)", ErrSyntax, s, unit)
 }
 
 // Format writes d in the grammar, so Parse(Format(d)) == d for any d that
-// is a whole number of seconds and not negative; finer parts are dropped.
-// It uses the largest units that fit: 36h is "1d12h", 0 is "0".
+// is a whole number of milliseconds and not negative; finer parts are
+// dropped. It uses the largest units that fit: 36h is "1d12h", 0 is "0".
 func Format(d time.Duration) string {
-	if d < time.Second {
+	if d < time.Millisecond {
 		return "0"
 	}
 	var b strings.Builder
 	for _, u := range []struct {
 		name string
 		d    time.Duration
-	}{{"d", 24 * time.Hour}, {"h", time.Hour}, {"min", time.Minute}, {"s", time.Second}} {
+	}{{"d", 24 * time.Hour}, {"h", time.Hour}, {"min", time.Minute}, {"s", time.Second}, {"ms", time.Millisecond}} {
 		if n := d / u.d; n > 0 {
 			fmt.Fprintf(&b, "%d%s", n, u.name)
 			d -= n * u.d

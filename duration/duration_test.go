@@ -15,6 +15,8 @@ func TestParse(t *testing.T) {
 	}{
 		{"0", 0},
 		{"90s", 90 * time.Second},
+		{"200ms", 200 * time.Millisecond},
+		{"1s500ms", 1500 * time.Millisecond},
 		{"5min", 5 * time.Minute},
 		{"2h", 2 * time.Hour},
 		{"30d", 30 * day},
@@ -51,7 +53,7 @@ func TestParseRefuses(t *testing.T) {
 }
 
 func TestFormatRoundTrips(t *testing.T) {
-	for _, d := range []time.Duration{0, time.Second, 90 * time.Second, 36 * time.Hour, 30 * 24 * time.Hour, 400*24*time.Hour + 61*time.Second} {
+	for _, d := range []time.Duration{0, time.Second, 90 * time.Second, 36 * time.Hour, 30 * 24 * time.Hour, 400*24*time.Hour + 61*time.Second, 1500 * time.Millisecond} {
 		s := Format(d)
 		back, err := Parse(s)
 		if err != nil || back != d {

@@ -27,8 +27,8 @@ passphrase (asked twice, or --password-file) or by a key file
 init refuses a location that already holds anything, and changes nothing
 then. Every object is locked for the retention (30 days by default;
 --retention 30d, --retention 90s, or --retention-days 30), and kept locked
-while any snapshot needs it. Durations are a number and a unit: s, min, h,
-d, w, y ("m" is refused: write min or d). On an S3 bucket without object
+while any snapshot needs it. Durations are a number and a unit: ms, s,
+min, h, d, w, y ("m" is refused: write min or d). On an S3 bucket without object
 lock init fails before writing anything; create the bucket with object
 lock, or pass --retention-days 0. GOVERNANCE mode protects nothing against
 credentials allowed s3:BypassGovernanceRetention. An init that failed
@@ -74,7 +74,7 @@ the backups cannot be read by anyone, including you.`,
 	}
 	f.register(c)
 	c.Flags().IntVar(&days, "retention-days", 30, "keep every object locked for this many days (0: no object lock)")
-	c.Flags().Var(duration.Value{D: &ret}, "retention", "keep every object locked this long, such as 30d or 90s (units s, min, h, d, w, y; 0: no object lock)")
+	c.Flags().Var(duration.Value{D: &ret}, "retention", "keep every object locked this long, such as 30d or 90s (units ms, s, min, h, d, w, y; 0: no object lock)")
 	c.Flags().StringVar(&mode, "retention-mode", "COMPLIANCE", "object lock mode: COMPLIANCE or GOVERNANCE")
 	return c
 }
