@@ -2,6 +2,7 @@ package repo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -141,10 +142,17 @@ func (r *Repository) extendDue(ctx context.Context, keys []string, now time.Time
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(extendWorkers)
-	for _, k := range due {
+	gone := make([]bool, len(due))
+	for i, k := range due {
 		v := st.version[k]
 		g.Go(func() error {
-			if err := r.store.ExtendRetentionVersion(gctx, k, v, ret); err != nil {
+			err := r.store.ExtendRetentionVersion(gctx, k, v, ret)
+			if errors.Is(err, objectstore.ErrNotFound) { // nothing left to keep
+				r.skip(k, "needed by a snapshot, but coffer's version is gone", err)
+				gone[i] = true
+				return nil
+			}
+			if err != nil {
 				return fmt.Errorf("keep retention: extend %s: %w", k, err)
 			}
 			return nil
@@ -155,10 +163,14 @@ func (r *Repository) extendDue(ctx context.Context, keys []string, now time.Time
 	if err != nil {
 		return err
 	}
-	for _, k := range due {
+	for i, k := range due {
+		if gone[i] {
+			delete(st.version, k)
+			continue
+		}
 		st.until[k] = ret.Until
+		stats.Extended++
 	}
-	stats.Extended = len(due)
 	return nil
 }
 

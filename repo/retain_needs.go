@@ -211,7 +211,7 @@ func (r *Repository) packVersions(ctx context.Context, keys []string, stats *Ret
 	}
 	for _, k := range keys {
 		if _, ok := st.version[k]; !ok {
-			r.log.Warn("keep retention: a needed pack is not in the store", "key", k)
+			r.skip(k, "needed by a snapshot, but the pack is not in the store", nil)
 		}
 	}
 	return nil

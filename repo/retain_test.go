@@ -87,3 +87,53 @@ func TestPolicyPeriod(t *testing.T) {
 		t.Errorf("Seconds must win over Days: %v", got)
 	}
 }
+
+// TestRetentionGoneVersion: a needed pack whose version is gone (its lock
+// lapsed while no snapshot was taken, and someone deleted it) is damage,
+// reported, and does not stop later snapshots.
+func TestRetentionGoneVersion(t *testing.T) {
+	ctx := context.Background()
+	clock := &simClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	st := memory.New(clock.Now)
+	secret := Secret{Passphrase: []byte("pw"), KDF: testKDF}
+	if _, err := Init(ctx, st, secret, InitOptions{
+		Retention: PolicyFor(objectstore.Compliance, 24*time.Hour), Now: clock.Now(),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(ctx, st, secret, Options{Clock: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	refs := writeFile(t, r, randBytes(4, 5000))
+	root, err := r.SaveTree(ctx, &Tree{Nodes: []Node{{Name: "f", Type: TypeFile, Blocks: refs, Size: 5000}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.SaveSnapshot(ctx, &Snapshot{Time: clock.Now(), Tree: FormatID(root)}); err != nil {
+		t.Fatal(err)
+	}
+	loc, _ := r.index.get(refs[0].ID)
+	pack := loc.Pack.key()
+	clock.Advance(3 * 24 * time.Hour)
+	var first string
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(st.ListVersions(ctx, pack, func(v objectstore.Version) error { first = v.VersionID; return nil }))
+	must(st.DeleteVersion(ctx, pack, first))
+	if err := r.SaveSnapshot(ctx, &Snapshot{Time: clock.Now(), Tree: FormatID(root)}); err != nil {
+		t.Fatalf("a snapshot after a needed pack vanished: %v", err)
+	}
+	found := false
+	for _, d := range r.Damage() {
+		found = found || d.Key == pack
+	}
+	if !found {
+		t.Fatalf("the vanished pack is not reported as damage: %v", r.Damage())
+	}
+}
