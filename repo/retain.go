@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -75,7 +76,7 @@ type retainState struct {
 // RetentionStats says what one retention step did.
 type RetentionStats struct {
 	Now      time.Time // the store's time the step judged by
-	Until    time.Time // the date objects were extended to
+	Until    time.Time // the date data objects were extended to (audit records: their own, later)
 	Needed   int       // objects needed by live snapshots
 	Extended int       // of those, extended in this step
 	Walked   int       // trees read in this step
@@ -132,12 +133,14 @@ func (r *Repository) keepRetention(ctx context.Context, s *Snapshot) (*ledgerRec
 // at least now + R, to now + 1.5 R.
 func (r *Repository) extendDue(ctx context.Context, keys []string, now time.Time, period time.Duration, stats *RetentionStats) error {
 	st := &r.retain
-	ret := objectstore.Retention{Mode: r.params.Retention.mode(), Until: stats.Until}
-	floor := now.Add(time.Duration(extendBelow * float64(period)))
 	var due []string
+	var until []time.Time
 	for _, k := range keys {
+		p := lockPeriod(k, period)
+		floor := now.Add(time.Duration(extendBelow * float64(p)))
 		if u, ok := st.until[k]; !ok || u.Before(floor) {
 			due = append(due, k)
+			until = append(until, now.Add(time.Duration(extendTo*float64(p))))
 		}
 	}
 	g, gctx := errgroup.WithContext(ctx)
@@ -145,6 +148,7 @@ func (r *Repository) extendDue(ctx context.Context, keys []string, now time.Time
 	gone := make([]bool, len(due))
 	for i, k := range due {
 		v := st.version[k]
+		ret := objectstore.Retention{Mode: r.params.Retention.mode(), Until: until[i]}
 		g.Go(func() error {
 			err := r.store.ExtendRetentionVersion(gctx, k, v, ret)
 			if errors.Is(err, objectstore.ErrNotFound) { // nothing left to keep
@@ -168,10 +172,20 @@ func (r *Repository) extendDue(ctx context.Context, keys []string, now time.Time
 			delete(st.version, k)
 			continue
 		}
-		st.until[k] = ret.Until
+		st.until[k] = until[i]
 		stats.Extended++
 	}
 	return nil
+}
+
+// lockPeriod is the R an object under key is kept locked for: the
+// repository's retention R, or for audit records their own, longer lock,
+// max(a year, 2R) (audit.LockFor: the two must agree).
+func lockPeriod(key string, data time.Duration) time.Duration {
+	if strings.HasPrefix(key, auditPrefix) {
+		return max(365*24*time.Hour, 2*data)
+	}
+	return data
 }
 
 // LastRetention reports what the last snapshot's retention step did.

@@ -137,3 +137,40 @@ func TestRetentionGoneVersion(t *testing.T) {
 		t.Fatalf("the vanished pack is not reported as damage: %v", r.Damage())
 	}
 }
+
+// TestRetentionAuditRecordsKeepTheirLock: audit records are locked for a
+// year (longer than the data), and kept 1.5 of that ahead, not 1.5 R.
+func TestRetentionAuditRecordsKeepTheirLock(t *testing.T) {
+	ctx := context.Background()
+	clock := &simClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	st := memory.New(clock.Now)
+	secret := Secret{Passphrase: []byte("pw"), KDF: testKDF}
+	if _, err := Init(ctx, st, secret, InitOptions{
+		Retention: PolicyFor(objectstore.Compliance, 24*time.Hour), Now: clock.Now(),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	year := 365 * 24 * time.Hour
+	if _, err := st.Put(ctx, auditPrefix+"0000000000000001", []byte("a record"), objectstore.Retention{Until: clock.Now().Add(year)}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(ctx, st, secret, Options{Clock: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	root, err := r.SaveTree(ctx, &Tree{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.SaveSnapshot(ctx, &Snapshot{Time: clock.Now(), Tree: FormatID(root)}); err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Head(ctx, auditPrefix+"0000000000000001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := clock.Now().Add(year * 3 / 2); info.RetainUntil.Before(want) {
+		t.Fatalf("audit record locked until %v, want 1.5 years ahead (%v)", info.RetainUntil, want)
+	}
+}
