@@ -183,7 +183,7 @@ func (r *Repository) newChunker() *chunker.Chunker {
 
 // retention is the retention new objects get now.
 func (r *Repository) retention() objectstore.Retention {
-	return retention(r.params.Retention, r.opts.Clock())
+	return retention(r.params.Retention, r.storeTime())
 }
 
 // Flush makes every block saved so far durable in the store and records

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -71,6 +72,14 @@ type retainState struct {
 	last       RetentionStats       // what the last step did
 	keySig     string               // the keys/ and revocations/ listing keyNeeded was judged on
 	keyNeeded  []string             // slots not revoked, and revocations
+
+	skew atomic.Int64 // the store's clock minus ours, in ns, at the last step; read without mu
+}
+
+// storeTime is the store's time now, as far as the last step measured
+// its clock against ours: new objects' retain-until dates count from it.
+func (r *Repository) storeTime() time.Time {
+	return r.opts.Clock().Add(time.Duration(r.retain.skew.Load()))
 }
 
 // RetentionStats says what one retention step did.
@@ -102,6 +111,7 @@ func (r *Repository) keepRetention(ctx context.Context, s *Snapshot) (*ledgerRec
 		return nil, fmt.Errorf("keep retention: the store's time: %w", err)
 	}
 	stats.Now = now
+	st.skew.Store(int64(now.Sub(r.opts.Clock())))
 	if !st.loaded {
 		st.init(r)
 		if err := r.loadLedger(ctx, &stats); err != nil {

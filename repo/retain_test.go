@@ -174,3 +174,41 @@ func TestRetentionAuditRecordsKeepTheirLock(t *testing.T) {
 		t.Fatalf("audit record locked until %v, want 1.5 years ahead (%v)", info.RetainUntil, want)
 	}
 }
+
+// TestRetentionCountsFromTheStoresClock: with our clock two days behind
+// the store's, objects written after a snapshot are still locked R from
+// the store's time, not from ours.
+func TestRetentionCountsFromTheStoresClock(t *testing.T) {
+	ctx := context.Background()
+	server := &simClock{now: time.Date(2026, 1, 3, 0, 0, 0, 0, time.UTC)}
+	ours := func() time.Time { return server.Now().Add(-48 * time.Hour) }
+	st := memory.New(server.Now)
+	const period = 4 * 24 * time.Hour
+	secret := Secret{Passphrase: []byte("pw"), KDF: testKDF}
+	if _, err := Init(ctx, st, secret, InitOptions{
+		Retention: PolicyFor(objectstore.Compliance, period), Now: server.Now(),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(ctx, st, secret, Options{Clock: ours})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	root, err := r.SaveTree(ctx, &Tree{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.SaveSnapshot(ctx, &Snapshot{Time: ours(), Tree: FormatID(root)}); err != nil {
+		t.Fatal(err)
+	}
+	refs := writeFile(t, r, randBytes(5, 5000))
+	loc, _ := r.index.get(refs[0].ID)
+	info, err := st.Head(ctx, loc.Pack.key())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := server.Now().Add(period); info.RetainUntil.Before(want) {
+		t.Fatalf("a pack written after a snapshot is locked until %v, want R from the store's time (%v)", info.RetainUntil, want)
+	}
+}
