@@ -92,26 +92,18 @@ type RetentionStats struct {
 	Requests int       // store requests the step made
 }
 
-// keepRetention is SaveSnapshot's step before it puts s: it applies the
-// rule to everything live snapshots and s need, and returns the ledger
-// record to write for s once it has its ID. A repository without
-// retention does nothing.
-func (r *Repository) keepRetention(ctx context.Context, s *Snapshot) (*ledgerRecord, error) {
-	period := r.params.Retention.Period()
-	if period <= 0 {
+// walkForRetention is SaveSnapshot's first step, before Flush: it walks
+// the trees of s that no walk has seen, while those just written are
+// still in memory (no request reads them back). A repository without
+// retention does nothing (nil).
+func (r *Repository) walkForRetention(ctx context.Context, s *Snapshot) (*snapshotWalk, error) {
+	if r.params.Retention.Period() <= 0 {
 		return nil, nil
 	}
 	st := &r.retain
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	var stats RetentionStats
-	now, err := r.store.Now(ctx)
-	stats.Requests++
-	if err != nil {
-		return nil, fmt.Errorf("keep retention: the store's time: %w", err)
-	}
-	stats.Now = now
-	st.skew.Store(int64(now.Sub(r.opts.Clock())))
 	if !st.loaded {
 		st.init(r)
 		if err := r.loadLedger(ctx, &stats); err != nil {
@@ -119,10 +111,35 @@ func (r *Repository) keepRetention(ctx context.Context, s *Snapshot) (*ledgerRec
 		}
 		st.loaded = true
 	}
-	rec, err := r.coverSnapshot(ctx, s, &stats)
+	w, err := r.walkSnapshot(ctx, s, &stats)
 	if err != nil {
 		return nil, err
 	}
+	w.stats = stats
+	return w, nil
+}
+
+// keepRetention is SaveSnapshot's step after Flush and before it puts the
+// snapshot w walked: it applies the rule to everything live snapshots
+// and that snapshot need, and returns the ledger record to write once the
+// snapshot has its ID.
+func (r *Repository) keepRetention(ctx context.Context, w *snapshotWalk) (*ledgerRecord, error) {
+	if w == nil {
+		return nil, nil
+	}
+	period := r.params.Retention.Period()
+	st := &r.retain
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	stats := w.stats
+	now, err := r.store.Now(ctx)
+	stats.Requests++
+	if err != nil {
+		return nil, fmt.Errorf("keep retention: the store's time: %w", err)
+	}
+	stats.Now = now
+	st.skew.Store(int64(now.Sub(r.opts.Clock())))
+	rec := r.cover(w)
 	need, err := r.neededObjects(ctx, &stats)
 	if err != nil {
 		return nil, err

@@ -120,32 +120,27 @@ func parsePackID(h string) (PackID, bool) {
 	return p, true
 }
 
-// coverSnapshot walks s (skipping trees already walked) and adds the
-// packs it needs; it returns what it found as s's ledger record.
-func (r *Repository) coverSnapshot(ctx context.Context, s *Snapshot, stats *RetentionStats) (*ledgerRecord, error) {
+// snapshotWalk is what walking one snapshot found that no walk before
+// had: the trees read and the blocks named beneath them.
+type snapshotWalk struct {
+	snap   *Snapshot
+	trees  []cipher.ID
+	blocks []cipher.ID
+	stats  RetentionStats // the step's, so far
+}
+
+// walkSnapshot walks s, skipping trees already walked; st.mu is held. A
+// tree that cannot be read is reported and what is beneath it skipped
+// (nothing of it can be kept); a store that fails fails the walk.
+func (r *Repository) walkSnapshot(ctx context.Context, s *Snapshot, stats *RetentionStats) (*snapshotWalk, error) {
 	st := &r.retain
-	rec := &ledgerRecord{Snapshot: s.ID}
-	missing := 0
-	addPack := func(id cipher.ID) error {
-		loc, ok := r.index.get(id)
-		if !ok { // nothing stored to keep; reads report the damage
-			missing++
-			return nil
-		}
-		if _, ok := st.packs[loc.Pack]; !ok {
-			st.packs[loc.Pack] = struct{}{}
-			rec.Packs = append(rec.Packs, loc.Pack.String())
-		}
-		return nil
-	}
+	w := &snapshotWalk{snap: s}
 	if s.Links != "" {
 		id, err := parseID(s.Links)
 		if err != nil {
 			return nil, fmt.Errorf("keep retention: snapshot %s: %w: %v", s.ID, ErrCorrupt, err)
 		}
-		if err := addPack(id); err != nil {
-			return nil, err
-		}
+		w.blocks = append(w.blocks, id)
 	}
 	st.walker.OnError = func(dir string, id cipher.ID, err error) error {
 		if !isDamage(err) && !errors.Is(err, ErrMissingBlock) {
@@ -156,15 +151,11 @@ func (r *Repository) coverSnapshot(ctx context.Context, s *Snapshot, stats *Rete
 	}
 	err := st.walker.WalkSnapshot(ctx, s, func(_ context.Context, _ string, id cipher.ID, t *Tree) error {
 		stats.Walked++
-		rec.Trees = append(rec.Trees, FormatID(id))
-		if err := addPack(id); err != nil {
-			return err
-		}
+		w.trees = append(w.trees, id)
+		w.blocks = append(w.blocks, id)
 		for _, n := range t.Nodes {
 			for _, b := range n.Blocks {
-				if err := addPack(b.ID); err != nil {
-					return err
-				}
+				w.blocks = append(w.blocks, b.ID)
 			}
 		}
 		return nil
@@ -172,14 +163,38 @@ func (r *Repository) coverSnapshot(ctx context.Context, s *Snapshot, stats *Rete
 	if err != nil {
 		return nil, fmt.Errorf("keep retention: walk snapshot %s: %w", s.ID, err)
 	}
+	return w, nil
+}
+
+// cover adds the packs of w's blocks, which must all be durable (after
+// Flush), and returns what w found as its snapshot's ledger record; st.mu
+// is held.
+func (r *Repository) cover(w *snapshotWalk) *ledgerRecord {
+	st := &r.retain
+	rec := &ledgerRecord{Snapshot: w.snap.ID}
+	for _, id := range w.trees {
+		rec.Trees = append(rec.Trees, FormatID(id))
+	}
+	missing := 0
+	for _, id := range w.blocks {
+		loc, ok := r.index.get(id)
+		if !ok { // nothing stored to keep; reads report the damage
+			missing++
+			continue
+		}
+		if _, ok := st.packs[loc.Pack]; !ok {
+			st.packs[loc.Pack] = struct{}{}
+			rec.Packs = append(rec.Packs, loc.Pack.String())
+		}
+	}
 	if missing > 0 {
-		r.log.Warn("keep retention: blocks no index knows; nothing to keep for them", "snapshot", s.ID, "blocks", missing)
+		r.log.Warn("keep retention: blocks no index knows; nothing to keep for them", "snapshot", w.snap.ID, "blocks", missing)
 	}
 	slices.Sort(rec.Packs)
-	if s.ID != "" {
-		st.covered[s.ID] = true
+	if w.snap.ID != "" {
+		st.covered[w.snap.ID] = true
 	}
-	return rec, nil
+	return rec
 }
 
 // putLedger stores rec for its snapshot. It is a cache of what walking

@@ -78,11 +78,11 @@ func (r *Repository) neededObjects(ctx context.Context, stats *RetentionStats) (
 		if err != nil {
 			return need, fmt.Errorf("keep retention: %w", err)
 		}
-		rec, err := r.coverSnapshot(ctx, s, stats)
+		w, err := r.walkSnapshot(ctx, s, stats)
 		if err != nil {
 			return need, err
 		}
-		r.putLedger(ctx, rec)
+		r.putLedger(ctx, r.cover(w))
 		stats.Requests++
 	}
 	err = r.firstVersions(ctx, indexPrefix, stats, func(v objectstore.Version) {
