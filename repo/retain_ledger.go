@@ -177,14 +177,15 @@ func (r *Repository) cover(w *snapshotWalk) *ledgerRecord {
 	}
 	missing := 0
 	for _, id := range w.blocks {
-		loc, ok := r.index.get(id)
-		if !ok { // nothing stored to keep; reads report the damage
+		packs := r.packsOf(id)
+		if len(packs) == 0 { // nothing stored to keep; reads report the damage
 			missing++
-			continue
 		}
-		if _, ok := st.packs[loc.Pack]; !ok {
-			st.packs[loc.Pack] = struct{}{}
-			rec.Packs = append(rec.Packs, loc.Pack.String())
+		for _, p := range packs {
+			if _, ok := st.packs[p]; !ok {
+				st.packs[p] = struct{}{}
+				rec.Packs = append(rec.Packs, p.String())
+			}
 		}
 	}
 	if missing > 0 {
@@ -195,6 +196,15 @@ func (r *Repository) cover(w *snapshotWalk) *ledgerRecord {
 		st.covered[w.snap.ID] = true
 	}
 	return rec
+}
+
+// packsOf names the packs that hold block id: every one a read may be
+// served from, so all are kept.
+func (r *Repository) packsOf(id cipher.ID) []PackID {
+	if loc, ok := r.index.get(id); ok {
+		return []PackID{loc.Pack}
+	}
+	return nil
 }
 
 // putLedger stores rec for its snapshot. It is a cache of what walking
