@@ -107,7 +107,7 @@ func (h *Head) capture(ctx context.Context, commit bool) (*repo.Snapshot, error)
 // those below it) if it was loaded. An unloaded directory is unchanged and
 // costs nothing.
 func (h *Head) saveDir(ctx context.Context, n *node, w *treeWalk) (repo.Node, error) {
-	clean := !n.dirty.Load() && !w.all && n.subtree != ""
+	clean := !n.dirty.Load() && !w.all && !n.subtree.IsZero()
 	if !n.loaded.Load() && w.load {
 		if errno := n.load(ctx); errno != 0 {
 			return repo.Node{}, errno
@@ -162,7 +162,7 @@ func (h *Head) saveDir(ctx context.Context, n *node, w *treeWalk) (repo.Node, er
 	if w.open > openBefore {
 		n.dirty.Store(true) // files left out must be visited next time
 	}
-	n.subtree, n.files, n.bytes = repo.FormatID(id), files, bytes
+	n.subtree, n.files, n.bytes = id, files, bytes
 	return repo.Node{Subtree: n.subtree, Files: files, Bytes: bytes}, nil
 }
 

@@ -37,8 +37,8 @@ func TestHeadRefusesDamagedBase(t *testing.T) {
 		name, what string
 		snap       repo.Snapshot
 	}{
-		{"root tree missing", "root tree", repo.Snapshot{Tree: repo.FormatID(absent)}},
-		{"link table missing", "link table", repo.Snapshot{Tree: repo.FormatID(good), Links: repo.FormatID(absent)}},
+		{"root tree missing", "root tree", repo.Snapshot{Tree: absent}},
+		{"link table missing", "link table", repo.Snapshot{Tree: good, Links: absent}},
 	}
 	for i, c := range cases {
 		s := c.snap

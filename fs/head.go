@@ -12,7 +12,6 @@ import (
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 
-	"coffer/cipher"
 	"coffer/repo"
 )
 
@@ -117,10 +116,7 @@ func (h *Head) resume(ctx context.Context, c *repo.Snapshot) {
 	}
 	links, err := h.repo.LoadLinks(ctx, c.Links)
 	if err == nil {
-		var id cipher.ID
-		if id, err = c.TreeID(); err == nil {
-			_, err = h.repo.LoadTree(ctx, id)
-		}
+		_, err = h.repo.LoadTree(ctx, c.Tree)
 	}
 	if err != nil {
 		h.log.Warn("ignoring an unreadable head checkpoint", "err", err)
@@ -247,20 +243,16 @@ func (n *node) load(ctx context.Context) syscall.Errno {
 	if n.loaded.Load() {
 		return 0
 	}
-	if n.subtree == "" {
+	if n.subtree.IsZero() {
 		n.loaded.Store(true)
 		return 0
 	}
-	id, err := (&repo.Node{Subtree: n.subtree}).SubtreeID()
-	var t *repo.Tree
-	if err == nil {
-		t, err = n.h.repo.LoadTree(ctx, id)
-	}
+	t, err := n.h.repo.LoadTree(ctx, n.subtree)
 	if err != nil {
 		dir := "/" + n.Path(nil)
 		if isDamage(err) {
 			n.h.log.Error("a directory of the head is damaged: it reads as an I/O error, and new snapshots keep it as it was",
-				"dir", dir, "tree", n.subtree, "way_on", "coffer mount --parent SNAPSHOT starts the head from an older, intact snapshot")
+				"dir", dir, "tree", n.subtree.String(), "way_on", "coffer mount --parent SNAPSHOT starts the head from an older, intact snapshot")
 		}
 		return toErrno(n.h.log, "load directory "+dir, err)
 	}

@@ -10,6 +10,7 @@ import (
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
+	"coffer/cipher"
 	"coffer/repo"
 )
 
@@ -36,7 +37,7 @@ type node struct {
 
 	// Directories: the tree block they were loaded from, until loaded.
 	loadMu  sync.Mutex // serialises loading the directory
-	subtree string     // hex tree ID; "" for a directory created in the head
+	subtree cipher.ID  // tree ID; zero for a directory created in the head
 	loaded  atomic.Bool
 	dirty   atomic.Bool // entries below changed since the last commit
 	files   uint64      // subtree totals stored with an unloaded directory

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"coffer/cipher"
 	"coffer/repo"
 )
 
@@ -23,10 +22,7 @@ func loadBase(ctx context.Context, r *repo.Repository, base *repo.Snapshot, snap
 	what := "link table"
 	if err == nil {
 		what = "root tree"
-		var id cipher.ID
-		if id, err = base.TreeID(); err == nil {
-			_, err = r.LoadTree(ctx, id)
-		}
+		_, err = r.LoadTree(ctx, base.Tree)
 	}
 	if err == nil {
 		return links, nil

@@ -21,10 +21,6 @@ import (
 func treeIDs(t *testing.T, r *repo.Repository, s *repo.Snapshot) map[string]cipher.ID {
 	t.Helper()
 	out := map[string]cipher.ID{}
-	root, err := s.TreeID()
-	if err != nil {
-		t.Fatal(err)
-	}
 	var walk func(dir string, id cipher.ID)
 	walk = func(dir string, id cipher.ID) {
 		out[dir] = id
@@ -37,14 +33,10 @@ func treeIDs(t *testing.T, r *repo.Repository, s *repo.Snapshot) map[string]ciph
 			if n.Type != repo.TypeDir {
 				continue
 			}
-			sub, err := n.SubtreeID()
-			if err != nil {
-				t.Fatalf("%s/%s: %v", dir, n.Name, err)
-			}
-			walk(path.Join(dir, n.Name), sub)
+			walk(path.Join(dir, n.Name), n.Subtree)
 		}
 	}
-	walk(".", root)
+	walk(".", s.Tree)
 	return out
 }
 

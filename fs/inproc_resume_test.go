@@ -3,7 +3,6 @@ package fs_test
 import (
 	"context"
 	"os"
-	"strings"
 	"testing"
 
 	"coffer/fs"
@@ -78,7 +77,9 @@ func TestInprocCheckpointResume(t *testing.T) {
 	// A checkpoint on the latest snapshot whose tree is unreadable.
 	bad := *resumed
 	bad.Parent = latest.ID
-	bad.Tree = strings.Repeat("ab", 32)
+	for i := range bad.Tree { // a tree no index knows
+		bad.Tree[i] = 0xab
+	}
 	m = s.mountHead(t, fs.HeadOptions{Resume: &bad})
 	if got := string(readFile(t, m.path("after"))); got != "after" {
 		t.Errorf("head with an unreadable checkpoint: after = %q", got)

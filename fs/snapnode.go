@@ -139,11 +139,7 @@ func (n *snapNode) load(ctx context.Context) syscall.Errno {
 	if n.loaded {
 		return 0
 	}
-	id, err := n.e.SubtreeID()
-	var tree *repo.Tree
-	if err == nil {
-		tree, err = n.t.r.LoadTree(ctx, id)
-	}
+	tree, err := n.t.r.LoadTree(ctx, n.e.Subtree)
 	if err != nil {
 		return toErrno(n.t.log, "load snapshot directory /"+n.Path(nil), err)
 	}
@@ -300,9 +296,7 @@ func prefetchSubtrees(ctx context.Context, r *repo.Repository, t *repo.Tree) {
 		if t.Nodes[i].Type != repo.TypeDir || n == maxTreePrefetch {
 			continue
 		}
-		if id, err := t.Nodes[i].SubtreeID(); err == nil {
-			r.Prefetch(ctx, repo.TreeBlock, id)
-			n++
-		}
+		r.Prefetch(ctx, repo.TreeBlock, t.Nodes[i].Subtree) // parseTree checked it is set
+		n++
 	}
 }

@@ -344,7 +344,7 @@ func saveTestSnapshot(t *testing.T, r *Repository, at time.Time) *Snapshot {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Snapshot{Time: at, Host: "h", Tree: FormatID(id)}
+	s := &Snapshot{Time: at, Host: "h", Tree: id}
 	if err := r.SaveSnapshot(ctx, s); err != nil {
 		t.Fatal(err)
 	}

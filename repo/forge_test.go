@@ -83,7 +83,7 @@ func oldSnapshot(t *testing.T, r *Repository) ([]byte, []BlockRef, cipher.ID) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.SaveSnapshot(ctx, &Snapshot{Time: time.Now(), Tree: FormatID(tid), Files: 1, Size: uint64(len(data))}); err != nil {
+	if err := r.SaveSnapshot(ctx, &Snapshot{Time: time.Now(), Tree: tid, Files: 1, Size: uint64(len(data))}); err != nil {
 		t.Fatal(err)
 	}
 	return data, refs, tid

@@ -27,7 +27,7 @@ func FuzzDecodeEntries(f *testing.F) {
 func FuzzParseTree(f *testing.F) {
 	good, _ := json.Marshal(Tree{Nodes: []Node{
 		{Name: "a", Type: TypeFile, Size: 3, Blocks: []BlockRef{{Len: 3}}},
-		{Name: "b", Type: TypeDir, Subtree: FormatID([32]byte{1})},
+		{Name: "b", Type: TypeDir, Subtree: [32]byte{1}},
 		{Name: "c", Type: TypeSymlink, Target: "a"},
 	}})
 	f.Add(good)
@@ -49,7 +49,7 @@ func FuzzParseTree(f *testing.F) {
 }
 
 func FuzzParseSnapshot(f *testing.F) {
-	good, _ := json.Marshal(Snapshot{Tree: FormatID([32]byte{2}), Host: "h", Tags: []string{"t"}})
+	good, _ := json.Marshal(Snapshot{Tree: [32]byte{2}, Host: "h", Tags: []string{"t"}})
 	f.Add(good)
 	f.Add([]byte(`{"tree":"00"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -57,8 +57,12 @@ func FuzzParseSnapshot(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if _, err := s.TreeID(); err != nil {
-			t.Fatal("accepted a snapshot without a tree ID")
+		again, err := marshalSnapshot(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := parseSnapshot(again); err != nil {
+			t.Fatalf("accepted snapshot does not re-parse: %v", err)
 		}
 	})
 }

@@ -35,7 +35,7 @@ func goldenKeys() *cipher.Keys {
 
 func goldenID(t *testing.T, s string) cipher.ID {
 	t.Helper()
-	id, err := parseID(s)
+	id, err := cipher.ParseID(s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,10 +53,10 @@ func goldenTree(t *testing.T) *Tree {
 		{Name: "dir", Type: TypeDir, Mode: 0o2775, UID: 1000, GID: 1000,
 			Mtime: 1700000000123456789, Atime: 1700000000000000000, Ctime: 1700000001999999999,
 			Xattrs:  []Xattr{{Name: "user.dir", Value: []byte("d")}},
-			Subtree: "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+			Subtree: goldenID(t, "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"),
 			Files:   3, Bytes: 12345},
 		{Name: "emptydir", Type: TypeDir, Mode: 0o755,
-			Subtree: "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100"},
+			Subtree: goldenID(t, "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100")},
 		{Name: "fifo", Type: TypeFIFO, Mode: 0o600},
 		{Name: "file", Type: TypeFile, Mode: 0o4755, UID: 1, GID: 2, Size: 10,
 			Mtime: -1, Atime: 0, Ctime: 9223372036854775807,
@@ -94,22 +94,22 @@ const goldenLinksJSON = `{"links":{"1":2,"18446744073709551615":4294967295,"9223
 // goldenLinksID is goldenKeys().BlockID(goldenLinksJSON).
 const goldenLinksID = "2608c0cdb7a34867c60b72c588783a820180f4a3a58e248368ad049ffc59b8cf"
 
-func goldenSnapshots() []*Snapshot {
+func goldenSnapshots(t *testing.T) []*Snapshot {
 	return []*Snapshot{
 		{
 			ID:   "ignored, not encoded",
 			Time: time.Date(2026, 12, 1, 19, 31, 3, 123456789, time.UTC),
 			Host: "web1.example.org", Tags: []string{"nightly", "pre-upgrade"},
-			Tree: "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+			Tree: goldenID(t, "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"),
 			Root: Node{Type: TypeDir, Mode: 0o755, UID: 0, GID: 0, Mtime: 5, Atime: 6, Ctime: 7,
 				Xattrs: []Xattr{{Name: "user.root", Value: []byte("r")}}},
-			Links: "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100",
+			Links: goldenID(t, "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100"),
 			Files: 42, Size: 1 << 40,
 			Parent: "0123456789abcdef0123456789abcdef",
 		},
 		{ // the first snapshot of an empty repository: zero values
 			Time: time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC),
-			Tree: "0000000000000000000000000000000000000000000000000000000000000000",
+			Tree: goldenID(t, "0000000000000000000000000000000000000000000000000000000000000000"),
 			Root: Node{Type: TypeDir},
 		},
 	}
@@ -170,11 +170,10 @@ func TestGoldenTreeEncoding(t *testing.T) {
 func TestGoldenLinkTableEncoding(t *testing.T) {
 	lt := LinkTable{1: 2, 0x8000000000000001: 3, 1<<64 - 1: 4294967295}
 	r := testRepo(t)
-	hexID, err := r.SaveLinks(context.Background(), lt)
+	id, err := r.SaveLinks(context.Background(), lt)
 	if err != nil {
 		t.Fatal(err)
 	}
-	id := goldenID(t, hexID)
 	stored, err := r.ReadBlock(context.Background(), TreeBlock, id)
 	if err != nil {
 		t.Fatal(err)
@@ -188,7 +187,7 @@ func TestGoldenLinkTableEncoding(t *testing.T) {
 	if gid := goldenKeys().BlockID([]byte(goldenLinksJSON)); gid.String() != goldenLinksID {
 		t.Errorf("link table ID under the golden keys: %s, want %s", gid, goldenLinksID)
 	}
-	back, err := r.LoadLinks(context.Background(), hexID)
+	back, err := r.LoadLinks(context.Background(), id)
 	if err != nil || !reflect.DeepEqual(back, lt) {
 		t.Errorf("link table read back as %v (%v), want %v", back, err, lt)
 	}
@@ -196,7 +195,7 @@ func TestGoldenLinkTableEncoding(t *testing.T) {
 
 func TestGoldenSnapshotEncoding(t *testing.T) {
 	r := testRepo(t)
-	for i, s := range goldenSnapshots() {
+	for i, s := range goldenSnapshots(t) {
 		got, err := marshalSnapshot(s)
 		if err != nil {
 			t.Fatal(err)

@@ -138,7 +138,7 @@ func TestAnswerLostIsSuccess(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := r.SaveSnapshot(ctx, &Snapshot{Time: time.Now(), Tree: FormatID(tree)}); err != nil {
+			if err := r.SaveSnapshot(ctx, &Snapshot{Time: time.Now(), Tree: tree}); err != nil {
 				t.Fatalf("snapshot: %v", err)
 			}
 			// A lost answer followed by a retry that finds the object.
@@ -148,7 +148,7 @@ func TestAnswerLostIsSuccess(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := r.SaveSnapshot(ctx, &Snapshot{Time: time.Now(), Tree: FormatID(tree)}); err != nil {
+			if err := r.SaveSnapshot(ctx, &Snapshot{Time: time.Now(), Tree: tree}); err != nil {
 				t.Fatalf("second snapshot: %v", err)
 			}
 			// Everything is readable from a fresh open of the same store.

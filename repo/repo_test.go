@@ -209,7 +209,7 @@ func TestDedupAndReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	snap := &Snapshot{Time: time.Now(), Tree: FormatID(id), Files: 1, Size: uint64(len(data))}
+	snap := &Snapshot{Time: time.Now(), Tree: id, Files: 1, Size: uint64(len(data))}
 	if err := r.SaveSnapshot(ctx, snap); err != nil {
 		t.Fatal(err)
 	}
@@ -223,8 +223,7 @@ func TestDedupAndReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tid, _ := s.TreeID()
-	got, err := r2.LoadTree(ctx, tid)
+	got, err := r2.LoadTree(ctx, s.Tree)
 	if err != nil {
 		t.Fatal(err)
 	}

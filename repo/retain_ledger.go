@@ -86,7 +86,7 @@ func (r *Repository) openLedger(key string, sealed []byte) (*ledgerRecord, error
 // apply adds what rec found to the state.
 func (st *retainState) apply(rec *ledgerRecord) {
 	for _, h := range rec.Trees {
-		if id, err := parseID(h); err == nil {
+		if id, err := cipher.ParseID(h); err == nil {
 			st.walker.MarkSeen(id)
 		}
 	}
@@ -135,12 +135,8 @@ type snapshotWalk struct {
 func (r *Repository) walkSnapshot(ctx context.Context, s *Snapshot, stats *RetentionStats) (*snapshotWalk, error) {
 	st := &r.retain
 	w := &snapshotWalk{snap: s}
-	if s.Links != "" {
-		id, err := parseID(s.Links)
-		if err != nil {
-			return nil, fmt.Errorf("keep retention: snapshot %s: %w: %v", s.ID, ErrCorrupt, err)
-		}
-		w.blocks = append(w.blocks, id)
+	if !s.Links.IsZero() {
+		w.blocks = append(w.blocks, s.Links)
 	}
 	st.walker.OnError = func(dir string, id cipher.ID, err error) error {
 		if !isDamage(err) && !errors.Is(err, ErrMissingBlock) {
@@ -173,7 +169,7 @@ func (r *Repository) cover(w *snapshotWalk) *ledgerRecord {
 	st := &r.retain
 	rec := &ledgerRecord{Snapshot: w.snap.ID}
 	for _, id := range w.trees {
-		rec.Trees = append(rec.Trees, FormatID(id))
+		rec.Trees = append(rec.Trees, id.String())
 	}
 	missing := 0
 	for _, id := range w.blocks {

@@ -151,9 +151,9 @@ func (s *simTree) save(t *testing.T, ctx context.Context, r *Repository, top []s
 				}
 				nodes = append(nodes, Node{Name: name, Type: TypeFile, Blocks: refs, Size: size})
 			}
-			subNodes = append(subNodes, Node{Name: sd, Type: TypeDir, Subtree: FormatID(tree(leaf, nodes))})
+			subNodes = append(subNodes, Node{Name: sd, Type: TypeDir, Subtree: tree(leaf, nodes)})
 		}
-		rootNodes = append(rootNodes, Node{Name: td, Type: TypeDir, Subtree: FormatID(tree(td, subNodes))})
+		rootNodes = append(rootNodes, Node{Name: td, Type: TypeDir, Subtree: tree(td, subNodes)})
 	}
 	id, err := r.SaveTree(ctx, &Tree{Nodes: rootNodes})
 	if err != nil {
@@ -273,7 +273,7 @@ func TestRetentionSimulation(t *testing.T) {
 		}
 		root := sim.save(t, ctx, r, top)
 		st.reset()
-		if err := r.SaveSnapshot(ctx, &Snapshot{Time: clock.Now(), Tree: FormatID(root)}); err != nil {
+		if err := r.SaveSnapshot(ctx, &Snapshot{Time: clock.Now(), Tree: root}); err != nil {
 			t.Fatalf("day %d: %v", day, err)
 		}
 		reqs := st.reset()

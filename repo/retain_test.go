@@ -37,7 +37,7 @@ func TestRetentionExtendsFirstVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.SaveSnapshot(ctx, &Snapshot{Time: clock.Now(), Tree: FormatID(root)}); err != nil {
+	if err := r.SaveSnapshot(ctx, &Snapshot{Time: clock.Now(), Tree: root}); err != nil {
 		t.Fatal(err)
 	}
 	loc, _ := r.index.get(refs[0].ID)
@@ -54,7 +54,7 @@ func TestRetentionExtendsFirstVersion(t *testing.T) {
 	st.Overwrite(pack, []byte("the intruder's")) // a version with no lock
 	for day := 1; day <= 3*4; day++ {
 		clock.Advance(24 * time.Hour)
-		if err := r.SaveSnapshot(ctx, &Snapshot{Time: clock.Now(), Tree: FormatID(root)}); err != nil {
+		if err := r.SaveSnapshot(ctx, &Snapshot{Time: clock.Now(), Tree: root}); err != nil {
 			t.Fatalf("day %d: %v", day, err)
 		}
 	}
@@ -111,7 +111,7 @@ func TestRetentionGoneVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.SaveSnapshot(ctx, &Snapshot{Time: clock.Now(), Tree: FormatID(root)}); err != nil {
+	if err := r.SaveSnapshot(ctx, &Snapshot{Time: clock.Now(), Tree: root}); err != nil {
 		t.Fatal(err)
 	}
 	loc, _ := r.index.get(refs[0].ID)
@@ -126,7 +126,7 @@ func TestRetentionGoneVersion(t *testing.T) {
 	}
 	must(st.ListVersions(ctx, pack, func(v objectstore.Version) error { first = v.VersionID; return nil }))
 	must(st.DeleteVersion(ctx, pack, first))
-	if err := r.SaveSnapshot(ctx, &Snapshot{Time: clock.Now(), Tree: FormatID(root)}); err != nil {
+	if err := r.SaveSnapshot(ctx, &Snapshot{Time: clock.Now(), Tree: root}); err != nil {
 		t.Fatalf("a snapshot after a needed pack vanished: %v", err)
 	}
 	found := false
@@ -163,7 +163,7 @@ func TestRetentionAuditRecordsKeepTheirLock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.SaveSnapshot(ctx, &Snapshot{Time: clock.Now(), Tree: FormatID(root)}); err != nil {
+	if err := r.SaveSnapshot(ctx, &Snapshot{Time: clock.Now(), Tree: root}); err != nil {
 		t.Fatal(err)
 	}
 	info, err := st.Head(ctx, auditPrefix+"0000000000000001")
@@ -199,7 +199,7 @@ func TestRetentionCountsFromTheStoresClock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.SaveSnapshot(ctx, &Snapshot{Time: ours(), Tree: FormatID(root)}); err != nil {
+	if err := r.SaveSnapshot(ctx, &Snapshot{Time: ours(), Tree: root}); err != nil {
 		t.Fatal(err)
 	}
 	refs := writeFile(t, r, randBytes(5, 5000))

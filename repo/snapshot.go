@@ -22,16 +22,13 @@ type Snapshot struct {
 	Time   time.Time `json:"time"`
 	Host   string    `json:"host"`
 	Tags   []string  `json:"tags,omitempty"`
-	Tree   string    `json:"tree"`            // root tree block ID, hex
-	Root   Node      `json:"root"`            // the root directory's own attributes
-	Links  string    `json:"links,omitempty"` // link table block ID, hex
+	Tree   cipher.ID `json:"tree"`           // root tree block ID, hex
+	Root   Node      `json:"root"`           // the root directory's own attributes
+	Links  cipher.ID `json:"links,omitzero"` // link table block ID, hex; zero if no hard links
 	Files  uint64    `json:"files"`
 	Size   uint64    `json:"size"`
 	Parent string    `json:"parent,omitempty"`
 }
-
-// TreeID is the root tree's block ID.
-func (s *Snapshot) TreeID() (cipher.ID, error) { return parseID(s.Tree) }
 
 // SaveSnapshot flushes every pending block and index entry, then writes s.
 // When it returns nil, the snapshot and everything it references are
@@ -190,8 +187,13 @@ func parseSnapshot(data []byte) (*Snapshot, error) {
 	if err := json.Unmarshal(data, s); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
-	if _, err := s.TreeID(); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	// The zero ID is a tree ID like any other here (a first snapshot's
+	// encoding has one), so what must be there is the field itself.
+	var present struct {
+		Tree *cipher.ID `json:"tree"`
+	}
+	if err := json.Unmarshal(data, &present); err != nil || present.Tree == nil {
+		return nil, fmt.Errorf("%w: snapshot has no tree ID", ErrCorrupt)
 	}
 	return s, nil
 }

@@ -2,7 +2,6 @@ package repo
 
 import (
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -44,7 +43,7 @@ type blockRefJSON struct {
 
 // MarshalJSON writes the ID as hex.
 func (b BlockRef) MarshalJSON() ([]byte, error) {
-	return json.Marshal(blockRefJSON{ID: hex.EncodeToString(b.ID[:]), Len: b.Len})
+	return json.Marshal(blockRefJSON{ID: b.ID.String(), Len: b.Len})
 }
 
 // UnmarshalJSON reads what MarshalJSON wrote.
@@ -53,22 +52,12 @@ func (b *BlockRef) UnmarshalJSON(data []byte) error {
 	if err := json.Unmarshal(data, &j); err != nil {
 		return err
 	}
-	id, err := parseID(j.ID)
+	id, err := cipher.ParseID(j.ID)
 	if err != nil {
 		return err
 	}
 	b.ID, b.Len = id, j.Len
 	return nil
-}
-
-func parseID(s string) (cipher.ID, error) {
-	var id cipher.ID
-	b, err := hex.DecodeString(s)
-	if err != nil || len(b) != len(id) {
-		return id, fmt.Errorf("bad block ID %q", s)
-	}
-	copy(id[:], b)
-	return id, nil
 }
 
 // Node is one entry of a directory: a file, directory, symlink or special
@@ -87,8 +76,10 @@ type Node struct {
 	Target string     `json:"target,omitempty"` // symlink target
 	Xattrs []Xattr    `json:"xattrs,omitempty"`
 	Blocks []BlockRef `json:"blocks,omitempty"`
-	// Subtree is the hex ID of a directory's tree block.
-	Subtree string `json:"subtree,omitempty"`
+	// Subtree is the ID of a directory's tree block, written as hex and
+	// left out when zero (as an empty string was), so tree bytes, and so
+	// tree IDs, do not depend on the Go type.
+	Subtree cipher.ID `json:"subtree,omitzero"`
 	// Files and Bytes total a directory's subtree (regular files and
 	// their sizes), so a snapshot's totals never need the whole tree.
 	Files uint64 `json:"files,omitempty"`
@@ -97,9 +88,6 @@ type Node struct {
 	// Link are one file; the snapshot's link table holds its link count.
 	Link uint64 `json:"link,omitempty"`
 }
-
-// SubtreeID returns the directory's tree block ID.
-func (n *Node) SubtreeID() (cipher.ID, error) { return parseID(n.Subtree) }
 
 // Tree is one directory's listing, sorted by name.
 type Tree struct {
@@ -148,8 +136,8 @@ func parseTree(data []byte) (*Tree, error) {
 		}
 		switch n.Type {
 		case TypeDir:
-			if _, err := n.SubtreeID(); err != nil {
-				return nil, fmt.Errorf("%w: directory %q: %v", ErrCorrupt, n.Name, err)
+			if n.Subtree.IsZero() {
+				return nil, fmt.Errorf("%w: directory %q has no tree ID", ErrCorrupt, n.Name)
 			}
 		case TypeFile:
 			var sum uint64
@@ -170,33 +158,30 @@ func parseTree(data []byte) (*Tree, error) {
 // LinkTable maps each hard-link identity to its link count.
 type LinkTable map[uint64]uint32
 
-// SaveLinks stores a link table as a tree-type block.
-func (r *Repository) SaveLinks(ctx context.Context, lt LinkTable) (string, error) {
+// SaveLinks stores a link table as a tree-type block and returns its ID;
+// an empty table is stored as nothing and has the zero ID.
+func (r *Repository) SaveLinks(ctx context.Context, lt LinkTable) (cipher.ID, error) {
 	if len(lt) == 0 {
-		return "", nil
+		return cipher.ID{}, nil
 	}
 	data, err := json.Marshal(struct {
 		Links LinkTable `json:"links"`
 	}{lt})
 	if err != nil {
-		return "", err
+		return cipher.ID{}, err
 	}
 	id := r.keys.BlockID(data)
 	if err := r.SaveBlock(ctx, TreeBlock, id, data); err != nil {
-		return "", err
+		return cipher.ID{}, err
 	}
-	return hex.EncodeToString(id[:]), nil
+	return id, nil
 }
 
-// LoadLinks reads a link table; an empty ID is an empty table.
-func (r *Repository) LoadLinks(ctx context.Context, hexID string) (LinkTable, error) {
+// LoadLinks reads a link table; the zero ID is an empty table.
+func (r *Repository) LoadLinks(ctx context.Context, id cipher.ID) (LinkTable, error) {
 	lt := LinkTable{}
-	if hexID == "" {
+	if id.IsZero() {
 		return lt, nil
-	}
-	id, err := parseID(hexID)
-	if err != nil {
-		return nil, err
 	}
 	data, err := r.ReadBlock(ctx, TreeBlock, id)
 	if err != nil {
@@ -213,6 +198,3 @@ func (r *Repository) LoadLinks(ctx context.Context, hexID string) (LinkTable, er
 	}
 	return lt, nil
 }
-
-// FormatID renders a block ID as hex for Node.Subtree.
-func FormatID(id cipher.ID) string { return hex.EncodeToString(id[:]) }

@@ -59,7 +59,7 @@ func fileSnapshot(t *testing.T, r *Repository, data []byte) *Snapshot {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Snapshot{Time: time.Now(), Host: "h", Tree: FormatID(id)}
+	s := &Snapshot{Time: time.Now(), Host: "h", Tree: id}
 	if err := r.SaveSnapshot(ctx, s); err != nil {
 		t.Fatal(err)
 	}
@@ -69,11 +69,7 @@ func fileSnapshot(t *testing.T, r *Repository, data []byte) *Snapshot {
 // snapshotFile reads back the one file of snapshot s.
 func snapshotFile(t *testing.T, r *Repository, s *Snapshot) []byte {
 	t.Helper()
-	id, err := s.TreeID()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tree, err := r.LoadTree(context.Background(), id)
+	tree, err := r.LoadTree(context.Background(), s.Tree)
 	if err != nil {
 		t.Fatalf("snapshot %s: tree: %v", s.ID, err)
 	}
@@ -253,8 +249,7 @@ func TestCleanCosts(t *testing.T) {
 	if opened != plain+1 || c.get("GetVersion") != objects {
 		t.Errorf("open and list: %d requests %v, want %d, one read per object", opened, c.counts(), plain+1)
 	}
-	id, _ := s1.TreeID()
-	tree, err := r2.LoadTree(context.Background(), id)
+	tree, err := r2.LoadTree(context.Background(), s1.Tree)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -61,11 +61,7 @@ func (w *Walker) SeenCount() int { return len(w.seen) }
 
 // WalkSnapshot walks s's tree from its root.
 func (w *Walker) WalkSnapshot(ctx context.Context, s *Snapshot, visit TreeVisitor) error {
-	root, err := s.TreeID()
-	if err != nil {
-		return err
-	}
-	return w.Walk(ctx, root, visit)
+	return w.Walk(ctx, s.Tree, visit)
 }
 
 // Walk visits tree root and every subtree beneath it not seen before,
@@ -106,10 +102,7 @@ func (w *Walker) walk(ctx context.Context, dir string, id cipher.ID, visit TreeV
 		if n.Type != TypeDir {
 			continue
 		}
-		sub, err := n.SubtreeID() // parseTree checked it
-		if err != nil {
-			return err
-		}
+		sub := n.Subtree // parseTree checked it is set
 		subs[i] = sub
 		if !w.Seen(sub) && ahead < prefetchTrees {
 			w.r.Prefetch(ctx, TreeBlock, sub)

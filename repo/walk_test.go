@@ -25,7 +25,7 @@ func saveDirs(t *testing.T, r *Repository, xData []byte) (cipher.ID, map[string]
 	}
 	refs := writeFile(t, r, xData)
 	file := Node{Name: "f", Type: TypeFile, Blocks: refs, Size: uint64(len(xData))}
-	dir := func(name string, id cipher.ID) Node { return Node{Name: name, Type: TypeDir, Subtree: FormatID(id)} }
+	dir := func(name string, id cipher.ID) Node { return Node{Name: name, Type: TypeDir, Subtree: id} }
 	x := save("/a/x", file)
 	y := save("/a/y", Node{Name: "g", Type: TypeSymlink, Target: "f"})
 	a := save("/a", dir("x", x), dir("y", y))
@@ -105,8 +105,8 @@ func TestWalkerSkipAndErrors(t *testing.T) {
 	var missing cipher.ID
 	missing[0] = 1
 	broken, err := r.SaveTree(ctx, &Tree{Nodes: []Node{
-		{Name: "a", Type: TypeDir, Subtree: FormatID(ids["/a"])},
-		{Name: "gone", Type: TypeDir, Subtree: FormatID(missing)},
+		{Name: "a", Type: TypeDir, Subtree: ids["/a"]},
+		{Name: "gone", Type: TypeDir, Subtree: missing},
 	}})
 	if err != nil {
 		t.Fatal(err)

@@ -61,9 +61,7 @@ func (k *keyHolder) file(name string) []crepo.BlockRef {
 	ctx := context.Background()
 	s, err := k.r.FindSnapshot(ctx, "latest")
 	must(k.t, err)
-	tid, err := s.TreeID()
-	must(k.t, err)
-	tree, err := k.r.LoadTree(ctx, tid)
+	tree, err := k.r.LoadTree(ctx, s.Tree)
 	must(k.t, err)
 	for _, n := range tree.Nodes {
 		if n.Name == name {
