@@ -1,0 +1,222 @@
+package tests
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"coffer/objectstore/s3/s3test"
+)
+
+// TestProof is the end-to-end proof of issue 7 on versitygw: an
+// administrator creates an object-locked bucket; a server inits, mounts
+// and backs up a small varied tree in three snapshots; then an intruder
+// holding the server's S3 credentials tries everything those credentials
+// allow against every kind of object coffer wrote. Afterwards every
+// snapshot restores byte-identical through coffer alone, on a machine
+// that kept nothing of the server's.
+//
+// The "owner" run gives the server the bucket owner's credentials (no
+// policy), the worst case: nothing is lost either.
+func TestProof(t *testing.T) {
+	tool(t, "rsync")
+	t.Run("owner", func(t *testing.T) {
+		srv := s3test.Start(t, s3test.Options{})
+		bucket := srv.NewBucket(t, true)
+		runProof(t, &proofSite{
+			be: &backend{
+				name:     "s3",
+				repoURL:  "s3://" + bucket + "/coffer",
+				flags:    []string{"--insecure-http", "--path-style"},
+				env:      srv.Env(),
+				dataDirs: []string{srv.RootDir, srv.VersioningDir},
+			},
+			in:    newIntruder(srv.Endpoint, srv.Region, bucket, "coffer", srv.AccessKey, srv.SecretKey),
+			owner: true,
+		})
+	})
+}
+
+// proofSite is where one run of the proof happens.
+type proofSite struct {
+	be    *backend  // the repository, reached with the server's credentials
+	in    *intruder // the same credentials in an intruder's hands
+	owner bool      // the credentials are the bucket owner's (no policy)
+}
+
+// proofSnap is one snapshot the server made and the tree it holds.
+type proofSnap struct {
+	id   string
+	want manifest // the tree under data/
+}
+
+// runProof backs up, attacks and checks.
+func runProof(t *testing.T, s *proofSite) {
+	r := newRepo(t, s.be)
+	snaps := proofBackUp(t, r)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	coffers := coffersVersions(ctx, t, s.in)
+	tryDestroy(ctx, t, s, coffers)
+	proofRestores(t, r, snaps)
+}
+
+// proofBackUp makes three snapshots of a changing tree with rsync, as a
+// nightly job would, and returns them oldest first. The first one alone
+// holds forge/victim.bin, one block long, which the intruder forges.
+func proofBackUp(t *testing.T, r *repo) []proofSnap {
+	t.Helper()
+	src := filepath.Join(t.TempDir(), "src")
+	buildRsyncTree(t, src, newRand(t.Name()), false)
+	old := time.Date(1999, 9, 9, 9, 9, 9, 999, time.UTC)
+	mkdirs(t, src, "forge")
+	writeRandomFile(t, filepath.Join(src, "forge/victim.bin"), 20000, newRand("victim"))
+	for _, rel := range []string{"forge/victim.bin", "forge", "."} {
+		must(t, lutimes(filepath.Join(src, rel), old, old))
+	}
+
+	m := r.mount(t)
+	data := filepath.Join(m.dir, "data")
+	var snaps []proofSnap
+	commit := func() {
+		rsyncInto(t, src, data, "--delete")
+		snaps = append(snaps, proofSnap{id: m.snapshot(t), want: scanTree(t, src)})
+	}
+	commit()
+	changeRsyncTree(t, src)
+	must(t, os.Remove(filepath.Join(src, "forge/victim.bin")))
+	must(t, lutimes(filepath.Join(src, "forge"), old, old))
+	commit()
+	mkdirs(t, src, "notes")
+	writeFile(t, filepath.Join(src, "notes/day3.txt"), []byte("the third night\n"), 0o640)
+	for _, rel := range []string{"notes/day3.txt", "notes", "."} {
+		must(t, lutimes(filepath.Join(src, rel), old.Add(time.Hour), old.Add(time.Hour)))
+	}
+	commit()
+	m.umount(t)
+	return snaps
+}
+
+// coffersVersions lists the versions coffer wrote (every version in the
+// bucket, before the intruder acts), and checks that every kind of object
+// is among them.
+func coffersVersions(ctx context.Context, t *testing.T, in *intruder) []objVersion {
+	t.Helper()
+	vs, err := in.versions(ctx)
+	if err != nil {
+		t.Fatalf("list versions: %v", err)
+	}
+	kinds := map[string]int{}
+	for _, v := range vs {
+		if v.marker {
+			t.Fatalf("a delete marker before the intruder came: %+v", v)
+		}
+		kinds[kindOf(v.key)]++
+	}
+	for _, k := range []string{"config", "keys", "data", "index", "snapshots"} {
+		if kinds[k] == 0 {
+			t.Fatalf("no %s object among coffer's versions %v", k, kinds)
+		}
+	}
+	t.Logf("coffer's objects by kind: %v", kinds)
+	return vs
+}
+
+// kindOf is the kind of object at key: its first path element.
+func kindOf(key string) string {
+	kind, _, _ := strings.Cut(key, "/")
+	return kind
+}
+
+// tryDestroy tries, on every version coffer wrote, what object lock must
+// refuse even to the bucket's owner: deleting the version, with and
+// without the governance bypass, shortening its retention and switching
+// it to GOVERNANCE. Each one must be refused, and afterwards every
+// version is still there, still COMPLIANCE, still locked for the
+// repository's 30 days.
+func tryDestroy(ctx context.Context, t *testing.T, s *proofSite, coffers []objVersion) {
+	t.Helper()
+	in := s.in
+	answers := map[string]int{}
+	refused := func(what string, v objVersion, err error) {
+		t.Helper()
+		if err == nil {
+			t.Errorf("the intruder could %s %s (version %s)", what, v.key, v.id)
+		}
+		answers[what+": "+errorCode(err)]++
+	}
+	soon := time.Now().Add(time.Hour)
+	for _, v := range coffers {
+		refused("delete version of", v, in.deleteVersion(ctx, v.key, v.id))
+		refused("bypass governance and delete", v, in.bypassDelete(ctx, v.key, v.id))
+		refused("shorten the retention of", v, in.retain(ctx, v.key, v.id, types.ObjectLockRetentionModeCompliance, soon))
+		refused("switch to GOVERNANCE", v, in.retain(ctx, v.key, v.id, types.ObjectLockRetentionModeGovernance, time.Now().AddDate(10, 0, 0)))
+	}
+	t.Logf("the server's answers: %v", answers)
+	after, err := in.versions(ctx)
+	if err != nil {
+		t.Fatalf("list versions: %v", err)
+	}
+	have := map[objVersion]bool{}
+	for _, v := range after {
+		have[v] = true
+	}
+	locked := time.Now().Add(29 * 24 * time.Hour)
+	for _, v := range coffers {
+		if !have[v] {
+			t.Errorf("%s: coffer's version %s is gone", v.key, v.id)
+			continue
+		}
+		mode, until, err := in.retention(ctx, v.key, v.id)
+		if err != nil || mode != types.ObjectLockRetentionModeCompliance || until.Before(locked) {
+			t.Errorf("%s version %s: retention %s until %v (%v), want COMPLIANCE for the repository's 30 days", v.key, v.id, mode, until, err)
+		}
+	}
+}
+
+// proofRestores checks, on a machine that kept nothing of the server's
+// (a fresh home, so no cache), that coffer lists exactly the server's
+// snapshots and that each one, mounted alone, is the tree it was made of.
+func proofRestores(t *testing.T, r *repo, snaps []proofSnap) {
+	t.Helper()
+	fresh := freshMachine(t, r)
+	var want, got []string
+	for _, s := range snaps {
+		want = append(want, s.id)
+	}
+	for _, s := range fresh.snapshots(t) {
+		got = append(got, s.ID)
+	}
+	sort.Strings(want)
+	sort.Strings(got)
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("coffer snapshots lists %q, want the server's %q", got, want)
+	}
+	for i, s := range snaps {
+		m := fresh.mount(t, "--snapshot", s.id)
+		if len(s.want) < 20 {
+			t.Fatalf("snapshot %s: the tree written has only %d entries", s.id, len(s.want))
+		}
+		compareTrees(t, "snapshot "+s.id, s.want, scanTree(t, filepath.Join(m.dir, "data")), cmpOpts{})
+		m.umount(t)
+		if i == 0 && t.Failed() {
+			t.Logf("snapshot mount log:\n%s", clip(m.log()))
+		}
+	}
+}
+
+// freshMachine is r as seen from another machine with the key file: same
+// repository and key, an empty home (no caches, no local state).
+func freshMachine(t *testing.T, r *repo) *repo {
+	t.Helper()
+	f := *r
+	f.home = filepath.Join(t.TempDir(), "home")
+	must(t, os.MkdirAll(filepath.Join(f.home, "tmp"), 0o700))
+	return &f
+}
