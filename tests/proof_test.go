@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"coffer/doctor"
 	"coffer/objectstore/s3/s3test"
 )
 
@@ -22,8 +23,10 @@ import (
 // snapshot restores byte-identical through coffer alone, on a machine
 // that kept nothing of the server's.
 //
-// The "owner" run gives the server the bucket owner's credentials (no
-// policy), the worst case: nothing is lost either.
+// The "user" run gives the server a versitygw user account that sees the
+// bucket only through the policy `coffer policy --for versitygw` prints;
+// the "owner" run gives it the bucket owner's credentials (no policy),
+// the worst case: nothing is lost either.
 func TestProof(t *testing.T) {
 	tool(t, "rsync")
 	t.Run("owner", func(t *testing.T) {
@@ -39,6 +42,18 @@ func TestProof(t *testing.T) {
 			},
 			in:    newIntruder(srv.Endpoint, srv.Region, bucket, "coffer", srv.AccessKey, srv.SecretKey),
 			owner: true,
+		})
+	})
+	t.Run("user", func(t *testing.T) {
+		gw := startIAMGateway(t)
+		user := gw.createUser(t, "server1")
+		bucket := gw.newBucket(t, true)
+		policy := mustRun(t, shortTimeout, nil, cofferBin, "policy", "--repo", "s3://"+bucket+"/coffer",
+			"--principal", user.access, "--for", "versitygw", "--allow-http").stdout
+		gw.putPolicy(t, bucket, policy)
+		runProof(t, &proofSite{
+			be: gw.backend(bucket, "coffer", user),
+			in: newIntruder(gw.endpoint, gw.region, bucket, "coffer", user.access, user.secret),
 		})
 	})
 }
@@ -64,6 +79,8 @@ func runProof(t *testing.T, s *proofSite) {
 	defer cancel()
 	coffers := coffersVersions(ctx, t, s.in)
 	tryDestroy(ctx, t, s, coffers)
+	tryBucketSettings(ctx, t, s)
+	proofDoctor(t, r, s, nil)
 	proofRestores(t, r, snaps)
 }
 
@@ -219,4 +236,58 @@ func freshMachine(t *testing.T, r *repo) *repo {
 	f.home = filepath.Join(t.TempDir(), "home")
 	must(t, os.MkdirAll(filepath.Join(f.home, "tmp"), 0o700))
 	return &f
+}
+
+// tryBucketSettings tries to suspend versioning and to change the
+// bucket's default lock. The server's least-privilege credentials must be
+// refused both; the owner's may not be, and the proof then goes on with
+// what landed.
+func tryBucketSettings(ctx context.Context, t *testing.T, s *proofSite) {
+	t.Helper()
+	err := s.in.suspendVersioning(ctx)
+	status, verr := s.in.versioning(ctx)
+	t.Logf("suspend versioning: %s; versioning now %q (%v)", errorCode(err), status, verr)
+	if !s.owner && (err == nil || status != "Enabled") {
+		t.Errorf("the server's credentials suspended versioning: %v, status %q", err, status)
+	}
+	err = s.in.changeDefaultLock(ctx)
+	t.Logf("change the default lock to one day of GOVERNANCE: %s", errorCode(err))
+	if !s.owner && err == nil {
+		t.Errorf("the server's credentials changed the bucket's default lock")
+	}
+}
+
+// proofDoctor runs `coffer doctor` with the server's credentials and
+// checks that it tells the truth about them: the user's cannot delete,
+// place a delete marker, bypass governance or change the lock
+// configuration; the owner's can, and doctor says so, and names the
+// default lock the owner's intruder changed. Every key in tampered must
+// be listed as tampering.
+func proofDoctor(t *testing.T, r *repo, s *proofSite, tampered []string) {
+	t.Helper()
+	rep, _ := doctorReport(t, r)
+	for _, res := range rep.Results {
+		t.Logf("doctor: %s: %s (%s)", res.Promise, res.Status, res.Detail)
+	}
+	expect(t, rep, doctor.Holds, doctor.PromiseVersioning, doctor.PromiseConditionalPut,
+		doctor.PromiseCompliance, doctor.PromiseLockedMeta)
+	creds := []string{doctor.PromiseNoDelete, doctor.PromiseNoDeleteMarker, doctor.PromiseNoBypass,
+		doctor.PromiseNoVersioning, doctor.PromiseNoLockConfig}
+	if s.owner {
+		expect(t, rep, doctor.Broken, creds...)
+		expect(t, rep, doctor.Warning, doctor.PromiseObjectLock) // the default lock is GOVERNANCE now
+	} else {
+		expect(t, rep, doctor.Holds, creds...)
+		expect(t, rep, doctor.Holds, doctor.PromiseObjectLock)
+	}
+	found, _ := rep.Find(doctor.PromiseNoTampering)
+	listed := strings.Join(found.Items, "\n")
+	for _, k := range tampered {
+		if !strings.Contains(listed, k) {
+			t.Errorf("doctor does not list the tampering on %s: %q", k, found.Items)
+		}
+	}
+	if len(tampered) > 0 && found.Status != doctor.Broken {
+		t.Errorf("doctor: %q is %s after the intruder's versions and markers", doctor.PromiseNoTampering, found.Status)
+	}
 }
