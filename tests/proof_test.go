@@ -2,6 +2,7 @@ package tests
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"sort"
@@ -199,15 +200,21 @@ func tryDestroy(ctx context.Context, t *testing.T, s *proofSite, coffers []objVe
 
 // proofRestores checks, on a machine that kept nothing of the server's
 // (a fresh home, so no cache), that coffer lists exactly the server's
-// snapshots and that each one, mounted alone, is the tree it was made of.
-func proofRestores(t *testing.T, r *repo, snaps []proofSnap) {
+// snapshots and that each one, mounted alone, is the tree it was made of;
+// extra flags (--as-of) go to both commands.
+func proofRestores(t *testing.T, r *repo, snaps []proofSnap, extra ...string) {
 	t.Helper()
 	fresh := freshMachine(t, r)
 	var want, got []string
 	for _, s := range snaps {
 		want = append(want, s.id)
 	}
-	for _, s := range fresh.snapshots(t) {
+	res := fresh.mustCoffer(t, shortTimeout, append(append([]string{"snapshots", "--json"}, fresh.repoArgs()...), extra...)...)
+	var list []snapInfo
+	if err := json.Unmarshal([]byte(res.stdout), &list); err != nil {
+		t.Fatalf("coffer snapshots --json: %v\n%s", err, res)
+	}
+	for _, s := range list {
 		got = append(got, s.ID)
 	}
 	sort.Strings(want)
@@ -216,7 +223,7 @@ func proofRestores(t *testing.T, r *repo, snaps []proofSnap) {
 		t.Errorf("coffer snapshots lists %q, want the server's %q", got, want)
 	}
 	for i, s := range snaps {
-		m := fresh.mount(t, "--snapshot", s.id)
+		m := fresh.mount(t, append([]string{"--snapshot", s.id}, extra...)...)
 		if len(s.want) < 20 {
 			t.Fatalf("snapshot %s: the tree written has only %d entries", s.id, len(s.want))
 		}
