@@ -112,7 +112,9 @@ type LockProber interface {
 // it, reusing the slot that secret opens (the slot may be locked, so it
 // cannot be removed); a secret that opens none of them is ErrWrongKey.
 func Init(ctx context.Context, st objectstore.Store, secret Secret, o InitOptions) ([]byte, error) {
-	unfinished, err := unfinishedInit(ctx, st)
+	// Through the versions: a repository hidden behind delete markers
+	// is not an empty location.
+	unfinished, err := unfinishedInit(ctx, newFirstVersions(st, slog.New(slog.DiscardHandler)))
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +133,7 @@ func Init(ctx context.Context, st objectstore.Store, secret Secret, o InitOption
 		if log == nil {
 			log = slog.New(slog.DiscardHandler)
 		}
-		if mk, _, err = unlock(ctx, st, secret, log); errors.Is(err, ErrWrongKey) {
+		if mk, _, err = unlock(ctx, newFirstVersions(st, log), secret, log); errors.Is(err, ErrWrongKey) {
 			return nil, fmt.Errorf("%w: an unfinished init left key slots here that this passphrase or key file does not open; run init again with the one it used", err)
 		} else if err != nil {
 			return nil, err

@@ -247,7 +247,8 @@ func TestIndexOutageIsNotDamage(t *testing.T) {
 	}
 }
 
-// failingGets fails every Get under prefix as an unreachable store does.
+// failingGets fails every Get and GetVersion under prefix as an
+// unreachable store does.
 type failingGets struct {
 	*memory.Store
 	prefix string
@@ -258,6 +259,13 @@ func (f *failingGets) Get(ctx context.Context, key string) ([]byte, error) {
 		return nil, fmt.Errorf("get %s: %w", key, objectstore.ErrUnavailable)
 	}
 	return f.Store.Get(ctx, key)
+}
+
+func (f *failingGets) GetVersion(ctx context.Context, key, vid string) ([]byte, error) {
+	if strings.HasPrefix(key, f.prefix) {
+		return nil, fmt.Errorf("get %s: %w", key, objectstore.ErrUnavailable)
+	}
+	return f.Store.GetVersion(ctx, key, vid)
 }
 
 // TestDamagedSnapshotIsSkipped: a corrupt, truncated, swapped or planted

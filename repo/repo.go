@@ -89,7 +89,8 @@ type SealedCache interface {
 // Repository is an open, unlocked repository: the store, the keys, the
 // index of every block, and the write pipeline.
 type Repository struct {
-	store  objectstore.Store
+	store  objectstore.Store // fv: every key read at its first version
+	fv     *firstVersions
 	id     []byte
 	master cipher.MasterKey
 	slotID string
@@ -119,11 +120,12 @@ type Repository struct {
 // Open unlocks the repository in st with secret and loads its index.
 func Open(ctx context.Context, st objectstore.Store, secret Secret, o Options) (*Repository, error) {
 	o.defaults()
-	cfg, err := readConfig(ctx, st)
+	fv := newFirstVersions(st, o.Logger)
+	cfg, err := readConfig(ctx, fv)
 	if err != nil {
 		return nil, err
 	}
-	mk, slotID, err := unlockSlot(ctx, st, secret, cfg.ID, o.IgnoreRevocations, o.Logger)
+	mk, slotID, err := unlockSlot(ctx, fv, secret, cfg.ID, o.IgnoreRevocations, o.Logger)
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +135,7 @@ func Open(ctx context.Context, st objectstore.Store, secret Secret, o Options) (
 		return nil, err
 	}
 	r := &Repository{
-		store: st, id: cfg.ID, master: mk, slotID: slotID, keys: keys, params: p,
+		store: fv, fv: fv, id: cfg.ID, master: mk, slotID: slotID, keys: keys, params: p,
 		opts: o, log: o.Logger,
 		index:  newIndex(),
 		blocks: cache.NewBlockCache[cipher.ID](o.CacheBytes),
@@ -217,17 +219,31 @@ func (r *Repository) fetchBlock(ctx context.Context, t BlockType, id cipher.ID) 
 	if err != nil {
 		return nil, err
 	}
-	if sealed == nil {
-		var ok bool
-		loc, ok = r.index.get(id)
-		if !ok {
-			return nil, fmt.Errorf("block %s: %w", id, ErrMissingBlock)
-		}
-		sealed, err = r.fetchSealed(ctx, id, loc)
-		if err != nil {
-			return nil, err
-		}
+	if sealed != nil {
+		return r.openBlock(t, id, loc, sealed)
 	}
+	loc, ok := r.index.get(id)
+	if !ok {
+		return nil, fmt.Errorf("block %s: %w", id, ErrMissingBlock)
+	}
+	plain, err := r.readStored(ctx, t, id, loc, false)
+	if err != nil && r.retryAtFirst(ctx, loc.Pack, err) {
+		plain, err = r.readStored(ctx, t, id, loc, true)
+	}
+	return plain, err
+}
+
+// readStored reads and opens block id at loc; fresh skips the disk cache.
+func (r *Repository) readStored(ctx context.Context, t BlockType, id cipher.ID, loc location, fresh bool) ([]byte, error) {
+	sealed, err := r.fetchSealed(ctx, id, loc, fresh)
+	if err != nil {
+		return nil, err
+	}
+	return r.openBlock(t, id, loc, sealed)
+}
+
+// openBlock opens a sealed block of type t found at loc.
+func (r *Repository) openBlock(t BlockType, id cipher.ID, loc location, sealed []byte) ([]byte, error) {
 	if loc.Type != t {
 		return nil, fmt.Errorf("block %s: %w: stored as type %d, wanted %d", id, ErrCorrupt, loc.Type, t)
 	}
@@ -241,10 +257,11 @@ func (r *Repository) fetchBlock(ctx context.Context, t BlockType, id cipher.ID) 
 	return plain, nil
 }
 
-// fetchSealed reads a sealed block from the disk cache or its pack.
-func (r *Repository) fetchSealed(ctx context.Context, id cipher.ID, loc location) ([]byte, error) {
+// fetchSealed reads a sealed block from the disk cache (unless fresh) or
+// its pack.
+func (r *Repository) fetchSealed(ctx context.Context, id cipher.ID, loc location, fresh bool) ([]byte, error) {
 	c := r.opts.SealedCache
-	if c != nil {
+	if c != nil && !fresh {
 		if sealed, ok := c.Get(id.String()); ok && len(sealed) == int(loc.Len) {
 			return sealed, nil
 		}

@@ -63,16 +63,29 @@ func (r *Repository) SaveSnapshot(ctx context.Context, s *Snapshot) error {
 }
 
 // Snapshots lists every snapshot, oldest first. Decrypted snapshots are
-// kept, so listing again costs one List request. A snapshot object that
-// is damaged (corrupt, truncated, swapped, planted), and a name that is
-// not coffer's, is logged, recorded in Damage and left out; only a store
-// that fails makes the listing fail.
+// kept, so listing again costs one listing request. Each snapshot object
+// is read at its first version, which is coffer's: later versions and
+// delete markers are ignored and reported (Tampering). A snapshot object
+// that is damaged (corrupt, truncated, swapped, planted), and a name that
+// is not coffer's, is logged, recorded in Damage and left out; only a
+// store that fails makes the listing fail.
 func (r *Repository) Snapshots(ctx context.Context) ([]*Snapshot, error) {
+	return r.SnapshotsAsOf(ctx, time.Time{})
+}
+
+// SnapshotsAsOf is Snapshots as the repository was at asOf: snapshot
+// objects first uploaded after it (by the store's clock) are left out,
+// so snapshots forged later can be set aside. A zero asOf leaves out
+// nothing.
+func (r *Repository) SnapshotsAsOf(ctx context.Context, asOf time.Time) ([]*Snapshot, error) {
 	var ids []string
 	err := r.store.List(ctx, snapshotPrefix, func(i objectstore.Info) error {
 		id := strings.TrimPrefix(i.Key, snapshotPrefix)
 		if _, ok := parseHexName("", id, 16); !ok || strings.Contains(id, "/") {
 			r.skip(i.Key, "not a coffer snapshot name, ignored", nil)
+			return nil
+		}
+		if !asOf.IsZero() && i.Modified.After(asOf) {
 			return nil
 		}
 		ids = append(ids, id)
@@ -139,7 +152,14 @@ func (r *Repository) LoadSnapshot(ctx context.Context, id string) (*Snapshot, er
 // `coffer snapshots` prints it, a full ID or a unique ID prefix. A time
 // several snapshots share is ErrAmbiguous, naming the names to use.
 func (r *Repository) FindSnapshot(ctx context.Context, ref string) (*Snapshot, error) {
-	all, err := r.Snapshots(ctx)
+	return r.FindSnapshotAsOf(ctx, ref, time.Time{})
+}
+
+// FindSnapshotAsOf is FindSnapshot among the snapshots SnapshotsAsOf
+// lists: "latest" is the latest at asOf, and a snapshot uploaded after
+// asOf is not found.
+func (r *Repository) FindSnapshotAsOf(ctx context.Context, ref string, asOf time.Time) (*Snapshot, error) {
+	all, err := r.SnapshotsAsOf(ctx, asOf)
 	if err != nil {
 		return nil, err
 	}

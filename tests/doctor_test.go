@@ -52,7 +52,7 @@ func expect(t *testing.T, rep doctor.Report, want doctor.Status, promises ...str
 // whoever asks.
 var bucketPromises = []string{doctor.PromiseVersioning, doctor.PromiseObjectLock,
 	doctor.PromiseConditionalPut, doctor.PromiseCompliance, doctor.PromiseClock,
-	doctor.PromiseRetention, doctor.PromiseNoTampering}
+	doctor.PromiseRetention, doctor.PromiseNoTampering, doctor.PromiseLockedMeta}
 
 // The credentials' promises, which only least-privilege credentials keep.
 var credentialPromises = []string{doctor.PromiseNoDelete, doctor.PromiseNoDeleteMarker,

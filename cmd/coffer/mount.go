@@ -24,6 +24,7 @@ import (
 type mountFlags struct {
 	repoFlags
 	snapshot        string
+	asOf            asOfFlag
 	parent          string
 	allowOther      bool
 	nonempty        bool
@@ -69,7 +70,9 @@ does the same from another shell, except that at the timeout it leaves the
 mount as it is and fails, naming the files.
 
 With --snapshot ID|latest, one snapshot is mounted read-only instead, for
-restores on any machine that holds the key.`,
+restores on any machine that holds the key; --as-of TIME resolves it among
+the snapshots uploaded by then (by the store's clock), setting aside any
+forged later.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runMount(cmd.Context(), &f, args[0])
@@ -78,6 +81,7 @@ restores on any machine that holds the key.`,
 	f.register(c)
 	fl := c.Flags()
 	fl.StringVar(&f.snapshot, "snapshot", "", "mount this snapshot (ID, ID prefix, time name or 'latest') read-only")
+	fl.Var(&f.asOf, "as-of", "with --snapshot: "+asOfUsage)
 	fl.StringVar(&f.parent, "parent", "", "start the head from this snapshot (ID, ID prefix or time name) instead of the latest of this host")
 	fl.BoolVar(&f.allowOther, "allow-other", false, "let other users access the mount (needs user_allow_other in /etc/fuse.conf unless root)")
 	fl.BoolVar(&f.nonempty, "nonempty", false, "mount over a directory that is not empty (its files are hidden while mounted)")
@@ -94,6 +98,9 @@ func runMount(ctx context.Context, f *mountFlags, arg string) error {
 	mp, err := resolveMountpoint(arg)
 	if err != nil {
 		return err
+	}
+	if !f.asOf.t.IsZero() && f.snapshot == "" {
+		return fmt.Errorf("--as-of applies to a snapshot mount: add --snapshot latest (or another snapshot)")
 	}
 	log := f.logger()
 	if addr := os.Getenv("COFFER_PPROF"); addr != "" {
@@ -183,7 +190,7 @@ func mountHead(ctx context.Context, r *repo.Repository, f *mountFlags, mp string
 }
 
 func mountSnapshot(ctx context.Context, r *repo.Repository, f *mountFlags, mp string, opts *fusefs.Options, log *slog.Logger) error {
-	s, err := r.FindSnapshot(ctx, f.snapshot)
+	s, err := r.FindSnapshotAsOf(ctx, f.snapshot, f.asOf.t)
 	if err != nil {
 		return err
 	}

@@ -133,6 +133,14 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(objectstore.Inf
 			if path == filepath.Join(s.dir, tmpDir) {
 				return fs.SkipDir
 			}
+			// A directory whose keys cannot have the prefix is not
+			// walked (a prefix such as "config" starts at the top).
+			if rel, err := filepath.Rel(s.dir, path); err == nil && rel != "." {
+				dir := filepath.ToSlash(rel) + "/"
+				if !strings.HasPrefix(dir, prefix) && !strings.HasPrefix(prefix, dir) {
+					return fs.SkipDir
+				}
+			}
 			return nil
 		}
 		name, ok := strings.CutSuffix(path, objSuffix)
