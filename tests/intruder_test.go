@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -13,6 +14,9 @@ import (
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
+
+	"coffer/cipher"
+	crepo "coffer/repo"
 )
 
 // intruder acts on a repository's bucket as someone holding a set of S3
@@ -161,4 +165,24 @@ func errorCode(err error) string {
 		return apiErr.ErrorCode()
 	}
 	return err.Error()
+}
+
+// forgeSnapshot does what an intruder holding the key can: it writes a
+// new, valid snapshot (the old tree, dated now, naming the newest as its
+// parent), so that the next head would roll back to it. It returns its ID.
+func forgeSnapshot(ctx context.Context, t *testing.T, be *backend, keyFile string, old, newest proofSnap) string {
+	t.Helper()
+	fileKey, err := cipher.ReadKeyFile(keyFile)
+	must(t, err)
+	real, err := crepo.Open(ctx, storeOf(t, be), crepo.Secret{KeyFile: fileKey}, crepo.Options{})
+	if err != nil {
+		t.Fatalf("the intruder opens the repository with the key: %v", err)
+	}
+	defer real.Close()
+	s, err := real.LoadSnapshot(ctx, old.id)
+	must(t, err)
+	fake := *s
+	fake.ID, fake.Time, fake.Parent = "", time.Now().UTC(), newest.id
+	must(t, real.SaveSnapshot(ctx, &fake))
+	return fake.ID
 }

@@ -2,17 +2,16 @@ package tests
 
 import (
 	"context"
-	"encoding/json"
+	"crypto/rand"
+	"encoding/hex"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
-	"coffer/doctor"
 	"coffer/objectstore/s3/s3test"
 )
 
@@ -72,17 +71,33 @@ type proofSnap struct {
 	want manifest // the tree under data/
 }
 
-// runProof backs up, attacks and checks.
+// runProof backs up, lets the intruder act, and checks.
 func runProof(t *testing.T, s *proofSite) {
 	r := newRepo(t, s.be)
 	snaps := proofBackUp(t, r)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	coffers := coffersVersions(ctx, t, s.in)
+
+	// What the lock and the policy must refuse.
 	tryDestroy(ctx, t, s, coffers)
 	tryBucketSettings(ctx, t, s)
 	proofDoctor(t, r, s, nil)
+
+	// What lands: later versions, delete markers, planted junk.
+	planted := coverAll(ctx, t, s, coffers)
+	t.Logf("planted %q", planted)
 	proofRestores(t, r, snaps)
+	proofSnapshotsWarn(t, r, planted)
+	proofDoctor(t, r, s, tamperedKeys(coffers))
+
+	// A whole snapshot forged with the key: --as-of sets it aside.
+	time.Sleep(time.Second)
+	asOf := time.Now().UTC().Truncate(time.Second)
+	time.Sleep(time.Second)
+	fake := forgeSnapshot(ctx, t, s.be, r.keyFile, snaps[0], snaps[len(snaps)-1])
+	proofForgedListed(t, r, fake)
+	proofRestores(t, r, snaps, "--as-of", asOf.Format(time.RFC3339))
 }
 
 // proofBackUp makes three snapshots of a changing tree with rsync, as a
@@ -152,6 +167,18 @@ func kindOf(key string) string {
 	return kind
 }
 
+// tamperedKeys are the keys coverAll put versions over: every key coffer
+// wrote but its audit records.
+func tamperedKeys(coffers []objVersion) []string {
+	var keys []string
+	for _, v := range coffers {
+		if kindOf(v.key) != "audit" {
+			keys = append(keys, v.key)
+		}
+	}
+	return keys
+}
+
 // tryDestroy tries, on every version coffer wrote, what object lock must
 // refuse even to the bucket's owner: deleting the version, with and
 // without the governance bypass, shortening its retention and switching
@@ -198,53 +225,6 @@ func tryDestroy(ctx context.Context, t *testing.T, s *proofSite, coffers []objVe
 	}
 }
 
-// proofRestores checks, on a machine that kept nothing of the server's
-// (a fresh home, so no cache), that coffer lists exactly the server's
-// snapshots and that each one, mounted alone, is the tree it was made of;
-// extra flags (--as-of) go to both commands.
-func proofRestores(t *testing.T, r *repo, snaps []proofSnap, extra ...string) {
-	t.Helper()
-	fresh := freshMachine(t, r)
-	var want, got []string
-	for _, s := range snaps {
-		want = append(want, s.id)
-	}
-	res := fresh.mustCoffer(t, shortTimeout, append(append([]string{"snapshots", "--json"}, fresh.repoArgs()...), extra...)...)
-	var list []snapInfo
-	if err := json.Unmarshal([]byte(res.stdout), &list); err != nil {
-		t.Fatalf("coffer snapshots --json: %v\n%s", err, res)
-	}
-	for _, s := range list {
-		got = append(got, s.ID)
-	}
-	sort.Strings(want)
-	sort.Strings(got)
-	if strings.Join(got, " ") != strings.Join(want, " ") {
-		t.Errorf("coffer snapshots lists %q, want the server's %q", got, want)
-	}
-	for i, s := range snaps {
-		m := fresh.mount(t, append([]string{"--snapshot", s.id}, extra...)...)
-		if len(s.want) < 20 {
-			t.Fatalf("snapshot %s: the tree written has only %d entries", s.id, len(s.want))
-		}
-		compareTrees(t, "snapshot "+s.id, s.want, scanTree(t, filepath.Join(m.dir, "data")), cmpOpts{})
-		m.umount(t)
-		if i == 0 && t.Failed() {
-			t.Logf("snapshot mount log:\n%s", clip(m.log()))
-		}
-	}
-}
-
-// freshMachine is r as seen from another machine with the key file: same
-// repository and key, an empty home (no caches, no local state).
-func freshMachine(t *testing.T, r *repo) *repo {
-	t.Helper()
-	f := *r
-	f.home = filepath.Join(t.TempDir(), "home")
-	must(t, os.MkdirAll(filepath.Join(f.home, "tmp"), 0o700))
-	return &f
-}
-
 // tryBucketSettings tries to suspend versioning and to change the
 // bucket's default lock. The server's least-privilege credentials must be
 // refused both; the owner's may not be, and the proof then goes on with
@@ -264,37 +244,41 @@ func tryBucketSettings(ctx context.Context, t *testing.T, s *proofSite) {
 	}
 }
 
-// proofDoctor runs `coffer doctor` with the server's credentials and
-// checks that it tells the truth about them: the user's cannot delete,
-// place a delete marker, bypass governance or change the lock
-// configuration; the owner's can, and doctor says so, and names the
-// default lock the owner's intruder changed. Every key in tampered must
-// be listed as tampering.
-func proofDoctor(t *testing.T, r *repo, s *proofSite, tampered []string) {
+// coverAll puts a new version over every key coffer wrote and hides every
+// other one behind a delete marker on top, and plants junk, locked for a
+// day so that nobody can remove it, under index/ and snapshots/ with
+// names coffer would write. It returns the planted keys. Audit records
+// are left alone here (coverAudit), so the log can first be seen to
+// verify.
+func coverAll(ctx context.Context, t *testing.T, s *proofSite, coffers []objVersion) (planted []string) {
 	t.Helper()
-	rep, _ := doctorReport(t, r)
-	for _, res := range rep.Results {
-		t.Logf("doctor: %s: %s (%s)", res.Promise, res.Status, res.Detail)
-	}
-	expect(t, rep, doctor.Holds, doctor.PromiseVersioning, doctor.PromiseConditionalPut,
-		doctor.PromiseCompliance, doctor.PromiseLockedMeta)
-	creds := []string{doctor.PromiseNoDelete, doctor.PromiseNoDeleteMarker, doctor.PromiseNoBypass,
-		doctor.PromiseNoVersioning, doctor.PromiseNoLockConfig}
-	if s.owner {
-		expect(t, rep, doctor.Broken, creds...)
-		expect(t, rep, doctor.Warning, doctor.PromiseObjectLock) // the default lock is GOVERNANCE now
-	} else {
-		expect(t, rep, doctor.Holds, creds...)
-		expect(t, rep, doctor.Holds, doctor.PromiseObjectLock)
-	}
-	found, _ := rep.Find(doctor.PromiseNoTampering)
-	listed := strings.Join(found.Items, "\n")
-	for _, k := range tampered {
-		if !strings.Contains(listed, k) {
-			t.Errorf("doctor does not list the tampering on %s: %q", k, found.Items)
+	in := s.in
+	answers := map[string]int{}
+	for i, v := range coffers {
+		if kindOf(v.key) == "audit" {
+			continue
+		}
+		answers["put over: "+errorCode(in.overwrite(ctx, v.key, []byte("the intruder's version of "+v.key)))]++
+		if i%2 == 0 {
+			err := in.hide(ctx, v.key)
+			answers["hide: "+errorCode(err)]++
+			if err == nil && !s.owner {
+				t.Errorf("the server's own credentials placed a delete marker on %s", v.key)
+			}
 		}
 	}
-	if len(tampered) > 0 && found.Status != doctor.Broken {
-		t.Errorf("doctor: %q is %s after the intruder's versions and markers", doctor.PromiseNoTampering, found.Status)
+	for _, key := range []string{"index/" + randomName(), "snapshots/" + randomName()} {
+		if err := in.plant(ctx, key, []byte("junk planted by the intruder"), time.Now().Add(24*time.Hour)); err != nil {
+			t.Fatalf("plant %s: %v", key, err)
+		}
+		planted = append(planted, key)
 	}
+	t.Logf("the intruder's puts and markers: %v", answers)
+	return planted
+}
+
+func randomName() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }

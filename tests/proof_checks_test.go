@@ -1,0 +1,121 @@
+package tests
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"coffer/doctor"
+)
+
+// proofRestores checks, on a machine that kept nothing of the server's
+// (a fresh home, so no cache), that coffer lists exactly the server's
+// snapshots and that each one, mounted alone, is the tree it was made of;
+// extra flags (--as-of) go to both commands.
+func proofRestores(t *testing.T, r *repo, snaps []proofSnap, extra ...string) {
+	t.Helper()
+	fresh := freshMachine(t, r)
+	var want, got []string
+	for _, s := range snaps {
+		want = append(want, s.id)
+	}
+	res := fresh.mustCoffer(t, shortTimeout, append(append([]string{"snapshots", "--json"}, fresh.repoArgs()...), extra...)...)
+	var list []snapInfo
+	if err := json.Unmarshal([]byte(res.stdout), &list); err != nil {
+		t.Fatalf("coffer snapshots --json: %v\n%s", err, res)
+	}
+	for _, s := range list {
+		got = append(got, s.ID)
+	}
+	sort.Strings(want)
+	sort.Strings(got)
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("coffer snapshots lists %q, want the server's %q", got, want)
+	}
+	for i, s := range snaps {
+		m := fresh.mount(t, append([]string{"--snapshot", s.id}, extra...)...)
+		if len(s.want) < 20 {
+			t.Fatalf("snapshot %s: the tree written has only %d entries", s.id, len(s.want))
+		}
+		compareTrees(t, "snapshot "+s.id, s.want, scanTree(t, filepath.Join(m.dir, "data")), cmpOpts{})
+		m.umount(t)
+		if i == 0 && t.Failed() {
+			t.Logf("snapshot mount log:\n%s", clip(m.log()))
+		}
+	}
+}
+
+// freshMachine is r as seen from another machine with the key file: same
+// repository and key, an empty home (no caches, no local state).
+func freshMachine(t *testing.T, r *repo) *repo {
+	t.Helper()
+	f := *r
+	f.home = filepath.Join(t.TempDir(), "home")
+	must(t, os.MkdirAll(filepath.Join(f.home, "tmp"), 0o700))
+	return &f
+}
+
+// proofSnapshotsWarn checks that `coffer snapshots` names the junk
+// planted under snapshots/ and the tampering it ignored.
+func proofSnapshotsWarn(t *testing.T, r *repo, planted []string) {
+	t.Helper()
+	res := r.mustCoffer(t, shortTimeout, append([]string{"snapshots"}, r.repoArgs()...)...)
+	for _, k := range planted {
+		if strings.HasPrefix(k, "snapshots/") && !strings.Contains(res.stderr, k) {
+			t.Errorf("coffer snapshots does not name the junk planted at %s: %v", k, res)
+		}
+	}
+	if !strings.Contains(res.stderr, "tampering") {
+		t.Errorf("coffer snapshots says nothing of the tampering: %v", res)
+	}
+}
+
+// proofForgedListed checks that a snapshot forged with the key is, without
+// --as-of, listed like any other: only its upload time tells it apart.
+func proofForgedListed(t *testing.T, r *repo, fake string) {
+	t.Helper()
+	for _, s := range r.snapshots(t) {
+		if s.ID == fake {
+			return
+		}
+	}
+	t.Errorf("the forged snapshot %s is not listed without --as-of", fake)
+}
+
+// proofDoctor runs `coffer doctor` with the server's credentials and
+// checks that it tells the truth about them: the user's cannot delete,
+// place a delete marker, bypass governance or change the lock
+// configuration; the owner's can, and doctor says so, and names the
+// default lock the owner's intruder changed. Every key in tampered must
+// be listed as tampering.
+func proofDoctor(t *testing.T, r *repo, s *proofSite, tampered []string) {
+	t.Helper()
+	rep, _ := doctorReport(t, r)
+	for _, res := range rep.Results {
+		t.Logf("doctor: %s: %s (%s) %q", res.Promise, res.Status, res.Detail, res.Items)
+	}
+	expect(t, rep, doctor.Holds, doctor.PromiseVersioning, doctor.PromiseConditionalPut,
+		doctor.PromiseCompliance, doctor.PromiseLockedMeta)
+	creds := []string{doctor.PromiseNoDelete, doctor.PromiseNoDeleteMarker, doctor.PromiseNoBypass,
+		doctor.PromiseNoVersioning, doctor.PromiseNoLockConfig}
+	if s.owner {
+		expect(t, rep, doctor.Broken, creds...)
+		expect(t, rep, doctor.Warning, doctor.PromiseObjectLock) // the default lock is GOVERNANCE now
+	} else {
+		expect(t, rep, doctor.Holds, creds...)
+		expect(t, rep, doctor.Holds, doctor.PromiseObjectLock)
+	}
+	found, _ := rep.Find(doctor.PromiseNoTampering)
+	listed := strings.Join(found.Items, "\n")
+	for _, k := range tampered {
+		if !strings.Contains(listed, k) {
+			t.Errorf("doctor does not list the tampering on %s: %q", k, found.Items)
+		}
+	}
+	if len(tampered) > 0 && found.Status != doctor.Broken {
+		t.Errorf("doctor: %q is %s after the intruder's versions and markers", doctor.PromiseNoTampering, found.Status)
+	}
+}
