@@ -58,6 +58,8 @@ type Config struct {
 	// Detach unmounts lazily, when the mount is still in use at a stop by
 	// a signal; nil means umount2(MNT_DETACH).
 	Detach func(mountpoint string) error
+	// Events, if set, hears of the mount, each commit and the unmount.
+	Events Events
 }
 
 // Daemon serves one mount until it is stopped.
@@ -103,6 +105,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return err
 	}
 	defer stopControl()
+	if ev := d.cfg.Events; ev != nil {
+		ev.Mounted(context.WithoutCancel(ctx))
+		defer ev.Unmounted(context.WithoutCancel(ctx))
+	}
 	var snapTick, checkpointTick <-chan time.Time
 	if d.cfg.Head != nil && d.cfg.SnapshotEvery > 0 {
 		t := time.NewTicker(d.cfg.SnapshotEvery)
@@ -175,6 +181,9 @@ func (d *Daemon) handle(ctx context.Context, req Request) (Reply, func()) {
 		if err != nil {
 			return d.failed("not unmounted: %w", err), nil
 		}
+		if d.cfg.Events != nil {
+			d.cfg.Events.Unmounted(bg) // before the reply, so `coffer umount` returns after the record
+		}
 		done := func() { d.once.Do(func() { close(d.umounted) }) }
 		if s != nil {
 			return Reply{ID: s.ID, Time: s.Time, Created: true}, done
@@ -199,6 +208,9 @@ func (d *Daemon) commit(ctx context.Context, tags []string) (*repo.Snapshot, err
 		}
 	}
 	d.saved.Store(version)
+	if d.cfg.Events != nil {
+		d.cfg.Events.Committed(ctx, s)
+	}
 	d.log.Info("snapshot committed", "id", s.ID, "files", s.Files, "bytes", s.Size)
 	return s, nil
 }

@@ -17,6 +17,7 @@ import (
 //	blocks/  sealed blocks read from S3 (the disk cache)
 //	head     the sealed head checkpoint, for crash resume
 //	seen     the snapshot IDs seen at the last mount, one per line
+//	source-id  this server's identity in the audit log (SourceID)
 //
 // A nil *Dir is "--cache-dir off": no checkpoint, no disk cache, nothing
 // remembered.

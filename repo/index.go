@@ -7,64 +7,17 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
 
-	"coffer/cipher"
 	"coffer/objectstore"
 )
 
 // ErrMissingBlock: a tree or file names a block that no index knows.
 var ErrMissingBlock = errors.New("block is missing from the repository")
-
-// location says where a sealed block lives.
-type location struct {
-	Pack PackID
-	Off  uint32
-	Len  uint32
-	Type BlockType
-}
-
-// index maps every stored block to its location.
-type index struct {
-	mu      sync.RWMutex
-	blocks  map[cipher.ID]location // guarded by mu
-	unsaved []indexEntry           // guarded by mu; durable, not yet in an index object
-}
-
-type indexEntry struct {
-	ID  cipher.ID
-	Loc location
-}
-
-func newIndex() *index { return &index{blocks: make(map[cipher.ID]location)} }
-
-func (x *index) get(id cipher.ID) (location, bool) {
-	x.mu.RLock()
-	defer x.mu.RUnlock()
-	l, ok := x.blocks[id]
-	return l, ok
-}
-
-func (x *index) has(id cipher.ID) bool {
-	_, ok := x.get(id)
-	return ok
-}
-
-// add records blocks that are durable in a pack.
-func (x *index) add(entries []indexEntry, unsaved bool) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	for _, e := range entries {
-		x.blocks[e.ID] = e.Loc
-	}
-	if unsaved {
-		x.unsaved = append(x.unsaved, entries...)
-	}
-}
 
 // Index object layout (inside the seal): "CIX1", then per entry
 // id[32] type[1] pack[16] off[4] len[4], big-endian.
@@ -136,26 +89,30 @@ func (r *Repository) saveIndex(ctx context.Context) error {
 // loadIndex reads every index object, a few at a time. An index object
 // that is damaged (corrupt, truncated, swapped for another, planted) is
 // logged and skipped, and a name that is not coffer's is ignored with a
-// warning; if any index was skipped, the blocks it may have named are
+// warning. Each index is numbered first, oldest upload first, so that
+// every block's locations are tried in that order (index.insert). If any
+// index was skipped, the blocks it may have named are
 // located again from the trailers of the packs no readable index names
 // (rebuildIndex). A store that fails is an error, never damage.
 func (r *Repository) loadIndex(ctx context.Context) error {
-	var keys []string
+	var listed []objectstore.Info
 	err := r.store.List(ctx, indexPrefix, func(i objectstore.Info) error {
 		if _, ok := parseHexName(indexPrefix, i.Key, 16); !ok || strings.Count(i.Key, "/") != 1 {
 			r.skip(i.Key, "not a coffer index name, ignored", nil)
 			return nil
 		}
-		keys = append(keys, i.Key)
+		listed = append(listed, i)
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("list index: %w", err)
 	}
+	keys := oldestFirst(listed)
+	srcs := r.index.register(keys)
 	var damaged atomic.Int32
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(8)
-	for _, key := range keys {
+	for n, key := range keys {
 		g.Go(func() error {
 			entries, err := r.readIndex(gctx, key)
 			if isDamage(err) {
@@ -166,7 +123,7 @@ func (r *Repository) loadIndex(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			r.index.add(entries, false)
+			r.index.addFrom(entries, srcs[n])
 			return nil
 		})
 	}
@@ -177,6 +134,18 @@ func (r *Repository) loadIndex(ctx context.Context) error {
 		return nil
 	}
 	return r.rebuildIndex(ctx)
+}
+
+// oldestFirst returns the keys of the listed index objects in the order
+// their locations are tried: by the store's upload time, oldest first,
+// and in listing order where the store gives no time or the same one.
+func oldestFirst(listed []objectstore.Info) []string {
+	slices.SortStableFunc(listed, func(a, b objectstore.Info) int { return a.Modified.Compare(b.Modified) })
+	keys := make([]string, len(listed))
+	for i, info := range listed {
+		keys[i] = info.Key
+	}
+	return keys
 }
 
 // readIndex reads and opens one index object.

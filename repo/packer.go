@@ -41,6 +41,7 @@ type packer struct {
 	queue   []*pack             // guarded by mu; sealed, waiting for a slot
 	running int                 // guarded by mu; uploads in flight, retrying ones too
 	failing int                 // guarded by mu; uploads that failed and have not yet succeeded
+	cut     int                 // guarded by mu; uploads Repository.Close ended unfinished
 	lastErr error               // guarded by mu; the last upload error; nil when failing == 0
 }
 

@@ -31,6 +31,11 @@ func (r *Repository) rebuildIndex(ctx context.Context) error {
 	for _, l := range r.index.blocks {
 		named[l.Pack] = true
 	}
+	for _, more := range r.index.more {
+		for _, l := range more {
+			named[l.Pack] = true
+		}
+	}
 	r.index.mu.RUnlock()
 	var unnamed []objectstore.Info
 	err := r.store.List(ctx, dataPrefix, func(i objectstore.Info) error {

@@ -81,6 +81,7 @@ func (p *packer) upload(pk *pack) {
 func (p *packer) closed() {
 	p.mu.Lock()
 	p.running--
+	p.cut++
 	p.cond.Broadcast()
 	p.mu.Unlock()
 }
@@ -220,6 +221,11 @@ func (p *packer) flush(ctx context.Context) error {
 			return fmt.Errorf("%d pack(s) not yet stored, still retrying: %w", len(p.queue)+p.running, p.outage())
 		}
 		p.cond.Wait()
+	}
+	if p.cut > 0 {
+		// The last upload may end just before this flush looks: its
+		// pack is not stored all the same.
+		return errRepoClosed
 	}
 	return nil
 }

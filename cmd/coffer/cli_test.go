@@ -137,6 +137,9 @@ func TestInitAndKeys(t *testing.T) {
 	// slot is locked, and prune retires it), and changes no other object.
 	after := snapshotDir(t, repo)
 	for path, sum := range after {
+		if strings.HasPrefix(path, "audit/") { // the key changes' audit records
+			continue
+		}
 		if strings.HasPrefix(path, "keys/") || strings.HasPrefix(path, "revocations/") {
 			if _, ok := before[path]; !ok {
 				continue

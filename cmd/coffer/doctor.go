@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"coffer/audit"
 	"coffer/doctor"
 	"coffer/repo"
 )
@@ -49,9 +51,12 @@ server the credentials 'coffer policy' describes.`,
 			if err != nil {
 				return err
 			}
-			// The audit record of this run, once the audit log is in:
-			// r.AuditLog(source, host, version).Append(ctx, audit.Record{Kind: audit.KindDoctor,
-			//	Doctor: &audit.DoctorRun{Passed: !rep.Failed(), Failed: rep.FailedPromises()}})
+			rep.Results = append(rep.Results, forgedBlocks(cmd.Context(), r))
+			log := f.logger()
+			if _, err := f.auditLog(r, nil, log).Append(cmd.Context(), audit.Record{Kind: audit.KindDoctor,
+				Doctor: &audit.DoctorRun{Passed: !rep.Failed(), Failed: rep.FailedPromises()}}); err != nil {
+				log.Warn("the doctor run is not in the audit log", "err", err)
+			}
 			out := cmd.OutOrStdout()
 			if asJSON {
 				err = rep.WriteJSON(out)
@@ -70,4 +75,24 @@ server the credentials 'coffer policy' describes.`,
 	f.register(c)
 	c.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return c
+}
+
+// forgedBlocks reads every copy of the blocks the indexes name more than
+// once and says which are forged.
+func forgedBlocks(ctx context.Context, r *repo.Repository) doctor.Result {
+	n, err := r.CheckDuplicates(ctx)
+	var forged []string
+	for _, b := range r.BadLocations() {
+		if b.Forged {
+			forged = append(forged, fmt.Sprintf("block %s in pack %s at %d+%d, named by %s", b.Block, b.Pack, b.Off, b.Len, orUnknown(b.Index)))
+		}
+	}
+	return doctor.BlockCheck(n, forged, err)
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "no index (found by this process)"
+	}
+	return s
 }

@@ -51,6 +51,7 @@ the backups cannot be read by anyone, including you.`,
 			if err != nil {
 				return err
 			}
+			f.recordInit(cmd, secret)
 			loc, _ := f.location()
 			fmt.Fprintf(cmd.OutOrStdout(), "created repository %s at %s\n", hex.EncodeToString(id), loc)
 			return nil

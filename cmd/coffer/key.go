@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"coffer/audit"
 	"coffer/cipher"
 	"coffer/repo"
 )
@@ -121,6 +122,7 @@ func newKeyAddCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			f.recordKeyChange(cmd, r, audit.KindKeyAdd, id, secretKind(s))
 			fmt.Fprintf(cmd.OutOrStdout(), "added key slot %s\n", id)
 			return nil
 		}),
@@ -151,6 +153,7 @@ is recorded but not honoured, so revocations can never lock everyone out.`,
 			if err != nil {
 				return err
 			}
+			f.recordKeyChange(cmd, r, audit.KindKeyRevoke, args[0], "")
 			if !honoured {
 				fmt.Fprintf(cmd.OutOrStdout(), "wrote a revocation of key slot %s, but it is not honoured: it would leave no usable key slot\n", args[0])
 				return nil
@@ -187,6 +190,8 @@ func newKeyPasswdCmd() *cobra.Command {
 			if err != nil && !errors.Is(err, repo.ErrAlreadyRevoked) {
 				return errors.Join(fmt.Errorf("added key slot %s but could not revoke the old slot %s", id, old), err)
 			}
+			f.recordKeyChange(cmd, r, audit.KindKeyAdd, id, secretKind(s))
+			f.recordKeyChange(cmd, r, audit.KindKeyRevoke, old, "")
 			fmt.Fprintf(cmd.OutOrStdout(), "changed: key slot %s replaces %s\n", id, old)
 			return nil
 		}),

@@ -34,6 +34,7 @@ type mountFlags struct {
 	cacheMB         int64
 	cacheDir        string
 	diskMB          int64
+	events          *auditEvents // the audit log's hook, set by runMount
 }
 
 // defaultStopTimeout bounds how long a stop waits for files still open
@@ -128,11 +129,12 @@ func runMount(ctx context.Context, f *mountFlags, arg string) error {
 	if disk != nil {
 		o.SealedCache = disk
 	}
-	r, err := f.open(ctx, o)
+	r, counter, err := f.openCounted(ctx, o)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
+	f.events = f.newAuditEvents(r, counter, state, log)
 	opts := fuseOptions(f.allowOther)
 	if f.snapshot != "" {
 		return mountSnapshot(ctx, r, f, mp, opts, log)
@@ -177,7 +179,7 @@ func mountHead(ctx context.Context, r *repo.Repository, f *mountFlags, mp string
 	cfg := daemon.Config{
 		Mountpoint: mp, RunDir: runDir, Server: server, Log: log, Head: h,
 		SnapshotEvery: f.every, CheckpointEvery: f.checkpointEvery, StopTimeout: f.stopTimeout,
-		Describe: describeForClient,
+		Describe: describeForClient, Events: f.events,
 	}
 	if state != nil {
 		cfg.Checkpoints = cp
@@ -203,7 +205,7 @@ func mountSnapshot(ctx context.Context, r *repo.Repository, f *mountFlags, mp st
 	}
 	raiseReadahead(mp, log)
 	fmt.Fprintf(os.Stderr, "coffer: mounted %s (snapshot %s, read-only)\n", mp, s.ID)
-	return daemon.New(daemon.Config{Mountpoint: mp, RunDir: runDir, Server: server, Log: log, Describe: describeForClient}).Run(ctx)
+	return daemon.New(daemon.Config{Mountpoint: mp, RunDir: runDir, Server: server, Log: log, Describe: describeForClient, Events: f.events}).Run(ctx)
 }
 
 // rememberSnapshots warns of snapshots that vanished since the set last

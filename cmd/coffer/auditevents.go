@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"coffer/audit"
+	"coffer/daemon"
+	"coffer/localstate"
+	"coffer/repo"
+)
+
+// auditTimeout bounds how long a mount's audit record may hold the mount
+// up when the store is failing.
+const auditTimeout = time.Minute
+
+// auditEvents records a mount's life in the audit log.
+type auditEvents struct {
+	r       *repo.Repository
+	log     *audit.Log
+	counter *audit.Counter
+	mode    string // "read-write" or "read-only"
+	logger  *slog.Logger
+	once    sync.Once // the unmount is recorded once
+}
+
+var _ daemon.Events = (*auditEvents)(nil)
+
+// newAuditEvents records the mount of r (read-only with --snapshot).
+func (f *mountFlags) newAuditEvents(r *repo.Repository, counter *audit.Counter, state *localstate.Dir, log *slog.Logger) *auditEvents {
+	mode := "read-write"
+	if f.snapshot != "" {
+		mode = "read-only"
+	}
+	return &auditEvents{r: r, log: f.auditLog(r, state, log), counter: counter, mode: mode, logger: log}
+}
+
+// Mounted records the mount and, on a read-write mount, writes the
+// commit records a crash left out of this host's snapshots.
+func (e *auditEvents) Mounted(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, auditTimeout)
+	defer cancel()
+	if _, err := e.log.Append(ctx, audit.Record{Kind: audit.KindMount, Mode: e.mode}); err != nil {
+		e.logger.Error("audit: the mount record was not written", "err", err)
+		return
+	}
+	if e.mode != "read-write" {
+		return
+	}
+	snaps, err := e.r.Snapshots(ctx)
+	if err != nil {
+		e.logger.Warn("audit: snapshots not listed; missing commit records not repaired", "err", err)
+		return
+	}
+	host, _ := os.Hostname() // the head's snapshots carry it
+	var commits []audit.Commit
+	for _, s := range snaps {
+		if s.Host == host {
+			commits = append(commits, repo.AuditCommit(s, 0, 0))
+		}
+	}
+	n, err := e.log.Repair(ctx, commits)
+	if n > 0 {
+		e.logger.Warn("audit: wrote commit records a crash had left out, marked repaired", "records", n)
+	}
+	if err != nil {
+		e.logger.Error("audit: missing commit records not repaired", "err", err)
+	}
+}
+
+// Committed records snapshot s, with what the store received since the
+// previous commit.
+func (e *auditEvents) Committed(ctx context.Context, s *repo.Snapshot) {
+	objects, bytes := e.counter.Take()
+	ctx, cancel := context.WithTimeout(ctx, auditTimeout)
+	defer cancel()
+	c := repo.AuditCommit(s, objects, bytes)
+	if _, err := e.log.Append(ctx, audit.Record{Kind: audit.KindCommit, Snapshot: &c}); err != nil {
+		e.logger.Error("audit: the commit record was not written (the next mount writes it)", "snapshot", s.ID, "err", err)
+	}
+}
+
+// Unmounted records the unmount, once.
+func (e *auditEvents) Unmounted(ctx context.Context) {
+	e.once.Do(func() {
+		ctx, cancel := context.WithTimeout(ctx, auditTimeout)
+		defer cancel()
+		if _, err := e.log.Append(ctx, audit.Record{Kind: audit.KindUnmount, Mode: e.mode}); err != nil {
+			e.logger.Error("audit: the unmount record was not written", "err", err)
+		}
+	})
+}
