@@ -119,3 +119,34 @@ func proofDoctor(t *testing.T, r *repo, s *proofSite, tampered []string) {
 		t.Errorf("doctor: %q is %s after the intruder's versions and markers", doctor.PromiseNoTampering, found.Status)
 	}
 }
+
+// proofAudit checks `coffer audit --verify` after the intruder has
+// planted junk at the next audit key (which the restores' mounts stepped
+// over): it passes and names the junk.
+func proofAudit(t *testing.T, r *repo, junk string) {
+	t.Helper()
+	res := r.coffer(t, longTimeout, append([]string{"audit", "--verify"}, r.repoArgs()...)...)
+	if res.err != nil {
+		t.Errorf("coffer audit --verify after the intruder: %v", res)
+	}
+	if !strings.Contains(res.stderr, junk) {
+		t.Errorf("coffer audit --verify does not name the junk planted at %s: %v", junk, res)
+	}
+}
+
+// proofAuditBroken checks that `coffer audit --verify` fails once the
+// intruder has written what the log exposes: a snapshot without its
+// commit record, and versions and markers over audit records.
+func proofAuditBroken(t *testing.T, r *repo, names ...string) {
+	t.Helper()
+	res := r.coffer(t, longTimeout, append([]string{"audit", "--verify"}, r.repoArgs()...)...)
+	if res.err == nil {
+		t.Errorf("coffer audit --verify passes over a forged snapshot and tampered records: %v", res)
+	}
+	out := res.stdout + res.stderr
+	for _, n := range names {
+		if !strings.Contains(out, n) {
+			t.Errorf("coffer audit --verify does not name %s: %v", n, res)
+		}
+	}
+}

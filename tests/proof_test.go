@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -84,20 +86,28 @@ func runProof(t *testing.T, s *proofSite) {
 	tryBucketSettings(ctx, t, s)
 	proofDoctor(t, r, s, nil)
 
-	// What lands: later versions, delete markers, planted junk.
+	// What lands: forgeries made with the key, later versions, delete
+	// markers, planted junk.
+	forged := forgeVictim(ctx, t, s.be, r.keyFile, snaps[0])
 	planted := coverAll(ctx, t, s, coffers)
-	t.Logf("planted %q", planted)
+	auditJunk := plantAuditJunk(ctx, t, s)
+	t.Logf("forged %q, planted %q", forged, append(planted, auditJunk))
 	proofRestores(t, r, snaps)
 	proofSnapshotsWarn(t, r, planted)
 	proofDoctor(t, r, s, tamperedKeys(coffers))
+	proofAudit(t, r, auditJunk)
 
-	// A whole snapshot forged with the key: --as-of sets it aside.
+	// A whole snapshot forged with the key, and the audit records
+	// tampered with: --as-of sets the snapshot aside, the audit log
+	// names both.
 	time.Sleep(time.Second)
 	asOf := time.Now().UTC().Truncate(time.Second)
 	time.Sleep(time.Second)
 	fake := forgeSnapshot(ctx, t, s.be, r.keyFile, snaps[0], snaps[len(snaps)-1])
+	record := coverAudit(ctx, t, s, coffers)
 	proofForgedListed(t, r, fake)
 	proofRestores(t, r, snaps, "--as-of", asOf.Format(time.RFC3339))
+	proofAuditBroken(t, r, fake, record)
 }
 
 // proofBackUp makes three snapshots of a changing tree with rsync, as a
@@ -275,6 +285,51 @@ func coverAll(ctx context.Context, t *testing.T, s *proofSite, coffers []objVers
 	}
 	t.Logf("the intruder's puts and markers: %v", answers)
 	return planted
+}
+
+// plantAuditJunk plants junk, locked for a day, at the key the next audit
+// record would take, and returns that key.
+func plantAuditJunk(ctx context.Context, t *testing.T, s *proofSite) string {
+	t.Helper()
+	now, err := s.in.versions(ctx)
+	must(t, err)
+	key := nextAuditKey(now)
+	if err := s.in.plant(ctx, key, []byte("junk planted by the intruder"), time.Now().Add(24*time.Hour)); err != nil {
+		t.Fatalf("plant %s: %v", key, err)
+	}
+	return key
+}
+
+// nextAuditKey is the key the next audit record would take.
+func nextAuditKey(coffers []objVersion) string {
+	var last string
+	for _, v := range coffers {
+		if kindOf(v.key) == "audit" && v.key > last {
+			last = v.key
+		}
+	}
+	seq, _ := strconv.ParseUint(strings.TrimPrefix(last, "audit/"), 10, 64)
+	return fmt.Sprintf("audit/%020d", seq+1)
+}
+
+// coverAudit puts a new version over coffer's first audit record and, if
+// the credentials allow, hides its last one. It returns the first's key.
+func coverAudit(ctx context.Context, t *testing.T, s *proofSite, coffers []objVersion) string {
+	t.Helper()
+	var records []string
+	for _, v := range coffers {
+		if kindOf(v.key) == "audit" {
+			records = append(records, v.key)
+		}
+	}
+	if len(records) == 0 {
+		t.Fatal("coffer wrote no audit record")
+	}
+	if err := s.in.overwrite(ctx, records[0], []byte("the intruder's record")); err != nil {
+		t.Fatalf("put over %s: %v", records[0], err)
+	}
+	t.Logf("hide %s: %s", records[len(records)-1], errorCode(s.in.hide(ctx, records[len(records)-1])))
+	return records[0]
 }
 
 func randomName() string {
