@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -76,6 +77,7 @@ type proofSnap struct {
 // runProof backs up, lets the intruder act, and checks.
 func runProof(t *testing.T, s *proofSite) {
 	r := newRepo(t, s.be)
+	proofKeyChange(t, r)
 	snaps := proofBackUp(t, r)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -108,6 +110,21 @@ func runProof(t *testing.T, s *proofSite) {
 	proofForgedListed(t, r, fake)
 	proofRestores(t, r, snaps, "--as-of", asOf.Format(time.RFC3339))
 	proofAuditBroken(t, r, fake, record)
+}
+
+// proofKeyChange adds a second key slot and revokes it, as a server whose
+// spare key was retired would, so that key slots and revocations are
+// among the objects the intruder attacks.
+func proofKeyChange(t *testing.T, r *repo) {
+	t.Helper()
+	spare := filepath.Join(r.scratch, "spare-key")
+	r.mustCoffer(t, shortTimeout, "key", "generate", spare)
+	res := r.mustCoffer(t, longTimeout, append(append([]string{"key", "add"}, r.repoArgs()...), "--new-key-file", spare)...)
+	slot := regexp.MustCompile(`[0-9a-f]{16}`).FindString(res.stdout)
+	if slot == "" {
+		t.Fatalf("key add printed no slot ID: %v", res)
+	}
+	r.mustCoffer(t, longTimeout, append([]string{"key", "remove", slot}, r.repoArgs()...)...)
 }
 
 // proofBackUp makes three snapshots of a changing tree with rsync, as a
@@ -162,7 +179,7 @@ func coffersVersions(ctx context.Context, t *testing.T, in *intruder) []objVersi
 		}
 		kinds[kindOf(v.key)]++
 	}
-	for _, k := range []string{"config", "keys", "data", "index", "snapshots"} {
+	for _, k := range []string{"config", "keys", "revocations", "data", "index", "snapshots", "audit"} {
 		if kinds[k] == 0 {
 			t.Fatalf("no %s object among coffer's versions %v", k, kinds)
 		}
