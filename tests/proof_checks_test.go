@@ -3,6 +3,7 @@ package tests
 import (
 	"encoding/json"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -59,12 +60,12 @@ func freshMachine(t *testing.T, r *repo) *repo {
 }
 
 // proofSnapshotsWarn checks that `coffer snapshots` names the junk
-// planted under snapshots/ and the tampering it ignored.
+// planted under index/ and snapshots/ and the tampering it ignored.
 func proofSnapshotsWarn(t *testing.T, r *repo, planted []string) {
 	t.Helper()
 	res := r.mustCoffer(t, shortTimeout, append([]string{"snapshots"}, r.repoArgs()...)...)
 	for _, k := range planted {
-		if strings.HasPrefix(k, "snapshots/") && !strings.Contains(res.stderr, k) {
+		if !strings.Contains(res.stderr, k) {
 			t.Errorf("coffer snapshots does not name the junk planted at %s: %v", k, res)
 		}
 	}
@@ -90,8 +91,9 @@ func proofForgedListed(t *testing.T, r *repo, fake string) {
 // place a delete marker, bypass governance or change the lock
 // configuration; the owner's can, and doctor says so, and names the
 // default lock the owner's intruder changed. Every key in tampered must
-// be listed as tampering.
-func proofDoctor(t *testing.T, r *repo, s *proofSite, tampered []string) {
+// be listed as tampering, and every object in forged (packs and indexes
+// made with the key) as holding forged copies of blocks.
+func proofDoctor(t *testing.T, r *repo, s *proofSite, tampered, forged []string) {
 	t.Helper()
 	rep, _ := doctorReport(t, r)
 	for _, res := range rep.Results {
@@ -117,6 +119,18 @@ func proofDoctor(t *testing.T, r *repo, s *proofSite, tampered []string) {
 	}
 	if len(tampered) > 0 && found.Status != doctor.Broken {
 		t.Errorf("doctor: %q is %s after the intruder's versions and markers", doctor.PromiseNoTampering, found.Status)
+	}
+	if len(forged) == 0 {
+		expect(t, rep, doctor.Holds, doctor.PromiseNoForgedBlocks)
+		return
+	}
+	expect(t, rep, doctor.Broken, doctor.PromiseNoForgedBlocks)
+	found, _ = rep.Find(doctor.PromiseNoForgedBlocks)
+	listed = strings.Join(found.Items, "\n")
+	for _, k := range forged {
+		if !strings.Contains(listed, path.Base(k)) {
+			t.Errorf("doctor does not name the forged %s: %q", k, found.Items)
+		}
 	}
 }
 

@@ -86,7 +86,7 @@ func runProof(t *testing.T, s *proofSite) {
 	// What the lock and the policy must refuse.
 	tryDestroy(ctx, t, s, coffers)
 	tryBucketSettings(ctx, t, s)
-	proofDoctor(t, r, s, nil)
+	proofDoctor(t, r, s, nil, nil)
 
 	// What lands: forgeries made with the key, later versions, delete
 	// markers, planted junk.
@@ -96,7 +96,7 @@ func runProof(t *testing.T, s *proofSite) {
 	t.Logf("forged %q, planted %q", forged, append(planted, auditJunk))
 	proofRestores(t, r, snaps)
 	proofSnapshotsWarn(t, r, planted)
-	proofDoctor(t, r, s, tamperedKeys(coffers))
+	proofDoctor(t, r, s, tamperedKeys(coffers), forged)
 	proofAudit(t, r, auditJunk)
 
 	// A whole snapshot forged with the key, and the audit records
