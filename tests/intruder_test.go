@@ -278,3 +278,29 @@ func forgeSnapshot(ctx context.Context, t *testing.T, be *backend, keyFile strin
 	must(t, real.SaveSnapshot(ctx, &fake))
 	return fake.ID
 }
+
+// forgeRevocation does what an intruder holding the key can to lock the
+// owner out: it revokes, forcing it, the one key slot still usable, and
+// returns the revocation's key. coffer must not honour it.
+func forgeRevocation(ctx context.Context, t *testing.T, be *backend, keyFile string) string {
+	t.Helper()
+	fileKey, err := cipher.ReadKeyFile(keyFile)
+	must(t, err)
+	st := storeOf(t, be)
+	real, err := crepo.Open(ctx, st, crepo.Secret{KeyFile: fileKey}, crepo.Options{})
+	if err != nil {
+		t.Fatalf("the intruder opens the repository with the key: %v", err)
+	}
+	defer real.Close()
+	before := listKeys(t, st, "revocations/")
+	honoured, err := real.RevokeSlot(ctx, real.SlotID(), true)
+	must(t, err)
+	if honoured {
+		t.Errorf("a revocation of the last usable key slot %s would be honoured", real.SlotID())
+	}
+	added := newKeyList(before, listKeys(t, st, "revocations/"))
+	if len(added) != 1 {
+		t.Fatalf("the forced revocation added %q, want one revocation", added)
+	}
+	return added[0]
+}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -75,15 +76,22 @@ func proofSnapshotsWarn(t *testing.T, r *repo, planted []string) {
 }
 
 // proofForgedListed checks that a snapshot forged with the key is, without
-// --as-of, listed like any other: only its upload time tells it apart.
-func proofForgedListed(t *testing.T, r *repo, fake string) {
+// --as-of, listed like any other (only its upload time tells it apart),
+// and that `coffer snapshots` names the forged revocation it did not
+// honour.
+func proofForgedListed(t *testing.T, r *repo, fake, revocation string) {
 	t.Helper()
-	for _, s := range r.snapshots(t) {
-		if s.ID == fake {
-			return
-		}
+	res := r.mustCoffer(t, shortTimeout, append([]string{"snapshots", "--json"}, r.repoArgs()...)...)
+	var list []snapInfo
+	if err := json.Unmarshal([]byte(res.stdout), &list); err != nil {
+		t.Fatalf("coffer snapshots --json: %v\n%s", err, res)
 	}
-	t.Errorf("the forged snapshot %s is not listed without --as-of", fake)
+	if !slices.ContainsFunc(list, func(s snapInfo) bool { return s.ID == fake }) {
+		t.Errorf("the forged snapshot %s is not listed without --as-of: %v", fake, res)
+	}
+	if !strings.Contains(res.stderr, revocation) || !strings.Contains(res.stderr, "not honoured") {
+		t.Errorf("coffer snapshots does not name the revocation %s it did not honour: %v", revocation, res)
+	}
 }
 
 // proofDoctor runs `coffer doctor` with the server's credentials and

@@ -99,15 +99,17 @@ func runProof(t *testing.T, s *proofSite) {
 	proofDoctor(t, r, s, tamperedKeys(coffers), forged)
 	proofAudit(t, r, auditJunk)
 
-	// A whole snapshot forged with the key, and the audit records
-	// tampered with: --as-of sets the snapshot aside, the audit log
-	// names both.
+	// A whole snapshot forged with the key, a revocation of the owner's
+	// last key slot, and the audit records tampered with: --as-of sets
+	// the snapshot aside, the revocation is not honoured, the audit log
+	// names the snapshot and the records.
 	time.Sleep(time.Second)
 	asOf := time.Now().UTC().Truncate(time.Second)
 	time.Sleep(time.Second)
 	fake := forgeSnapshot(ctx, t, s.be, r.keyFile, snaps[0], snaps[len(snaps)-1])
 	record := coverAudit(ctx, t, s, coffers)
-	proofForgedListed(t, r, fake)
+	revocation := forgeRevocation(ctx, t, s.be, r.keyFile)
+	proofForgedListed(t, r, fake, revocation)
 	proofRestores(t, r, snaps, "--as-of", asOf.Format(time.RFC3339))
 	proofAuditBroken(t, r, fake, record)
 }
