@@ -50,6 +50,20 @@ func proofRestores(t *testing.T, r *repo, snaps []proofSnap, extra ...string) {
 	}
 }
 
+// proofHead checks that the server itself still mounts its head, which
+// starts as a copy of the latest snapshot, and that a backup run over an
+// unchanged tree commits nothing new.
+func proofHead(t *testing.T, r *repo, latest proofSnap) {
+	t.Helper()
+	before := len(r.snapshots(t))
+	m := r.mount(t)
+	compareTrees(t, "the head after the intruder", latest.want, scanTree(t, filepath.Join(m.dir, "data")), cmpOpts{})
+	m.umount(t)
+	if after := len(r.snapshots(t)); after != before {
+		t.Errorf("an unchanged head committed on unmount: %d snapshots, then %d", before, after)
+	}
+}
+
 // freshMachine is r as seen from another machine with the key file: same
 // repository and key, an empty home (no caches, no local state).
 func freshMachine(t *testing.T, r *repo) *repo {

@@ -98,6 +98,7 @@ func runProof(t *testing.T, s *proofSite) {
 	proofSnapshotsWarn(t, r, planted)
 	proofDoctor(t, r, s, tamperedKeys(coffers), forged)
 	proofAudit(t, r, auditJunk)
+	proofHead(t, r, snaps[len(snaps)-1])
 
 	// A whole snapshot forged with the key, a revocation of the owner's
 	// last key slot, and the audit records tampered with: --as-of sets
