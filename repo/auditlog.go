@@ -2,7 +2,6 @@ package repo
 
 import (
 	"context"
-	"time"
 
 	"coffer/audit"
 )
@@ -12,11 +11,10 @@ import (
 // locked for audit.LockFor the repository's retention. Keep one Log per
 // process: it remembers the log's tail, so an append costs one request.
 func (r *Repository) AuditLog(source, host, version string) *audit.Log {
-	days := time.Duration(r.params.Retention.Days) * 24 * time.Hour
 	return audit.New(audit.Config{
 		Store: r.store, Keys: r.keys, RepoID: r.id,
 		Source: source, Host: host, Version: version,
-		Lock:   audit.LockFor(r.params.Retention.Mode, days),
+		Lock:   audit.LockFor(r.params.Retention.Mode, r.params.Retention.Period()),
 		Logger: r.log,
 		Snapshots: func(ctx context.Context) ([]string, error) {
 			snaps, err := r.Snapshots(ctx)

@@ -12,6 +12,7 @@ import (
 
 	"coffer/chunker"
 	"coffer/cipher"
+	"coffer/duration"
 	"coffer/objectstore"
 )
 
@@ -32,10 +33,36 @@ var (
 	ErrVersion = errors.New("unsupported repository format version")
 )
 
-// Policy is the repository's retention policy for new objects.
+// Policy is the repository's retention policy: every object is written
+// locked, and kept locked while a live snapshot needs it (see retain.go).
 type Policy struct {
 	Mode objectstore.Mode `json:"mode,omitempty"`
-	Days int              `json:"days"`
+	// Days is the retention in whole days. Seconds, when set, is the
+	// retention and Days is ignored: it says what Days cannot (90s).
+	Days    int   `json:"days"`
+	Seconds int64 `json:"seconds,omitempty"`
+}
+
+// PolicyFor is the policy of retention d in mode: d in whole days is
+// written as Days (as repositories have always had it), any other d as
+// Seconds. d of zero is no retention.
+func PolicyFor(mode objectstore.Mode, d time.Duration) Policy {
+	if d%(24*time.Hour) == 0 {
+		return Policy{Mode: mode, Days: int(d / (24 * time.Hour))}
+	}
+	return Policy{Mode: mode, Seconds: int64((d + time.Second - 1) / time.Second)}
+}
+
+// Period is the retention R: how long every object stays locked at least.
+// Zero means no object lock.
+func (p Policy) Period() time.Duration {
+	if p.Seconds > 0 {
+		return time.Duration(p.Seconds) * time.Second
+	}
+	if p.Days > 0 {
+		return time.Duration(p.Days) * 24 * time.Hour
+	}
+	return 0
 }
 
 // params are the repository's settings, sealed inside the config object.
@@ -193,7 +220,7 @@ func unfinishedInit(ctx context.Context, st objectstore.Store) (bool, error) {
 // refused write fails it later (and the next init finishes it).
 func probeObjectLock(ctx context.Context, st objectstore.Store, p Policy) error {
 	prober, ok := st.(LockProber)
-	if !ok || p.Days <= 0 {
+	if !ok || p.Period() <= 0 {
 		return nil
 	}
 	enabled, err := prober.ObjectLockEnabled(ctx)
@@ -203,20 +230,24 @@ func probeObjectLock(ctx context.Context, st objectstore.Store, p Policy) error 
 	case err != nil:
 		return fmt.Errorf("check the bucket's object lock: %w", err)
 	case !enabled:
-		return fmt.Errorf("%w, so it cannot keep %d days of retention", ErrNoObjectLock, p.Days)
+		return fmt.Errorf("%w, so it cannot keep %s of retention", ErrNoObjectLock, duration.Format(p.Period()))
 	}
 	return nil
 }
 
+// mode is the lock mode objects get: COMPLIANCE unless GOVERNANCE was asked.
+func (p Policy) mode() objectstore.Mode {
+	if p.Mode == "" {
+		return objectstore.Compliance
+	}
+	return p.Mode
+}
+
 func retention(p Policy, now time.Time) objectstore.Retention {
-	if p.Days <= 0 {
+	if p.Period() <= 0 {
 		return objectstore.Retention{}
 	}
-	mode := p.Mode
-	if mode == "" {
-		mode = objectstore.Compliance
-	}
-	return objectstore.Retention{Mode: mode, Until: now.Add(time.Duration(p.Days) * 24 * time.Hour)}
+	return objectstore.Retention{Mode: p.mode(), Until: now.Add(p.Period())}
 }
 
 // readConfig fetches the plaintext part of the config object.

@@ -124,6 +124,8 @@ type Repository struct {
 	// skipIDCheck turns off the check that a block's contents match
 	// its ID; only the benchmark that measures the check sets it.
 	skipIDCheck bool
+
+	retain retainState // what keeps retention ahead of snapshots (retain.go)
 }
 
 // Open unlocks the repository in st with secret and loads its index.
@@ -192,7 +194,7 @@ func (r *Repository) newChunker() *chunker.Chunker {
 
 // retention is the retention new objects get now.
 func (r *Repository) retention() objectstore.Retention {
-	return retention(r.params.Retention, r.opts.Clock())
+	return retention(r.params.Retention, r.storeTime())
 }
 
 // Flush makes every block saved so far durable in the store and records

@@ -37,7 +37,18 @@ func (s *Snapshot) TreeID() (cipher.ID, error) { return parseID(s.Tree) }
 // When it returns nil, the snapshot and everything it references are
 // durable.
 func (r *Repository) SaveSnapshot(ctx context.Context, s *Snapshot) error {
+	// Lock everything live snapshots and s need for at least R more
+	// before s is published (retain.go); s's new trees are walked
+	// before Flush, while they are still in memory.
+	walk, err := r.walkForRetention(ctx, s)
+	if err != nil {
+		return err
+	}
 	if err := r.Flush(ctx); err != nil {
+		return err
+	}
+	rec, err := r.keepRetention(ctx, walk)
+	if err != nil {
 		return err
 	}
 	data, err := marshalSnapshot(s)
@@ -59,6 +70,13 @@ func (r *Repository) SaveSnapshot(ctx context.Context, s *Snapshot) error {
 	r.snapMu.Lock()
 	r.snaps[s.ID] = s
 	r.snapMu.Unlock()
+	if rec != nil {
+		rec.Snapshot = s.ID
+		r.putLedger(ctx, rec)
+		r.retain.mu.Lock()
+		r.retain.covered[s.ID] = true
+		r.retain.mu.Unlock()
+	}
 	return nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"coffer/audit"
+	"coffer/duration"
 	"coffer/localstate"
 	"coffer/repo"
 )
@@ -124,10 +125,10 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 	if t, err := time.Parse(time.DateOnly, s); err == nil {
 		return t, nil
 	}
-	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+	if d, err := duration.Parse(s); err == nil && d >= 0 {
 		return now.Add(-d), nil
 	}
-	return time.Time{}, fmt.Errorf("--since %q: want an RFC 3339 time, a date YYYY-MM-DD or a duration such as 72h", s)
+	return time.Time{}, fmt.Errorf("--since %q: want an RFC 3339 time, a date YYYY-MM-DD or a duration such as 72h or 3d", s)
 }
 
 func printRecords(cmd *cobra.Command, recs []audit.Record, from time.Time, asJSON bool) error {

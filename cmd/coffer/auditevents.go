@@ -72,7 +72,7 @@ func (e *auditEvents) Mounted(ctx context.Context) {
 }
 
 // Committed records snapshot s, with what the store received since the
-// previous commit.
+// previous commit, and the retention extension made before it, if any.
 func (e *auditEvents) Committed(ctx context.Context, s *repo.Snapshot) {
 	objects, bytes := e.counter.Take()
 	ctx, cancel := context.WithTimeout(ctx, auditTimeout)
@@ -80,6 +80,12 @@ func (e *auditEvents) Committed(ctx context.Context, s *repo.Snapshot) {
 	c := repo.AuditCommit(s, objects, bytes)
 	if _, err := e.log.Append(ctx, audit.Record{Kind: audit.KindCommit, Snapshot: &c}); err != nil {
 		e.logger.Error("audit: the commit record was not written (the next mount writes it)", "snapshot", s.ID, "err", err)
+	}
+	if st := e.r.LastRetention(); st.Extended > 0 {
+		ext := audit.Extension{Objects: st.Extended, Through: st.Until}
+		if _, err := e.log.Append(ctx, audit.Record{Kind: audit.KindRetention, Retention: &ext}); err != nil {
+			e.logger.Error("audit: the retention record was not written", "objects", st.Extended, "through", st.Until, "err", err)
+		}
 	}
 }
 

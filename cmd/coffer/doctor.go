@@ -45,7 +45,7 @@ server the credentials 'coffer policy' describes.`,
 			rep, err := doctor.Run(cmd.Context(), doctor.Options{
 				Store:     st,
 				Mode:      p.Mode,
-				Retention: time.Duration(p.Days) * 24 * time.Hour,
+				Retention: p.Period(),
 				Clock:     time.Now,
 			})
 			if err != nil {

@@ -16,6 +16,7 @@ import (
 
 	"coffer/cache"
 	"coffer/daemon"
+	"coffer/duration"
 	"coffer/fs"
 	"coffer/localstate"
 	"coffer/repo"
@@ -86,9 +87,10 @@ forged later.`,
 	fl.StringVar(&f.parent, "parent", "", "start the head from this snapshot (ID, ID prefix or time name) instead of the latest of this host")
 	fl.BoolVar(&f.allowOther, "allow-other", false, "let other users access the mount (needs user_allow_other in /etc/fuse.conf unless root)")
 	fl.BoolVar(&f.nonempty, "nonempty", false, "mount over a directory that is not empty (its files are hidden while mounted)")
-	fl.DurationVar(&f.every, "snapshot-every", 0, "also commit a snapshot at this interval when the head changed (e.g. 1h)")
-	fl.DurationVar(&f.checkpointEvery, "checkpoint-every", 30*time.Second, "save the head under --cache-dir this often when it changed, so a crashed daemon's successor resumes it (0: never)")
-	fl.DurationVar(&f.stopTimeout, "stop-timeout", defaultStopTimeout, "at a stop, wait this long for files still open for writing to be closed")
+	f.checkpointEvery, f.stopTimeout = 30*time.Second, defaultStopTimeout // durations in coffer's one grammar (package duration)
+	fl.Var(duration.Value{D: &f.every}, "snapshot-every", "also commit a snapshot at this interval when the head changed (e.g. 1h)")
+	fl.Var(duration.Value{D: &f.checkpointEvery}, "checkpoint-every", "save the head under --cache-dir this often when it changed, so a crashed daemon's successor resumes it (0: never)")
+	fl.Var(duration.Value{D: &f.stopTimeout}, "stop-timeout", "at a stop, wait this long for files still open for writing to be closed")
 	fl.Int64Var(&f.cacheMB, "cache-size", 64, "memory for decrypted blocks, in MiB")
 	fl.StringVar(&f.cacheDir, "cache-dir", "", "keep local state (the head checkpoint, encrypted blocks read from S3) here (default one directory per --repo under $XDG_CACHE_HOME/coffer or ~/.cache/coffer; \"off\" to disable)")
 	fl.Int64Var(&f.diskMB, "cache-dir-size", 1024, "bound on the block cache in --cache-dir, in MiB")

@@ -1,0 +1,36 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestInitRetentionFlags: --retention takes coffer's durations, refuses
+// the ambiguous "m" and a second retention flag, and GOVERNANCE warns.
+func TestInitRetentionFlags(t *testing.T) {
+	bin := binary(t)
+	tmp := t.TempDir()
+	key := filepath.Join(tmp, "key")
+	if r := run(t, bin, nil, "key", "generate", key); r.code != 0 {
+		t.Fatalf("key generate: %+v", r)
+	}
+	init := func(name string, flags ...string) result {
+		return run(t, bin, nil, append([]string{"init", "--repo", filepath.Join(tmp, name), "--key-file", key}, flags...)...)
+	}
+	if r := init("m", "--retention", "2m"); r.code != exitUsage || !strings.Contains(r.stderr, `write "min" for minutes`) {
+		t.Errorf("--retention 2m: want a usage error saying to write min, got %+v", r)
+	}
+	if r := init("both", "--retention", "30d", "--retention-days", "30"); r.code != exitUsage {
+		t.Errorf("--retention with --retention-days: want a usage error, got %+v", r)
+	}
+	if r := init("s", "--retention", "90s"); r.code != 0 || r.stderr != "" {
+		t.Errorf("--retention 90s: %+v", r)
+	}
+	if r := init("days", "--retention-days", "7"); r.code != 0 {
+		t.Errorf("--retention-days 7: %+v", r)
+	}
+	if r := init("gov", "--retention", "1d", "--retention-mode", "GOVERNANCE"); r.code != 0 || !strings.Contains(r.stderr, "s3:BypassGovernanceRetention") {
+		t.Errorf("GOVERNANCE: want a warning naming s3:BypassGovernanceRetention, got %+v", r)
+	}
+}
