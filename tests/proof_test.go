@@ -182,7 +182,7 @@ func coffersVersions(ctx context.Context, t *testing.T, in *intruder) []objVersi
 		}
 		kinds[kindOf(v.key)]++
 	}
-	for _, k := range []string{"config", "keys", "revocations", "data", "index", "snapshots", "audit"} {
+	for _, k := range []string{"config", "keys", "revocations", "data", "index", "snapshots", "audit", "retain"} {
 		if kinds[k] == 0 {
 			t.Fatalf("no %s object among coffer's versions %v", k, kinds)
 		}
