@@ -19,12 +19,23 @@ import (
 )
 
 // TestProof is the end-to-end proof of issue 7 on versitygw: an
-// administrator creates an object-locked bucket; a server inits, mounts
-// and backs up a small varied tree in three snapshots; then an intruder
-// holding the server's S3 credentials tries everything those credentials
-// allow against every kind of object coffer wrote. Afterwards every
-// snapshot restores byte-identical through coffer alone, on a machine
-// that kept nothing of the server's.
+// administrator creates an object-locked bucket; a server inits, retires a
+// spare key, and backs up a small varied tree in three snapshots with
+// rsync. Then an intruder holding the server's S3 credentials tries what
+// the lock must refuse on every version of every kind of object coffer
+// wrote (delete it, with and without the governance bypass, shorten or
+// switch its retention) and on the bucket (suspend versioning, change the
+// default lock); lands what it can (versions put over every key, delete
+// markers, locked junk under index/, snapshots/ and the next audit key);
+// and, holding the key too, forges a pack and an index for blocks of the
+// oldest snapshot, a whole snapshot, and a revocation of the last usable
+// key slot, and tampers with the audit records. Afterwards every snapshot
+// restores byte-identical through coffer alone on a machine that kept
+// nothing of the server's (with --as-of once a snapshot is forged), the
+// head mounts, `coffer snapshots` names what it set aside, `coffer doctor`
+// tells the truth about the credentials and lists what landed, and
+// `coffer audit --verify` passes and names the junk, then fails naming
+// the forged snapshot and the tampered record.
 //
 // The "user" run gives the server a versitygw user account that sees the
 // bucket only through the policy `coffer policy --for versitygw` prints;
