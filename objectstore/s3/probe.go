@@ -96,17 +96,15 @@ func (s *Store) ProbePutRetention(ctx context.Context, key, versionID string, re
 	return translateError("probe put retention", key, err)
 }
 
-// ProbeRetention returns one version's retention (zero if it has none).
+// ProbeRetention returns one version's retention (zero if it has none),
+// read with GetObjectRetention: versitygw's HeadObject of a version that
+// is no longer the current one carries no lock fields.
 func (s *Store) ProbeRetention(ctx context.Context, key, versionID string) (objectstore.Retention, error) {
-	out, err := s.client.HeadObject(ctx, &awss3.HeadObjectInput{
-		Bucket: aws.String(s.cfg.Bucket), Key: aws.String(s.objectKey(key)), VersionId: aws.String(versionID)})
+	info, err := s.retention(ctx, key, versionID)
 	if err != nil {
-		return objectstore.Retention{}, translateError("probe retention", key, err)
+		return objectstore.Retention{}, err
 	}
-	if out.ObjectLockRetainUntilDate == nil {
-		return objectstore.Retention{}, nil
-	}
-	return objectstore.Retention{Mode: objectstore.Mode(out.ObjectLockMode), Until: *out.ObjectLockRetainUntilDate}, nil
+	return objectstore.Retention{Mode: info.Mode, Until: info.RetainUntil}, nil
 }
 
 // ProbeDeleteVersion deletes one version, with the header that bypasses
