@@ -153,16 +153,34 @@ func (h *Head) closing(n *node, flushed bool) {
 // kernel takes to send their release, so "closed before the snapshot"
 // holds for them too.
 func (h *Head) awaitReleases() {
-	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); {
+	h.awaitRelease(func() bool { return len(h.flushed) == 0 })
+}
+
+// awaitReleaseOf gives file n, if its last writer has just closed it, the
+// moment the kernel takes to send its release, so a tool that closes a
+// new file and at once opens it again (to fsync it) finds it finished, as
+// it would on any other filesystem, rather than still being written.
+func (h *Head) awaitReleaseOf(n *node) {
+	h.awaitRelease(func() bool { return !h.flushed[n] })
+}
+
+// awaitRelease waits, up to releaseWait, until done (called with mu
+// held) holds.
+func (h *Head) awaitRelease(done func() bool) {
+	for deadline := time.Now().Add(releaseWait); ; time.Sleep(time.Millisecond) {
 		h.mu.Lock()
-		n := len(h.flushed)
+		ok := done()
 		h.mu.Unlock()
-		if n == 0 {
+		if ok || !time.Now().Before(deadline) {
 			return
 		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// releaseWait bounds the wait for a release the kernel owes after a
+// close(2); it comes within microseconds unless the file is still open
+// through a duplicated descriptor.
+const releaseWait = 2 * time.Second
 
 // touch records that the head differs from its base.
 func (h *Head) touch() {

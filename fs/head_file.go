@@ -43,6 +43,9 @@ func (n *node) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint3
 	if flags&syscall.O_ACCMODE == syscall.O_RDONLY {
 		return &handle{}, 0, 0
 	}
+	if flags&syscall.O_TRUNC == 0 {
+		n.h.awaitReleaseOf(n)
+	}
 	n.h.treeMu.RLock()
 	defer n.h.treeMu.RUnlock()
 	n.mu.Lock()
