@@ -18,6 +18,7 @@ import (
 //	head     the sealed head checkpoint, for crash resume
 //	seen     the snapshot IDs seen at the last mount, one per line
 //	source-id  this server's identity in the audit log (SourceID)
+//	retain   the retain-until dates coffer set, so a restart extends only what is due (Retain)
 //
 // A nil *Dir is "--cache-dir off": no checkpoint, no disk cache, nothing
 // remembered.

@@ -46,6 +46,10 @@ type Options struct {
 	// revocation names it: the way out when revocations, which anyone
 	// holding the key can write, revoke the slots the owner uses.
 	IgnoreRevocations bool
+	// RetainCache, if set, remembers the retain-until dates retention
+	// set across processes (see RetainCache), so a restart extends only
+	// what is due. A repository without retention never uses it.
+	RetainCache RetainCache
 }
 
 func (o *Options) defaults() {

@@ -35,10 +35,16 @@ import (
 // in one sealed ledger record per snapshot (retain/<snapshot ID>, see
 // retain_ledger.go), the trees already walked, the packs they need and
 // the packs each index object names; only trees, snapshots and index
-// objects new since are read. Retain-until dates are remembered only in
-// memory (a record an intruder planted must not make coffer believe a
-// lock is longer than it is), so a fresh process extends each needed
-// object once at its first snapshot.
+// objects new since are read. Retain-until dates are never taken from
+// the store (a record an intruder holding the key planted must not make
+// coffer believe a lock is longer than it is): they are remembered in
+// memory and, when Options.RetainCache is set, in the server's local
+// state (retain_cache.go), which an intruder could only change with the
+// power to stop extensions anyway. So a restarted daemon extends only
+// what is due; without the cache a fresh process extends each needed
+// object once at its first snapshot. A date is used only while the
+// version ID it was set on is still the key's first version, which each
+// step lists.
 
 // Ahead of the rule: extend when fewer than extendBelow×R remain, to
 // extendTo×R from now. Named here so prune and doctor share them.
@@ -46,6 +52,12 @@ const (
 	extendBelow = 1.0
 	extendTo    = 1.5
 )
+
+// clockSlack is how far past now + 1.5 R a remembered date may lie and
+// still be believed: later than that coffer never set it (unless the
+// store's clock went back), so the object is extended again, which
+// never shortens a lock.
+const clockSlack = time.Minute
 
 // extendWorkers bounds the extension requests in flight.
 const extendWorkers = 8
@@ -65,14 +77,15 @@ type retainState struct {
 
 	loaded     bool
 	walker     *Walker
-	covered    map[string]bool      // snapshot IDs whose packs are in packs
-	packs      map[PackID]struct{}  // packs some covered snapshot needs
-	indexPacks map[string][]PackID  // index object key → packs it names
-	version    map[string]string    // object key → its first version's ID
-	until      map[string]time.Time // object key → retain-until this process set
-	last       RetentionStats       // what the last step did
-	keySig     string               // the keys/ and revocations/ listing keyNeeded was judged on
-	keyNeeded  []string             // slots not revoked, and revocations
+	covered    map[string]bool        // snapshot IDs whose packs are in packs
+	packs      map[PackID]struct{}    // packs some covered snapshot needs
+	indexPacks map[string][]PackID    // index object key → packs it names
+	version    map[string]string      // object key → its first version's ID
+	until      map[string]RetainEntry // object key → retain-until set (or loaded), and on which version
+	saved      map[string]RetainEntry // what RetainCache holds now
+	last       RetentionStats         // what the last step did
+	keySig     string                 // the keys/ and revocations/ listing keyNeeded was judged on
+	keyNeeded  []string               // slots not revoked, and revocations
 
 	skew atomic.Int64 // the store's clock minus ours, in ns, at the last step; read without mu
 }
@@ -107,6 +120,7 @@ func (r *Repository) walkForRetention(ctx context.Context, s *Snapshot) (*snapsh
 	var stats RetentionStats
 	if !st.loaded {
 		st.init(r)
+		r.loadRetainCache()
 		if err := r.loadLedger(ctx, &stats); err != nil {
 			return nil, err
 		}
@@ -152,13 +166,16 @@ func (r *Repository) keepRetention(ctx context.Context, w *snapshotWalk) (*ledge
 		return nil, err
 	}
 	st.last = stats
+	r.saveRetainCache(need.keys)
 	r.log.Info("retention kept", "needed", stats.Needed, "extended", stats.Extended,
 		"until", stats.Until, "trees", stats.Walked, "requests", stats.Requests)
 	return rec, nil
 }
 
 // extendDue extends each of keys whose retain-until is not known to be
-// at least now + R, to now + 1.5 R.
+// at least now + R, to now + 1.5 R. A date is known if this process set
+// it or RetainCache held it, on the version ID the key's first version
+// still has, and it is no later than coffer would have set.
 func (r *Repository) extendDue(ctx context.Context, keys []string, now time.Time, period time.Duration, stats *RetentionStats) error {
 	st := &r.retain
 	var due []string
@@ -166,7 +183,8 @@ func (r *Repository) extendDue(ctx context.Context, keys []string, now time.Time
 	for _, k := range keys {
 		p := lockPeriod(k, period)
 		floor := now.Add(time.Duration(extendBelow * float64(p)))
-		if u, ok := st.until[k]; !ok || u.Before(floor) {
+		ceil := now.Add(time.Duration(extendTo*float64(p)) + clockSlack)
+		if e, ok := st.until[k]; !ok || e.Version != st.version[k] || e.Until.Before(floor) || e.Until.After(ceil) {
 			due = append(due, k)
 			until = append(until, now.Add(time.Duration(extendTo*float64(p))))
 		}
@@ -200,7 +218,7 @@ func (r *Repository) extendDue(ctx context.Context, keys []string, now time.Time
 			delete(st.version, k)
 			continue
 		}
-		st.until[k] = until[i]
+		st.until[k] = RetainEntry{Version: st.version[k], Until: until[i]}
 		stats.Extended++
 	}
 	return nil
@@ -229,5 +247,5 @@ func (st *retainState) init(r *Repository) {
 	st.packs = make(map[PackID]struct{})
 	st.indexPacks = make(map[string][]PackID)
 	st.version = make(map[string]string)
-	st.until = make(map[string]time.Time)
+	st.until = make(map[string]RetainEntry)
 }

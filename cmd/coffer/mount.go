@@ -131,6 +131,9 @@ func runMount(ctx context.Context, f *mountFlags, arg string) error {
 	if disk != nil {
 		o.SealedCache = disk
 	}
+	if state != nil && f.snapshot == "" { // the head mount keeps retention
+		o.RetainCache = retainCache{state.Retain()}
+	}
 	r, counter, err := f.openCounted(ctx, o)
 	if err != nil {
 		return err
