@@ -72,8 +72,10 @@ func TestAuditLog(t *testing.T) {
 		m.umount(t)
 
 		recs, _ := r.auditVerify(t)
-		// A daemon's first snapshot extends the locks of what it needs
-		// (it trusts no remembered date), which is a record of its own.
+		// A daemon's first snapshot extends the locks of what it needs,
+		// which is a record of its own. A later daemon remembers the
+		// dates (<cache-dir>/retain) but still extends what was written
+		// since (the snapshot, audit records, the new pack and index).
 		if got := auditKinds(recs); got != "init,mount,commit,retention,unmount" {
 			t.Fatalf("records %s, want init,mount,commit,retention,unmount", got)
 		}
