@@ -24,7 +24,8 @@ type auditEvents struct {
 	counter *audit.Counter
 	mode    string // "read-write" or "read-only"
 	logger  *slog.Logger
-	once    sync.Once // the unmount is recorded once
+	once    sync.Once     // the unmount is recorded once
+	mounted chan struct{} // closed once Mounted is done, repairs included
 }
 
 var _ daemon.Events = (*auditEvents)(nil)
@@ -35,12 +36,14 @@ func (f *mountFlags) newAuditEvents(r *repo.Repository, counter *audit.Counter, 
 	if f.snapshot != "" {
 		mode = "read-only"
 	}
-	return &auditEvents{r: r, log: f.auditLog(r, state, log), counter: counter, mode: mode, logger: log}
+	return &auditEvents{r: r, log: f.auditLog(r, state, log), counter: counter, mode: mode, logger: log,
+		mounted: make(chan struct{})}
 }
 
 // Mounted records the mount and, on a read-write mount, writes the
 // commit records a crash left out of this host's snapshots.
 func (e *auditEvents) Mounted(ctx context.Context) {
+	defer close(e.mounted)
 	ctx, cancel := context.WithTimeout(ctx, auditTimeout)
 	defer cancel()
 	if _, err := e.log.Append(ctx, audit.Record{Kind: audit.KindMount, Mode: e.mode}); err != nil {
@@ -89,9 +92,14 @@ func (e *auditEvents) Committed(ctx context.Context, s *repo.Snapshot) {
 	}
 }
 
-// Unmounted records the unmount, once.
+// Unmounted records the unmount, once, after the mount's own records: a
+// `coffer umount` can arrive while Mounted still writes its repairs.
 func (e *auditEvents) Unmounted(ctx context.Context) {
 	e.once.Do(func() {
+		select {
+		case <-e.mounted:
+		case <-time.After(auditTimeout):
+		}
 		ctx, cancel := context.WithTimeout(ctx, auditTimeout)
 		defer cancel()
 		if _, err := e.log.Append(ctx, audit.Record{Kind: audit.KindUnmount, Mode: e.mode}); err != nil {
