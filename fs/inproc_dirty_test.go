@@ -104,38 +104,32 @@ func TestInprocDirtyTracking(t *testing.T) {
 		history = append(history, c)
 		time.Sleep(10 * time.Millisecond) // distinct mtimes per step
 	}
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
 	step("first commit", nil)
 	step("new file deep down", func() { writeFile(t, m.path("c/x/y/new"), []byte("new"), 0o600) },
 		".", "c", "c/x", "c/x/y")
-	step("chmod a file", func() { must(os.Chmod(m.path("a/f1"), 0o600)) }, ".", "a")
-	step("xattr on a directory", func() { must(unix.Setxattr(m.path("b"), "user.k", []byte("v"), 0)) }, ".")
+	step("chmod a file", func() { must(t, os.Chmod(m.path("a/f1"), 0o600)) }, ".", "a")
+	step("xattr on a directory", func() { must(t, unix.Setxattr(m.path("b"), "user.k", []byte("v"), 0)) }, ".")
 	step("utimes on a directory", func() {
 		mt := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
-		must(os.Chtimes(m.path("c/x"), mt, mt))
+		must(t, os.Chtimes(m.path("c/x"), mt, mt))
 	}, ".", "c")
 	step("nothing", nil)
-	step("unlink", func() { must(os.Remove(m.path("c/z/f2"))) }, ".", "c", "c/z")
+	step("unlink", func() { must(t, os.Remove(m.path("c/z/f2"))) }, ".", "c", "c/z")
 	step("rmdir", func() {
-		must(os.Remove(m.path("c/x/y/f1")))
-		must(os.Remove(m.path("c/x/y/f2")))
-		must(os.Remove(m.path("c/x/y/new")))
-		must(os.Remove(m.path("c/x/y")))
+		must(t, os.Remove(m.path("c/x/y/f1")))
+		must(t, os.Remove(m.path("c/x/y/f2")))
+		must(t, os.Remove(m.path("c/x/y/new")))
+		must(t, os.Remove(m.path("c/x/y")))
 	}, ".", "c", "c/x", "c/x/y")
 	step("replace with O_TRUNC", func() { writeFile(t, m.path("b/f1"), []byte("replaced"), 0o644) }, ".", "b")
-	step("hard link across directories", func() { must(os.Link(m.path("a/f2"), m.path("b/h"))) }, ".", "a", "b")
+	step("hard link across directories", func() { must(t, os.Link(m.path("a/f2"), m.path("b/h"))) }, ".", "a", "b")
 	// The link's other name lives in a directory that saw no change of
 	// its own: the commit must still store it with the new attributes.
-	step("chmod through one of two names", func() { must(os.Chmod(m.path("b/h"), 0o604)) }, ".", "a", "b")
-	step("xattr through one of two names", func() { must(unix.Setxattr(m.path("a/f2"), "user.x", []byte("1"), 0)) }, ".", "a", "b")
-	step("chown a directory", func() { must(os.Chown(m.path("c/z"), 7, 8)) }, ".", "c")
+	step("chmod through one of two names", func() { must(t, os.Chmod(m.path("b/h"), 0o604)) }, ".", "a", "b")
+	step("xattr through one of two names", func() { must(t, unix.Setxattr(m.path("a/f2"), "user.x", []byte("1"), 0)) }, ".", "a", "b")
+	step("chown a directory", func() { must(t, os.Chown(m.path("c/z"), 7, 8)) }, ".", "c")
 	step("checkpoint between change and commit", func() {
-		must(os.Mkdir(m.path("a/sub"), 0o755))
+		must(t, os.Mkdir(m.path("a/sub"), 0o755))
 		if _, err := m.h.Checkpoint(context.Background()); err != nil {
 			t.Fatal(err)
 		}

@@ -64,14 +64,8 @@ func TestInprocXattrs(t *testing.T) {
 func TestInprocNamespaceErrors(t *testing.T) {
 	s := newTestStore(t)
 	m := s.mountHead(t, fs.HeadOptions{})
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
 	v0 := m.h.Version()
-	must(os.MkdirAll(m.path("d/sub"), 0o755))
+	must(t, os.MkdirAll(m.path("d/sub"), 0o755))
 	writeFile(t, m.path("d/f"), []byte("f"), 0o644)
 	if m.h.Version() == v0 {
 		t.Error("Version did not change with the head")
@@ -86,21 +80,21 @@ func TestInprocNamespaceErrors(t *testing.T) {
 	wantErrno(t, "link as .snapshots", syscall.Link(m.path("d/f"), m.path(fs.SnapshotsName)), syscall.EEXIST)
 	wantErrno(t, "mkdir over a file", syscall.Mkdir(m.path("d/f"), 0o755), syscall.EEXIST)
 	wantErrno(t, "symlink over a file", syscall.Symlink("x", m.path("d/f")), syscall.EEXIST)
-	must(syscall.Mknod(m.path("d/sock"), syscall.S_IFSOCK|0o755, 0))
-	must(syscall.Mknod(m.path("d/blk"), syscall.S_IFBLK|0o600, int(unix.Mkdev(8, 1))))
+	must(t, syscall.Mknod(m.path("d/sock"), syscall.S_IFSOCK|0o755, 0))
+	must(t, syscall.Mknod(m.path("d/blk"), syscall.S_IFBLK|0o600, int(unix.Mkdev(8, 1))))
 	wantErrno(t, "mknod over a file", syscall.Mknod(m.path("d/f"), syscall.S_IFIFO|0o644, 0), syscall.EEXIST)
 	// Unlinking one of two names leaves the file, with one link.
-	must(os.Link(m.path("d/f"), m.path("d/g")))
-	must(os.Remove(m.path("d/f")))
+	must(t, os.Link(m.path("d/f"), m.path("d/g")))
+	must(t, os.Remove(m.path("d/f")))
 	var st syscall.Stat_t
-	must(syscall.Stat(m.path("d/g"), &st))
+	must(t, syscall.Stat(m.path("d/g"), &st))
 	if st.Nlink != 1 {
 		t.Errorf("nlink after unlinking one of two names: %d", st.Nlink)
 	}
-	must(os.Remove(m.path("d/sub")))
+	must(t, os.Remove(m.path("d/sub")))
 
 	var fsst syscall.Statfs_t
-	must(syscall.Statfs(m.dir, &fsst))
+	must(t, syscall.Statfs(m.dir, &fsst))
 	if fsst.Bsize != 4096 || fsst.Namelen != 255 || fsst.Bavail == 0 {
 		t.Errorf("statfs: bsize %d, namelen %d, bavail %d", fsst.Bsize, fsst.Namelen, fsst.Bavail)
 	}

@@ -204,6 +204,14 @@ func randBytes(n int) []byte {
 	return b
 }
 
+// must fails the test on err.
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // wantErrno fails unless err is errno.
 func wantErrno(t *testing.T, what string, err error, errno syscall.Errno) {
 	t.Helper()

@@ -22,15 +22,9 @@ import (
 func TestInprocRename(t *testing.T) {
 	s := newTestStore(t)
 	m := s.mountHead(t, fs.HeadOptions{})
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(os.MkdirAll(m.path("a/deep"), 0o755))
-	must(os.Mkdir(m.path("b"), 0o755))
-	must(os.Mkdir(m.path("full"), 0o755))
+	must(t, os.MkdirAll(m.path("a/deep"), 0o755))
+	must(t, os.Mkdir(m.path("b"), 0o755))
+	must(t, os.Mkdir(m.path("full"), 0o755))
 	writeFile(t, m.path("full/x"), []byte("x"), 0o644)
 	writeFile(t, m.path("a/one"), []byte("one"), 0o644)
 	writeFile(t, m.path("a/two"), []byte("two"), 0o600)
@@ -39,12 +33,12 @@ func TestInprocRename(t *testing.T) {
 	writeFile(t, m.path("new"), []byte("new bytes"), 0o644)
 	_, first := m.commit()
 
-	must(os.Rename(m.path("a/one"), m.path("a/uno")))   // within a directory
-	must(os.Rename(m.path("a/two"), m.path("b/two")))   // across
-	must(os.Rename(m.path("a/deep"), m.path("b/deep"))) // a directory with contents
-	must(os.Rename(m.path("new"), m.path("old")))       // over a file
-	must(os.Rename(m.path("b/two"), m.path("b/two")))   // onto itself
-	must(unix.Renameat2(unix.AT_FDCWD, m.path("a/uno"), unix.AT_FDCWD, m.path("b/two"), unix.RENAME_EXCHANGE))
+	must(t, os.Rename(m.path("a/one"), m.path("a/uno")))   // within a directory
+	must(t, os.Rename(m.path("a/two"), m.path("b/two")))   // across
+	must(t, os.Rename(m.path("a/deep"), m.path("b/deep"))) // a directory with contents
+	must(t, os.Rename(m.path("new"), m.path("old")))       // over a file
+	must(t, os.Rename(m.path("b/two"), m.path("b/two")))   // onto itself
+	must(t, unix.Renameat2(unix.AT_FDCWD, m.path("a/uno"), unix.AT_FDCWD, m.path("b/two"), unix.RENAME_EXCHANGE))
 	wantErrno(t, "RENAME_NOREPLACE", unix.Renameat2(unix.AT_FDCWD, m.path("a/uno"), unix.AT_FDCWD, m.path("old"), unix.RENAME_NOREPLACE), syscall.EEXIST)
 	wantErrno(t, "directory over a non-empty one", syscall.Rename(m.path("b/deep"), m.path("full")), syscall.ENOTEMPTY)
 	wantErrno(t, "file over a directory", syscall.Rename(m.path("old"), m.path("full")), syscall.EISDIR)
@@ -66,7 +60,7 @@ func TestInprocRename(t *testing.T) {
 		}
 	}
 	var st syscall.Stat_t
-	must(syscall.Stat(m.path("a/uno"), &st))
+	must(t, syscall.Stat(m.path("a/uno"), &st))
 	if st.Mode&0o777 != 0o600 {
 		t.Errorf("a/uno mode %o: the exchange moves files with their attributes", st.Mode&0o777)
 	}

@@ -15,23 +15,17 @@ import (
 func TestInprocCheckpointResume(t *testing.T) {
 	s := newTestStore(t)
 	m := s.mountHead(t, fs.HeadOptions{})
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(os.MkdirAll(m.path("keep/deep"), 0o755))
+	must(t, os.MkdirAll(m.path("keep/deep"), 0o755))
 	writeFile(t, m.path("keep/deep/a"), randBytes(200<<10), 0o644)
 	writeFile(t, m.path("gone"), []byte("to be removed"), 0o644)
 	first, _ := m.commit()
 
 	writeFile(t, m.path("keep/new"), randBytes(90<<10), 0o600)
-	must(os.Rename(m.path("keep/deep"), m.path("moved")))
-	must(os.Remove(m.path("gone")))
-	must(os.Link(m.path("keep/new"), m.path("hard")))
-	must(os.Chmod(m.path("keep"), 0o700))
-	must(os.Symlink("moved/a", m.path("sl")))
+	must(t, os.Rename(m.path("keep/deep"), m.path("moved")))
+	must(t, os.Remove(m.path("gone")))
+	must(t, os.Link(m.path("keep/new"), m.path("hard")))
+	must(t, os.Chmod(m.path("keep"), 0o700))
+	must(t, os.Symlink("moved/a", m.path("sl")))
 	want := scan(t, m.dir)
 	ckpt, err := m.h.Checkpoint(context.Background())
 	if err != nil {
