@@ -147,18 +147,13 @@ func (a acl) minimal() bool {
 // there is one, else from the owning group. Set-ID and sticky bits stay.
 func (a acl) applyTo(mode uint32) uint32 {
 	var perm, group uint32
-	hasMask := false
 	for _, e := range a {
 		p := uint32(e.perm & 7)
 		switch e.tag {
 		case tagUserObj:
 			perm |= p << 6
-		case tagGroupObj:
-			if !hasMask {
-				group = p
-			}
-		case tagMask:
-			group, hasMask = p, true
+		case tagGroupObj, tagMask: // the mask, if any, comes after the owning group
+			group = p
 		case tagOther:
 			perm |= p
 		}
