@@ -1,4 +1,4 @@
-package fs
+package fs_test
 
 import (
 	"context"
@@ -10,55 +10,12 @@ import (
 	"testing"
 	"time"
 
-	fusefs "github.com/hanwen/go-fuse/v2/fs"
-	"github.com/hanwen/go-fuse/v2/fuse"
-
-	"coffer/chunker"
-	"coffer/cipher"
-	"coffer/objectstore/memory"
-	"coffer/repo"
+	"coffer/fs"
 )
-
-// stopTestHead mounts a head over a memory store in a temporary directory,
-// in this process, and returns it with its mountpoint.
-func stopTestHead(t *testing.T) (*Head, string) {
-	t.Helper()
-	ctx := context.Background()
-	st := memory.New(time.Now)
-	secret := repo.Secret{Passphrase: []byte("pw"), KDF: cipher.KDFParams{Time: 1, MemoryKiB: 8 << 10, Threads: 1}}
-	if _, err := repo.Init(ctx, st, secret, repo.InitOptions{
-		Chunker: chunker.Params{Min: 16 << 10, Avg: 64 << 10, Max: 256 << 10},
-		Now:     time.Now(),
-	}); err != nil {
-		t.Fatal(err)
-	}
-	r, err := repo.Open(ctx, st, secret, repo.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(r.Close)
-	h, err := NewHead(ctx, r, HeadOptions{Host: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mnt := t.TempDir()
-	// As the daemon mounts: O_TRUNC reaches Open.
-	opts := &fusefs.Options{MountOptions: fuse.MountOptions{ExtraCapabilities: fuse.CAP_ATOMIC_O_TRUNC}}
-	server, err := fusefs.Mount(mnt, h.Root(), opts)
-	if err != nil {
-		t.Fatalf("mount: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := server.Unmount(); err != nil {
-			_ = syscall.Unmount(mnt, syscall.MNT_DETACH)
-		}
-	})
-	return h, mnt
-}
 
 // waitWriters polls OpenWriters until it equals want: a release reaches
 // the daemon shortly after close(2) returns.
-func waitWriters(t *testing.T, h *Head, want []string) {
+func waitWriters(t *testing.T, h *fs.Head, want []string) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for !slices.Equal(h.OpenWriters(), want) {
@@ -70,7 +27,8 @@ func waitWriters(t *testing.T, h *Head, want []string) {
 }
 
 func TestStopRefusesNewWriters(t *testing.T) {
-	h, mnt := stopTestHead(t)
+	m := newTestStore(t).mountHead(t, fs.HeadOptions{})
+	h, mnt := m.h, m.dir
 	if err := os.Mkdir(filepath.Join(mnt, "d"), 0o755); err != nil {
 		t.Fatal(err)
 	}
