@@ -1,4 +1,4 @@
-package fs
+package fs_test
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"coffer/cipher"
-	"coffer/objectstore/memory"
+	"coffer/fs"
 	"coffer/repo"
 )
 
@@ -17,16 +17,7 @@ import (
 // committed so); the error says what is damaged and the way on.
 func TestHeadRefusesDamagedBase(t *testing.T) {
 	ctx := context.Background()
-	st := memory.New(time.Now)
-	secret := repo.Secret{Passphrase: []byte("pw"), KDF: cipher.KDFParams{Time: 1, MemoryKiB: 8 << 10, Threads: 1}}
-	if _, err := repo.Init(ctx, st, secret, repo.InitOptions{Now: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
-	r, err := repo.Open(ctx, st, secret, repo.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := newTestStore(t).open(t)
 	good, err := r.SaveTree(ctx, &repo.Tree{})
 	if err != nil {
 		t.Fatal(err)
@@ -46,8 +37,8 @@ func TestHeadRefusesDamagedBase(t *testing.T) {
 		if err := r.SaveSnapshot(ctx, &s); err != nil {
 			t.Fatal(err)
 		}
-		_, err := NewHead(ctx, r, HeadOptions{})
-		if !errors.Is(err, ErrDamagedBase) || !strings.Contains(err.Error(), c.what) ||
+		_, err := fs.NewHead(ctx, r, fs.HeadOptions{})
+		if !errors.Is(err, fs.ErrDamagedBase) || !strings.Contains(err.Error(), c.what) ||
 			!strings.Contains(err.Error(), "coffer mount --parent") || !strings.Contains(err.Error(), s.ID) {
 			t.Errorf("%s: NewHead: %v; want ErrDamagedBase naming the %s, the snapshot and --parent", c.name, err, c.what)
 		}
