@@ -153,7 +153,7 @@ func (l *Log) appendLocked(ctx context.Context, rec Record) (Record, error) {
 		// recognised as ours.
 		if sealed == nil || r.Seq != l.next {
 			var err error
-			if now, err = l.now(ctx); err != nil {
+			if now, err = l.cfg.Store.Now(ctx); err != nil {
 				return Record{}, fmt.Errorf("audit record: the store's clock: %w", err)
 			}
 			r = rec
@@ -215,9 +215,6 @@ func (l *Log) advance(sealed []byte, vid string) {
 	l.prev, l.skipped = sealed, nil
 	l.next++
 }
-
-// now is the store's clock.
-func (l *Log) now(ctx context.Context) (time.Time, error) { return l.cfg.Store.Now(ctx) }
 
 // loadTail finds the last valid record and the junk after it, once.
 func (l *Log) loadTail(ctx context.Context) error {
