@@ -95,7 +95,7 @@ func (l *Log) firstIsOurs(ctx context.Context, key, versionID string) bool {
 		return nil
 	})
 	if err != nil {
-		l.log.Warn("audit: could not check that a record is its key's first version", "key", key, "err", err)
+		l.cfg.Logger.Warn("audit: could not check that a record is its key's first version", "key", key, "err", err)
 		return true
 	}
 	return first == "" || first == versionID
