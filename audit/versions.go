@@ -60,9 +60,9 @@ func (l *Log) readVersion(ctx context.Context, seq uint64, versionID string) ([]
 // errNoVersion: a key has delete markers only.
 var errNoVersion = errors.New("no version but delete markers")
 
-// readFirst reads the first version of the record at seq, and its ID.
-func (l *Log) readFirst(ctx context.Context, seq uint64) ([]byte, string, error) {
-	key := Key(seq)
+// firstID is the version ID of key's first version that is not a
+// delete marker; empty if it has none.
+func (l *Log) firstID(ctx context.Context, key string) (string, error) {
 	id := ""
 	err := l.cfg.Store.ListVersions(ctx, key, func(v objectstore.Version) error {
 		if v.Key == key && !v.DeleteMarker && id == "" {
@@ -70,6 +70,13 @@ func (l *Log) readFirst(ctx context.Context, seq uint64) ([]byte, string, error)
 		}
 		return nil
 	})
+	return id, err
+}
+
+// readFirst reads the first version of the record at seq, and its ID.
+func (l *Log) readFirst(ctx context.Context, seq uint64) ([]byte, string, error) {
+	key := Key(seq)
+	id, err := l.firstID(ctx, key)
 	if err != nil {
 		return nil, "", fmt.Errorf("list versions of audit record %s: %w", key, err)
 	}
@@ -87,13 +94,7 @@ func (l *Log) readFirst(ctx context.Context, seq uint64) ([]byte, string, error)
 // readers ignore. A listing that fails is taken as yes, with a warning:
 // the record is stored, and verify would name such a trap.
 func (l *Log) firstIsOurs(ctx context.Context, key, versionID string) bool {
-	first := ""
-	err := l.cfg.Store.ListVersions(ctx, key, func(v objectstore.Version) error {
-		if v.Key == key && !v.DeleteMarker && first == "" {
-			first = v.VersionID
-		}
-		return nil
-	})
+	first, err := l.firstID(ctx, key)
 	if err != nil {
 		l.cfg.Logger.Warn("audit: could not check that a record is its key's first version", "key", key, "err", err)
 		return true
