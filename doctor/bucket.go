@@ -56,23 +56,17 @@ func (d *run) bucket(ctx context.Context, p Prober) error {
 	if err != nil {
 		return err
 	}
-	held := func(mode objectstore.Mode) objectstore.Retention {
-		if !locked {
-			return objectstore.Retention{}
-		}
-		return objectstore.Retention{Mode: mode, Until: now.Add(heldLock)}
-	}
 	// Put every canary first, so the short lock lapses while the others
 	// are probed.
-	lapsed, lapsedID, err := d.canary(ctx, "lapsed", lockFor(locked, now.Add(d.o.CanaryLock)))
+	lapsed, lapsedID, err := d.canary(ctx, "lapsed", lockFor(locked, objectstore.Compliance, now.Add(d.o.CanaryLock)))
 	if err != nil {
 		return err
 	}
-	comp, compID, err := d.canary(ctx, "compliance", held(objectstore.Compliance))
+	comp, compID, err := d.canary(ctx, "compliance", lockFor(locked, objectstore.Compliance, now.Add(heldLock)))
 	if err != nil {
 		return err
 	}
-	gov, govID, err := d.canary(ctx, "governance", held(objectstore.Governance))
+	gov, govID, err := d.canary(ctx, "governance", lockFor(locked, objectstore.Governance, now.Add(heldLock)))
 	if err != nil {
 		return err
 	}
@@ -99,11 +93,13 @@ func (d *run) bucket(ctx context.Context, p Prober) error {
 	return nil
 }
 
-func lockFor(locked bool, until time.Time) objectstore.Retention {
+// lockFor is a canary's retention: mode until until, or none when the
+// bucket has no object lock.
+func lockFor(locked bool, mode objectstore.Mode, until time.Time) objectstore.Retention {
 	if !locked {
 		return objectstore.Retention{}
 	}
-	return objectstore.Retention{Mode: objectstore.Compliance, Until: until}
+	return objectstore.Retention{Mode: mode, Until: until}
 }
 
 func orNever(s string) string {
