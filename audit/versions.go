@@ -106,15 +106,7 @@ func (l *Log) firstIsOurs(ctx context.Context, key, versionID string) bool {
 // audit/, in key order, for the retention extension: extend these, by
 // version ID, never a later one an intruder put.
 func (l *Log) FirstVersions(ctx context.Context) ([]objectstore.Version, error) {
-	var out []objectstore.Version
-	seen := map[string]bool{}
-	err := l.cfg.Store.ListVersions(ctx, Prefix, func(v objectstore.Version) error {
-		if !v.DeleteMarker && !seen[v.Key] {
-			seen[v.Key] = true
-			out = append(out, v)
-		}
-		return nil
-	})
+	out, err := objectstore.FirstVersions(ctx, l.cfg.Store, Prefix)
 	if err != nil {
 		return nil, fmt.Errorf("list audit records: %w", err)
 	}
