@@ -73,7 +73,6 @@ type Config struct {
 // next sequence key and the loser of a race re-reads the tail.
 type Log struct {
 	cfg Config
-	log *slog.Logger
 
 	mu      sync.Mutex        // one append at a time; guards the fields below
 	known   bool              // the tail below has been read from the store
@@ -88,7 +87,7 @@ func New(cfg Config) *Log {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Log{cfg: cfg, log: cfg.Logger}
+	return &Log{cfg: cfg}
 }
 
 // putAttempts bounds how often one record is retried after store errors
@@ -153,7 +152,7 @@ func (l *Log) appendLocked(ctx context.Context, rec Record) (Record, error) {
 		// recognised as ours.
 		if sealed == nil || r.Seq != l.next {
 			var err error
-			if now, err = l.now(ctx); err != nil {
+			if now, err = l.cfg.Store.Now(ctx); err != nil {
 				return Record{}, fmt.Errorf("audit record: the store's clock: %w", err)
 			}
 			r = rec
@@ -181,7 +180,7 @@ func (l *Log) appendLocked(ctx context.Context, rec Record) (Record, error) {
 				errors.Is(err, objectstore.ErrInvalidKey) || errors.Is(err, objectstore.ErrPermission) {
 				return Record{}, fmt.Errorf("write audit record %s: %w", key, err)
 			}
-			l.log.Warn("audit record not written; retrying", "key", key, "err", err)
+			l.cfg.Logger.Warn("audit record not written; retrying", "key", key, "err", err)
 			if !sleep(ctx, time.Duration(failures)*retryWait) {
 				return Record{}, ctx.Err()
 			}
@@ -194,12 +193,12 @@ func (l *Log) appendLocked(ctx context.Context, rec Record) (Record, error) {
 			return Record{}, fmt.Errorf("audit record %s exists and could not be read: %w", key, gerr)
 		}
 		if bytes.Equal(stored, sealed) {
-			l.log.Info("audit record was already stored by an earlier attempt", "key", key)
+			l.cfg.Logger.Info("audit record was already stored by an earlier attempt", "key", key)
 			l.advance(sealed, vid)
 			return r, nil
 		}
 		if _, oerr := open(l.cfg.Keys, l.cfg.RepoID, r.Seq, stored); oerr != nil {
-			l.log.Warn("audit: an object that is not a record holds the next key; skipping it", "key", key, "err", oerr)
+			l.cfg.Logger.Warn("audit: an object that is not a record holds the next key; skipping it", "key", key, "err", oerr)
 			l.skipped = append(l.skipped, skipOf(r.Seq, stored, oerr))
 			l.next++
 			continue
@@ -215,9 +214,6 @@ func (l *Log) advance(sealed []byte, vid string) {
 	l.prev, l.skipped = sealed, nil
 	l.next++
 }
-
-// now is the store's clock.
-func (l *Log) now(ctx context.Context) (time.Time, error) { return l.cfg.Store.Now(ctx) }
 
 // loadTail finds the last valid record and the junk after it, once.
 func (l *Log) loadTail(ctx context.Context) error {

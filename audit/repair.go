@@ -63,7 +63,6 @@ func (l *Log) Repair(ctx context.Context, snaps []Commit) (int, error) {
 		if recorded[s.ID] || (newest != nil && !s.Time.After(newest.Time)) {
 			continue
 		}
-		s := s
 		if _, err := l.appendLocked(ctx, Record{Kind: KindCommit, Snapshot: &s, Repaired: true}); err != nil {
 			return wrote, err
 		}

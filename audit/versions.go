@@ -60,9 +60,9 @@ func (l *Log) readVersion(ctx context.Context, seq uint64, versionID string) ([]
 // errNoVersion: a key has delete markers only.
 var errNoVersion = errors.New("no version but delete markers")
 
-// readFirst reads the first version of the record at seq, and its ID.
-func (l *Log) readFirst(ctx context.Context, seq uint64) ([]byte, string, error) {
-	key := Key(seq)
+// firstID is the version ID of key's first version that is not a
+// delete marker; empty if it has none.
+func (l *Log) firstID(ctx context.Context, key string) (string, error) {
 	id := ""
 	err := l.cfg.Store.ListVersions(ctx, key, func(v objectstore.Version) error {
 		if v.Key == key && !v.DeleteMarker && id == "" {
@@ -70,6 +70,13 @@ func (l *Log) readFirst(ctx context.Context, seq uint64) ([]byte, string, error)
 		}
 		return nil
 	})
+	return id, err
+}
+
+// readFirst reads the first version of the record at seq, and its ID.
+func (l *Log) readFirst(ctx context.Context, seq uint64) ([]byte, string, error) {
+	key := Key(seq)
+	id, err := l.firstID(ctx, key)
 	if err != nil {
 		return nil, "", fmt.Errorf("list versions of audit record %s: %w", key, err)
 	}
@@ -87,15 +94,9 @@ func (l *Log) readFirst(ctx context.Context, seq uint64) ([]byte, string, error)
 // readers ignore. A listing that fails is taken as yes, with a warning:
 // the record is stored, and verify would name such a trap.
 func (l *Log) firstIsOurs(ctx context.Context, key, versionID string) bool {
-	first := ""
-	err := l.cfg.Store.ListVersions(ctx, key, func(v objectstore.Version) error {
-		if v.Key == key && !v.DeleteMarker && first == "" {
-			first = v.VersionID
-		}
-		return nil
-	})
+	first, err := l.firstID(ctx, key)
 	if err != nil {
-		l.log.Warn("audit: could not check that a record is its key's first version", "key", key, "err", err)
+		l.cfg.Logger.Warn("audit: could not check that a record is its key's first version", "key", key, "err", err)
 		return true
 	}
 	return first == "" || first == versionID
@@ -105,15 +106,7 @@ func (l *Log) firstIsOurs(ctx context.Context, key, versionID string) bool {
 // audit/, in key order, for the retention extension: extend these, by
 // version ID, never a later one an intruder put.
 func (l *Log) FirstVersions(ctx context.Context) ([]objectstore.Version, error) {
-	var out []objectstore.Version
-	seen := map[string]bool{}
-	err := l.cfg.Store.ListVersions(ctx, Prefix, func(v objectstore.Version) error {
-		if !v.DeleteMarker && !seen[v.Key] {
-			seen[v.Key] = true
-			out = append(out, v)
-		}
-		return nil
-	})
+	out, err := objectstore.FirstVersions(ctx, l.cfg.Store, Prefix)
 	if err != nil {
 		return nil, fmt.Errorf("list audit records: %w", err)
 	}

@@ -56,23 +56,17 @@ func (d *run) bucket(ctx context.Context, p Prober) error {
 	if err != nil {
 		return err
 	}
-	held := func(mode objectstore.Mode) objectstore.Retention {
-		if !locked {
-			return objectstore.Retention{}
-		}
-		return objectstore.Retention{Mode: mode, Until: now.Add(heldLock)}
-	}
 	// Put every canary first, so the short lock lapses while the others
 	// are probed.
-	lapsed, lapsedID, err := d.canary(ctx, "lapsed", lockFor(locked, now.Add(d.o.CanaryLock)))
+	lapsed, lapsedID, err := d.canary(ctx, "lapsed", lockFor(locked, objectstore.Compliance, now.Add(d.o.CanaryLock)))
 	if err != nil {
 		return err
 	}
-	comp, compID, err := d.canary(ctx, "compliance", held(objectstore.Compliance))
+	comp, compID, err := d.canary(ctx, "compliance", lockFor(locked, objectstore.Compliance, now.Add(heldLock)))
 	if err != nil {
 		return err
 	}
-	gov, govID, err := d.canary(ctx, "governance", held(objectstore.Governance))
+	gov, govID, err := d.canary(ctx, "governance", lockFor(locked, objectstore.Governance, now.Add(heldLock)))
 	if err != nil {
 		return err
 	}
@@ -99,11 +93,13 @@ func (d *run) bucket(ctx context.Context, p Prober) error {
 	return nil
 }
 
-func lockFor(locked bool, until time.Time) objectstore.Retention {
+// lockFor is a canary's retention: mode until until, or none when the
+// bucket has no object lock.
+func lockFor(locked bool, mode objectstore.Mode, until time.Time) objectstore.Retention {
 	if !locked {
 		return objectstore.Retention{}
 	}
-	return objectstore.Retention{Mode: objectstore.Compliance, Until: until}
+	return objectstore.Retention{Mode: mode, Until: until}
 }
 
 func orNever(s string) string {
@@ -192,18 +188,11 @@ func (d *run) bypass(ctx context.Context, p Prober, locked bool, key, vid string
 	if lerr != nil {
 		return lerr
 	}
-	r := Result{Promise: PromiseNoBypass, Status: Holds, Detail: "refused"}
-	switch {
-	case gone:
-		r.Status, r.Detail, r.Fix = Broken, "a GOVERNANCE-locked canary was deleted with the bypass header", policyFix
-		if !locked {
-			r.Detail = "a canary was deleted (object lock is off, so nothing was locked)"
-		}
-	case err == nil || !errors.Is(err, objectstore.ErrPermission):
-		r.Status, r.Detail = Broken, fmt.Sprintf("unexpected answer: %v", err)
-		r.Fix = "run doctor again"
+	what := "a GOVERNANCE-locked canary was deleted with the bypass header"
+	if !locked {
+		what = "a canary was deleted (object lock is off, so nothing was locked)"
 	}
-	d.add(r)
+	d.add(deleted(PromiseNoBypass, gone, err, "refused", what))
 	return nil
 }
 
@@ -245,14 +234,8 @@ func (d *run) deleteVersion(ctx context.Context, p Prober, locked bool, key, vid
 	if lerr != nil {
 		return lerr
 	}
-	r := Result{Promise: PromiseNoDelete, Status: Holds, Detail: "refused, on a canary whose lock had lapsed"}
-	switch {
-	case gone:
-		r.Status, r.Detail, r.Fix = Broken, "a canary version was deleted: these credentials can delete every object once its lock lapses", policyFix
-	case !errors.Is(err, objectstore.ErrPermission):
-		r.Status, r.Detail, r.Fix = Broken, fmt.Sprintf("unexpected answer: %v", err), "run doctor again"
-	}
-	d.add(r)
+	d.add(deleted(PromiseNoDelete, gone, err, "refused, on a canary whose lock had lapsed",
+		"a canary version was deleted: these credentials can delete every object once its lock lapses"))
 	return nil
 }
 
@@ -269,6 +252,19 @@ func (d *run) gone(ctx context.Context, key, vid string) (bool, error) {
 		return false, fmt.Errorf("doctor: list canary %s: %w", key, err)
 	}
 	return !found, nil
+}
+
+// deleted judges a delete the credentials should not be allowed by
+// whether the canary is gone after it: gone is broken; a refusal for
+// permission holds; any other answer is not proof.
+func deleted(promise string, gone bool, err error, holds, broken string) Result {
+	switch {
+	case gone:
+		return Result{Promise: promise, Status: Broken, Detail: broken, Fix: policyFix}
+	case !errors.Is(err, objectstore.ErrPermission):
+		return Result{Promise: promise, Status: Broken, Detail: fmt.Sprintf("unexpected answer: %v", err), Fix: "run doctor again"}
+	}
+	return Result{Promise: promise, Status: Holds, Detail: holds}
 }
 
 // refused judges a write the credentials should not be allowed: refused

@@ -106,9 +106,9 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		o.Mode = objectstore.Compliance
 	}
 	d := &run{o: o}
-	now, err := o.Store.Now(ctx)
+	now, err := d.serverNow(ctx)
 	if err != nil {
-		return Report{}, fmt.Errorf("doctor: read the store's clock: %w", err)
+		return Report{}, err
 	}
 	d.base = fmt.Sprintf("%s%s-%s/", CanaryPrefix, now.UTC().Format("20060102T150405Z"), randomHex(4))
 	d.clock(now)

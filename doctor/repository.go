@@ -120,15 +120,7 @@ func (d *run) tampering(ctx context.Context) error {
 // firstVersions returns the first version that is not a delete marker of
 // every key under prefix.
 func firstVersions(ctx context.Context, st objectstore.Store, prefix string) ([]objectstore.Version, error) {
-	var out []objectstore.Version
-	seen := map[string]bool{}
-	err := st.ListVersions(ctx, prefix, func(v objectstore.Version) error {
-		if !v.DeleteMarker && !seen[v.Key] {
-			seen[v.Key] = true
-			out = append(out, v)
-		}
-		return nil
-	})
+	out, err := objectstore.FirstVersions(ctx, st, prefix)
 	if err != nil {
 		return nil, fmt.Errorf("doctor: list versions under %s: %w", prefix, err)
 	}

@@ -242,3 +242,21 @@ func VisitVersions(ctx context.Context, versions []Version, fn func(Version) err
 	}
 	return nil
 }
+
+// FirstVersions returns, in key order, the first version that is not a
+// delete marker of every key under prefix: the one coffer's Put wrote.
+func FirstVersions(ctx context.Context, st Store, prefix string) ([]Version, error) {
+	var out []Version
+	seen := map[string]bool{}
+	err := st.ListVersions(ctx, prefix, func(v Version) error {
+		if !v.DeleteMarker && !seen[v.Key] {
+			seen[v.Key] = true
+			out = append(out, v)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}

@@ -3,6 +3,7 @@ package faulty_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -10,6 +11,16 @@ import (
 	"coffer/objectstore/faulty"
 	"coffer/objectstore/memory"
 )
+
+// want checks a read's answer: its error, else whether it read w.
+func want(data []byte, err error) func(w string) error {
+	return func(w string) error {
+		if err == nil && string(data) != w {
+			err = fmt.Errorf("read %q, want %q", data, w)
+		}
+		return err
+	}
+}
 
 // TestVersionOpsFault checks that each version operation passes through
 // and can be hit by a rule of its own, and that an applied-but-lost Put
@@ -27,8 +38,8 @@ func TestVersionOpsFault(t *testing.T) {
 		faulty.ListVersions: func() error {
 			return st.ListVersions(ctx, "v/", func(objectstore.Version) error { return nil })
 		},
-		faulty.GetVersion:             func() error { _, err := st.GetVersion(ctx, "v/k", id); return err },
-		faulty.GetVersionRange:        func() error { _, err := st.GetVersionRange(ctx, "v/k", id, 1, 2); return err },
+		faulty.GetVersion:             func() error { return want(st.GetVersion(ctx, "v/k", id))("data") },
+		faulty.GetVersionRange:        func() error { return want(st.GetVersionRange(ctx, "v/k", id, 1, 2))("at") },
 		faulty.ExtendRetentionVersion: func() error { return st.ExtendRetentionVersion(ctx, "v/k", id, ret) },
 		faulty.Now:                    func() error { _, err := st.Now(ctx); return err },
 	}
@@ -49,8 +60,8 @@ func TestVersionOpsFault(t *testing.T) {
 	if !faulty.IsInjected(err) || id != "" {
 		t.Fatalf("applied Put = %q, %v; want no ID and the injected fault", id, err)
 	}
-	if _, err := mem.Get(ctx, "v/lost"); err != nil {
-		t.Fatalf("the applied Put stored nothing: %v", err)
+	if err := want(mem.Get(ctx, "v/lost"))("x"); err != nil {
+		t.Fatalf("the applied Put did not store its data: %v", err)
 	}
 	if _, err := st.GetVersion(ctx, "v/k", "no-such-version"); !errors.Is(err, objectstore.ErrNotFound) {
 		t.Fatalf("GetVersion of an unknown ID = %v, want ErrNotFound", err)

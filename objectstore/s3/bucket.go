@@ -2,13 +2,11 @@ package s3
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
-	"github.com/aws/smithy-go"
 )
 
 // CreateBucket creates cfg.Bucket. With objectLock the bucket is created
@@ -70,16 +68,6 @@ func Ping(ctx context.Context, cfg Config) error {
 // writes anything). A bucket that never had object lock answers with an
 // error code of its own, which means false here, not a failure.
 func (s *Store) ObjectLockEnabled(ctx context.Context) (bool, error) {
-	out, err := s.client.GetObjectLockConfiguration(ctx, &awss3.GetObjectLockConfigurationInput{
-		Bucket: aws.String(s.cfg.Bucket),
-	})
-	var apiErr smithy.APIError
-	if errors.As(err, &apiErr) && apiErr.ErrorCode() == "ObjectLockConfigurationNotFoundError" {
-		return false, nil
-	}
-	if err != nil {
-		return false, translateError("get object lock configuration", "", err)
-	}
-	c := out.ObjectLockConfiguration
-	return c != nil && c.ObjectLockEnabled == types.ObjectLockEnabledEnabled, nil
+	locked, _, err := s.ProbeObjectLock(ctx)
+	return locked, err
 }
