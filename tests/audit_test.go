@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -163,16 +162,11 @@ func TestAuditLog(t *testing.T) {
 // credentials, outside coffer's rules.
 func intruderOf(t *testing.T, be *backend) *s3test.Intruder {
 	t.Helper()
-	env := map[string]string{}
-	for _, kv := range be.env {
-		k, v, _ := strings.Cut(kv, "=")
-		env[k] = v
-	}
-	u, err := url.Parse(be.repoURL)
-	must(t, err)
+	env := envOf(be)
+	bucket, prefix := bucketOf(t, be)
 	srv := &s3test.Server{Endpoint: env["AWS_ENDPOINT_URL_S3"], AccessKey: env["AWS_ACCESS_KEY_ID"],
 		SecretKey: env["AWS_SECRET_ACCESS_KEY"], Region: env["AWS_REGION"]}
-	return srv.Intruder(t, u.Host, strings.Trim(u.Path, "/")+"/")
+	return srv.Intruder(t, bucket, prefix+"/")
 }
 
 // newUnlockedRepo is newRepo with --retention-days 0, so a test can
