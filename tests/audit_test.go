@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -173,12 +172,7 @@ func intruderOf(t *testing.T, be *backend) *s3test.Intruder {
 // remove objects as a crash would have left them unwritten.
 func newUnlockedRepo(t *testing.T, be *backend) *repo {
 	t.Helper()
-	scratch := t.TempDir()
-	r := &repo{be: be, scratch: scratch, keyFile: filepath.Join(scratch, "key"), home: filepath.Join(scratch, "home")}
-	must(t, os.MkdirAll(filepath.Join(r.home, "tmp"), 0o700))
-	r.mustCoffer(t, shortTimeout, "key", "generate", r.keyFile)
-	r.id = strings.TrimSpace(r.mustCoffer(t, longTimeout, append([]string{"init", "--retention-days", "0"}, r.repoArgs()...)...).stdout)
-	return r
+	return newRepo(t, be, "--retention-days", "0")
 }
 
 // TestAuditRepairsACommitRecordACrashLeftOut: a snapshot whose commit

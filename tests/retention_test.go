@@ -32,11 +32,7 @@ func TestRetentionKeptAheadOfSnapshots(t *testing.T) {
 		env:      srv.Env(),
 		dataDirs: []string{srv.RootDir, srv.VersioningDir},
 	}
-	r := &repo{be: be, scratch: t.TempDir()}
-	r.keyFile = filepath.Join(r.scratch, "key")
-	r.home = filepath.Join(r.scratch, "home")
-	must(t, os.MkdirAll(filepath.Join(r.home, "tmp"), 0o700))
-	r.mustCoffer(t, shortTimeout, "key", "generate", r.keyFile)
+	r := newKeyedRepo(t, be)
 	res := r.coffer(t, longTimeout, append([]string{"init", "--retention", "2m"}, r.repoArgs()...)...)
 	if res.exitCode() != 2 || !strings.Contains(res.stderr, "min") {
 		t.Fatalf("init --retention 2m: want a usage error naming min, got %v", res)
