@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -435,13 +434,6 @@ func victim(t *testing.T, st objectstore.Store, path string, data []byte) []stri
 func checkFiles(t *testing.T, dir string, want map[string][]byte) {
 	t.Helper()
 	for name, data := range want {
-		got, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil {
-			t.Errorf("reading %s: %v", name, err)
-			continue
-		}
-		if !bytes.Equal(got, data) {
-			t.Errorf("%s: %d bytes differ from the %d written", name, len(got), len(data))
-		}
+		assertFileBytes(t, filepath.Join(dir, name), data)
 	}
 }
