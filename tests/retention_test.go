@@ -25,13 +25,7 @@ func TestRetentionKeptAheadOfSnapshots(t *testing.T) {
 	const period = 60 * time.Second
 	srv := s3test.Start(t, s3test.Options{})
 	bucket := srv.NewBucket(t, true)
-	be := &backend{
-		name:     "s3",
-		repoURL:  "s3://" + bucket + "/coffer",
-		flags:    []string{"--insecure-http", "--path-style"},
-		env:      srv.Env(),
-		dataDirs: []string{srv.RootDir, srv.VersioningDir},
-	}
+	be := s3BackendOn(srv, bucket)
 	r := newKeyedRepo(t, be)
 	res := r.coffer(t, longTimeout, append([]string{"init", "--retention", "2m"}, r.repoArgs()...)...)
 	if res.exitCode() != 2 || !strings.Contains(res.stderr, "min") {
