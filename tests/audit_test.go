@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -163,28 +161,18 @@ func TestAuditLog(t *testing.T) {
 // credentials, outside coffer's rules.
 func intruderOf(t *testing.T, be *backend) *s3test.Intruder {
 	t.Helper()
-	env := map[string]string{}
-	for _, kv := range be.env {
-		k, v, _ := strings.Cut(kv, "=")
-		env[k] = v
-	}
-	u, err := url.Parse(be.repoURL)
-	must(t, err)
+	env := envOf(be)
+	bucket, prefix := bucketOf(t, be)
 	srv := &s3test.Server{Endpoint: env["AWS_ENDPOINT_URL_S3"], AccessKey: env["AWS_ACCESS_KEY_ID"],
 		SecretKey: env["AWS_SECRET_ACCESS_KEY"], Region: env["AWS_REGION"]}
-	return srv.Intruder(t, u.Host, strings.Trim(u.Path, "/")+"/")
+	return srv.Intruder(t, bucket, prefix+"/")
 }
 
 // newUnlockedRepo is newRepo with --retention-days 0, so a test can
 // remove objects as a crash would have left them unwritten.
 func newUnlockedRepo(t *testing.T, be *backend) *repo {
 	t.Helper()
-	scratch := t.TempDir()
-	r := &repo{be: be, scratch: scratch, keyFile: filepath.Join(scratch, "key"), home: filepath.Join(scratch, "home")}
-	must(t, os.MkdirAll(filepath.Join(r.home, "tmp"), 0o700))
-	r.mustCoffer(t, shortTimeout, "key", "generate", r.keyFile)
-	r.id = strings.TrimSpace(r.mustCoffer(t, longTimeout, append([]string{"init", "--retention-days", "0"}, r.repoArgs()...)...).stdout)
-	return r
+	return newRepo(t, be, "--retention-days", "0")
 }
 
 // TestAuditRepairsACommitRecordACrashLeftOut: a snapshot whose commit

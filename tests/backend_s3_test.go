@@ -11,7 +11,11 @@ import (
 func newS3Backend(t *testing.T) *backend {
 	t.Helper()
 	srv := s3test.Start(t, s3test.Options{})
-	bucket := srv.NewBucket(t, true)
+	return s3BackendOn(srv, srv.NewBucket(t, true))
+}
+
+// s3BackendOn is the backend of a repository under coffer/ in bucket on srv.
+func s3BackendOn(srv *s3test.Server, bucket string) *backend {
 	return &backend{
 		name:     "s3",
 		repoURL:  "s3://" + bucket + "/coffer",

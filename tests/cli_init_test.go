@@ -37,8 +37,11 @@ func TestInitWithoutObjectLock(t *testing.T) {
 	}
 
 	res = run(t, shortTimeout, srv.Env(), cofferBin, append(args, "--retention-days", "0")...)
-	if res.err != nil {
-		t.Fatalf("init --retention-days 0: %v", res)
+	if res.err != nil || strings.TrimSpace(res.stdout) == "" {
+		t.Fatalf("init --retention-days 0: want success printing the repository ID: %v", res)
+	}
+	if until := configRetainUntil(t, srv, bucket); !until.IsZero() {
+		t.Fatalf("init --retention-days 0 locked config until %v, want no lock", until)
 	}
 	res = run(t, shortTimeout, srv.Env(), cofferBin, "snapshots", "--repo", "s3://"+bucket+"/coffer",
 		"--key-file", key, "--insecure-http", "--path-style")
@@ -50,9 +53,29 @@ func TestInitWithoutObjectLock(t *testing.T) {
 	locked := srv.NewBucket(t, true)
 	res = run(t, shortTimeout, srv.Env(), cofferBin, "init", "--repo", "s3://"+locked+"/coffer",
 		"--key-file", key, "--insecure-http", "--path-style")
-	if res.err != nil {
-		t.Fatalf("init with retention on a bucket with object lock: %v", res)
+	if res.err != nil || strings.TrimSpace(res.stdout) == "" {
+		t.Fatalf("init with retention on a bucket with object lock: want success printing the repository ID: %v", res)
 	}
+	if until := configRetainUntil(t, srv, locked); until.Before(time.Now().Add(29 * 24 * time.Hour)) {
+		t.Fatalf("init on a bucket with object lock: config retained until %v, want the default 30 days", until)
+	}
+}
+
+// configRetainUntil is how long the repository at bucket/coffer keeps its
+// config object locked (zero: not locked).
+func configRetainUntil(t *testing.T, srv *s3test.Server, bucket string) time.Time {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := s3.New(ctx, srv.Config(bucket, "coffer"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Head(ctx, "config")
+	if err != nil {
+		t.Fatalf("head config in %s: %v", bucket, err)
+	}
+	return info.RetainUntil
 }
 
 // listBucket returns every key in bucket.

@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -313,17 +312,10 @@ func storeOf(t *testing.T, be *backend) objectstore.Store {
 		}
 		return st
 	}
-	u, err := url.Parse(be.repoURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := map[string]string{}
-	for _, kv := range be.env {
-		k, v, _ := strings.Cut(kv, "=")
-		env[k] = v
-	}
+	bucket, prefix := bucketOf(t, be)
+	env := envOf(be)
 	st, err := s3.New(context.Background(), s3.Config{
-		Bucket: u.Host, Prefix: strings.Trim(u.Path, "/"),
+		Bucket: bucket, Prefix: prefix,
 		Endpoint: env["AWS_ENDPOINT_URL_S3"], Region: env["AWS_REGION"],
 		InsecureHTTP: true, PathStyle: true,
 		Credentials: credentials.NewStaticCredentialsProvider(env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], ""),
@@ -334,16 +326,35 @@ func storeOf(t *testing.T, be *backend) objectstore.Store {
 	return st
 }
 
+// bucketOf splits an S3 backend's repository URL into its bucket and
+// its prefix (without slashes at either end).
+func bucketOf(t *testing.T, be *backend) (bucket, prefix string) {
+	t.Helper()
+	u, err := url.Parse(be.repoURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Host, strings.Trim(u.Path, "/")
+}
+
+// envOf is the backend's environment (endpoint, region, credentials) as a
+// map.
+func envOf(be *backend) map[string]string {
+	env := map[string]string{}
+	for _, kv := range be.env {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	return env
+}
+
 // objectFile is the file that holds key's bytes on the backend's disk.
 func objectFile(t *testing.T, be *backend, key string) string {
 	t.Helper()
 	p := filepath.Join(be.repoURL, filepath.FromSlash(key)+"@obj")
 	if be.name == "s3" {
-		u, err := url.Parse(be.repoURL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p = filepath.Join(be.dataDirs[0], u.Host, filepath.FromSlash(strings.Trim(u.Path, "/")), filepath.FromSlash(key))
+		bucket, prefix := bucketOf(t, be)
+		p = filepath.Join(be.dataDirs[0], bucket, filepath.FromSlash(prefix), filepath.FromSlash(key))
 	}
 	if _, err := os.Stat(p); err != nil {
 		t.Fatalf("object %s: %v", key, err)
@@ -423,13 +434,6 @@ func victim(t *testing.T, st objectstore.Store, path string, data []byte) []stri
 func checkFiles(t *testing.T, dir string, want map[string][]byte) {
 	t.Helper()
 	for name, data := range want {
-		got, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil {
-			t.Errorf("reading %s: %v", name, err)
-			continue
-		}
-		if !bytes.Equal(got, data) {
-			t.Errorf("%s: %d bytes differ from the %d written", name, len(got), len(data))
-		}
+		assertFileBytes(t, filepath.Join(dir, name), data)
 	}
 }

@@ -19,13 +19,9 @@ func proxiedS3Backend(t *testing.T) (*backend, *faultProxy) {
 	srv := s3test.Start(t, s3test.Options{})
 	bucket := srv.NewBucket(t, true)
 	px := startFaultProxy(t, srv.Endpoint)
-	return &backend{
-		name:     "s3",
-		repoURL:  "s3://" + bucket + "/coffer",
-		flags:    []string{"--insecure-http", "--path-style"},
-		env:      append(srv.Env(), "AWS_ENDPOINT_URL_S3="+px.URL),
-		dataDirs: []string{srv.RootDir, srv.VersioningDir},
-	}, px
+	be := s3BackendOn(srv, bucket)
+	be.env = append(be.env, "AWS_ENDPOINT_URL_S3="+px.URL)
+	return be, px
 }
 
 // TestStoreFaultRoundsHeal drives a mount through rounds of S3 faults.

@@ -198,8 +198,22 @@ type repo struct {
 	id      string // what init printed
 }
 
-// newRepo generates a key and initialises a repository on be.
-func newRepo(t *testing.T, be *backend) *repo {
+// newRepo generates a key and initialises a repository on be, passing
+// initArgs to init.
+func newRepo(t *testing.T, be *backend, initArgs ...string) *repo {
+	t.Helper()
+	r := newKeyedRepo(t, be)
+	res := r.mustCoffer(t, longTimeout, append(append([]string{"init"}, initArgs...), r.repoArgs()...)...)
+	r.id = strings.TrimSpace(res.stdout)
+	if r.id == "" {
+		t.Fatalf("coffer init printed no repository ID: %v", res)
+	}
+	return r
+}
+
+// newKeyedRepo generates a key for a repository on be that it leaves
+// uninitialised.
+func newKeyedRepo(t *testing.T, be *backend) *repo {
 	t.Helper()
 	scratch := t.TempDir()
 	r := &repo{
@@ -218,11 +232,6 @@ func newRepo(t *testing.T, be *backend) *repo {
 	}
 	if perm := fi.Mode().Perm(); perm != 0o600 {
 		t.Errorf("key file mode = %04o, want 0600", perm)
-	}
-	res := r.mustCoffer(t, longTimeout, append([]string{"init"}, r.repoArgs()...)...)
-	r.id = strings.TrimSpace(res.stdout)
-	if r.id == "" {
-		t.Fatalf("coffer init printed no repository ID: %v", res)
 	}
 	return r
 }

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"coffer/objectstore"
 )
 
 // TestKeySlotsAreLockedAndRevoked: key slots carry the repository's
@@ -37,8 +35,7 @@ func TestKeySlotsAreLockedAndRevoked(t *testing.T) {
 				t.Errorf("%s: retain until %v, want the repository's 30 days", key, info.RetainUntil)
 			}
 		}
-		var slots []string
-		must(t, st.List(ctx, "keys/", func(i objectstore.Info) error { slots = append(slots, i.Key); return nil }))
+		slots := listKeys(t, st, "keys/")
 		if len(slots) != 2 {
 			t.Fatalf("key slots %q, want 2", slots)
 		}

@@ -11,11 +11,7 @@ import (
 // directory stays empty.
 func TestNotARepositoryLeftUntouched(t *testing.T) {
 	be := newBackend(t, "local")
-	r := &repo{be: be, scratch: t.TempDir()}
-	r.keyFile = filepath.Join(r.scratch, "key")
-	r.home = filepath.Join(r.scratch, "home")
-	must(t, os.MkdirAll(filepath.Join(r.home, "tmp"), 0o700))
-	r.mustCoffer(t, shortTimeout, "key", "generate", r.keyFile)
+	r := newKeyedRepo(t, be)
 	mnt := filepath.Join(t.TempDir(), "mnt")
 	must(t, os.Mkdir(mnt, 0o755))
 	for _, args := range [][]string{

@@ -47,13 +47,7 @@ func TestProof(t *testing.T) {
 		srv := s3test.Start(t, s3test.Options{})
 		bucket := srv.NewBucket(t, true)
 		runProof(t, &proofSite{
-			be: &backend{
-				name:     "s3",
-				repoURL:  "s3://" + bucket + "/coffer",
-				flags:    []string{"--insecure-http", "--path-style"},
-				env:      srv.Env(),
-				dataDirs: []string{srv.RootDir, srv.VersioningDir},
-			},
+			be:    s3BackendOn(srv, bucket),
 			in:    newIntruder(srv.Endpoint, srv.Region, bucket, "coffer", srv.AccessKey, srv.SecretKey),
 			owner: true,
 		})

@@ -9,10 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
-
 	"coffer/objectstore/s3/s3test"
 )
 
@@ -25,18 +21,8 @@ func TestRetentionKeptAheadOfSnapshots(t *testing.T) {
 	const period = 60 * time.Second
 	srv := s3test.Start(t, s3test.Options{})
 	bucket := srv.NewBucket(t, true)
-	be := &backend{
-		name:     "s3",
-		repoURL:  "s3://" + bucket + "/coffer",
-		flags:    []string{"--insecure-http", "--path-style"},
-		env:      srv.Env(),
-		dataDirs: []string{srv.RootDir, srv.VersioningDir},
-	}
-	r := &repo{be: be, scratch: t.TempDir()}
-	r.keyFile = filepath.Join(r.scratch, "key")
-	r.home = filepath.Join(r.scratch, "home")
-	must(t, os.MkdirAll(filepath.Join(r.home, "tmp"), 0o700))
-	r.mustCoffer(t, shortTimeout, "key", "generate", r.keyFile)
+	be := s3BackendOn(srv, bucket)
+	r := newKeyedRepo(t, be)
 	res := r.coffer(t, longTimeout, append([]string{"init", "--retention", "2m"}, r.repoArgs()...)...)
 	if res.exitCode() != 2 || !strings.Contains(res.stderr, "min") {
 		t.Fatalf("init --retention 2m: want a usage error naming min, got %v", res)
@@ -54,24 +40,17 @@ func TestRetentionKeptAheadOfSnapshots(t *testing.T) {
 		t.Fatal("no pack after the first snapshot")
 	}
 
-	client := awss3.New(awss3.Options{
-		Region:       srv.Region,
-		Credentials:  credentials.NewStaticCredentialsProvider(srv.AccessKey, srv.SecretKey, ""),
-		BaseEndpoint: aws.String(srv.Endpoint),
-		UsePathStyle: true,
-	})
+	owner := newIntruder(srv.Endpoint, srv.Region, bucket, "coffer", srv.AccessKey, srv.SecretKey)
 	ctx := context.Background()
 	retainUntil := func(key, version string) time.Time {
 		t.Helper()
 		// HeadObject?versionId on versitygw v1.8.0 reports no lock for a
 		// version that is no longer current; GetObjectRetention does.
-		out, err := client.GetObjectRetention(ctx, &awss3.GetObjectRetentionInput{
-			Bucket: aws.String(bucket), Key: aws.String("coffer/" + key), VersionId: aws.String(version),
-		})
-		if err != nil || out.Retention == nil {
+		_, until, err := owner.retention(ctx, key, version)
+		if err != nil || until.IsZero() {
 			t.Fatalf("retention of %s version %s: %v", key, version, err)
 		}
-		return aws.ToTime(out.Retention.RetainUntilDate)
+		return until
 	}
 	first := map[string]string{}
 	before := map[string]time.Time{}

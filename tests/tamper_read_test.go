@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -116,14 +115,9 @@ func clone(m map[string][]byte) map[string][]byte {
 func intrude(t *testing.T, be *backend) int {
 	t.Helper()
 	ctx := context.Background()
-	u, err := url.Parse(be.repoURL)
-	must(t, err)
-	bucket, prefix := u.Host, strings.Trim(u.Path, "/")+"/"
-	env := map[string]string{}
-	for _, kv := range be.env {
-		k, v, _ := strings.Cut(kv, "=")
-		env[k] = v
-	}
+	bucket, prefix := bucketOf(t, be)
+	prefix += "/"
+	env := envOf(be)
 	c := awss3.New(awss3.Options{
 		Region:       env["AWS_REGION"],
 		BaseEndpoint: aws.String(env["AWS_ENDPOINT_URL_S3"]),

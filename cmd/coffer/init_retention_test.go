@@ -1,9 +1,14 @@
 package main
 
 import (
+	"context"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"coffer/objectstore"
+	"coffer/objectstore/local"
 )
 
 // TestInitRetentionFlags: --retention takes coffer's durations, refuses
@@ -32,5 +37,27 @@ func TestInitRetentionFlags(t *testing.T) {
 	}
 	if r := init("gov", "--retention", "1d", "--retention-mode", "GOVERNANCE"); r.code != 0 || !strings.Contains(r.stderr, "s3:BypassGovernanceRetention") {
 		t.Errorf("GOVERNANCE: want a warning naming s3:BypassGovernanceRetention, got %+v", r)
+	}
+	// Each repository's config is locked as its flags asked.
+	for _, c := range []struct {
+		name string
+		d    time.Duration
+		mode objectstore.Mode
+	}{
+		{"s", 90 * time.Second, objectstore.Compliance},
+		{"days", 7 * 24 * time.Hour, objectstore.Compliance},
+		{"gov", 24 * time.Hour, objectstore.Governance},
+	} {
+		st, err := local.New(filepath.Join(tmp, c.name), time.Now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := st.Head(context.Background(), "config")
+		if err != nil {
+			t.Fatalf("%s: head config: %v", c.name, err)
+		}
+		if left := time.Until(info.RetainUntil); left > c.d || left < c.d-time.Minute || info.Mode != c.mode {
+			t.Errorf("%s: config locked %s until %v, want %s for %v", c.name, info.Mode, info.RetainUntil, c.mode, c.d)
+		}
 	}
 }

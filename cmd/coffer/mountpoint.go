@@ -114,10 +114,10 @@ func isMounted(mp string) bool {
 	return false
 }
 
-func unescapeMount(s string) string {
-	r := strings.NewReplacer(`\040`, " ", `\011`, "\t", `\012`, "\n", `\134`, `\`)
-	return r.Replace(s)
-}
+// mountinfoUnescaper undoes the octal escapes of mountinfo's fields.
+var mountinfoUnescaper = strings.NewReplacer(`\040`, " ", `\011`, "\t", `\012`, "\n", `\134`, `\`)
+
+func unescapeMount(s string) string { return mountinfoUnescaper.Replace(s) }
 
 // probeMount asks the filesystem at mp for its statistics. Unlike stat,
 // which the kernel may answer from its cache, statfs always reaches a FUSE
