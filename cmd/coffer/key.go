@@ -139,8 +139,8 @@ func newKeyRemoveCmd() *cobra.Command {
 		Use:   "remove --repo URL SLOT-ID",
 		Short: "Revoke a key slot (not the one in use, nor the last usable one, without --force)",
 		Long: `Revoke a key slot, so its passphrase or key file no longer opens the
-repository through coffer. The slot object stays: it is locked, and prune
-removes it after the deletion delay. The master key does not change, so
+repository through coffer. The slot object stays, locked like every
+object coffer writes (no coffer command deletes it yet). The master key does not change, so
 anyone who copied the slot and knows its passphrase can still unwrap it.
 
 It refuses, changing nothing, the slot that opened the repository for this
