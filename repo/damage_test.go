@@ -21,11 +21,18 @@ import (
 // test can replace objects the way a broken disk or an intruder would.
 func damageRepo(t *testing.T) (*memory.Store, Secret) {
 	t.Helper()
-	st := memory.New(time.Now)
+	return memRepo(t, time.Now)
+}
+
+// memRepo initialises a repository without retention over a memory store
+// whose clock is now, with 64 KiB chunks.
+func memRepo(t *testing.T, now func() time.Time) (*memory.Store, Secret) {
+	t.Helper()
+	st := memory.New(now)
 	secret := Secret{Passphrase: []byte("pw"), KDF: testKDF}
 	_, err := Init(context.Background(), st, secret, InitOptions{
 		Chunker: chunker.Params{Min: 16 << 10, Avg: 64 << 10, Max: 256 << 10},
-		Now:     time.Now(),
+		Now:     now(),
 	})
 	if err != nil {
 		t.Fatal(err)
