@@ -29,15 +29,21 @@ func damageRepo(t *testing.T) (*memory.Store, Secret) {
 func memRepo(t *testing.T, now func() time.Time) (*memory.Store, Secret) {
 	t.Helper()
 	st := memory.New(now)
-	secret := Secret{Passphrase: []byte("pw"), KDF: testKDF}
-	_, err := Init(context.Background(), st, secret, InitOptions{
+	return st, initTestRepo(t, st, InitOptions{
 		Chunker: chunker.Params{Min: 16 << 10, Avg: 64 << 10, Max: 256 << 10},
 		Now:     now(),
 	})
-	if err != nil {
+}
+
+// initTestRepo initialises a repository in st with passphrase "pw" and
+// returns its secret.
+func initTestRepo(t *testing.T, st objectstore.Store, o InitOptions) Secret {
+	t.Helper()
+	secret := Secret{Passphrase: []byte("pw"), KDF: testKDF}
+	if _, err := Init(context.Background(), st, secret, o); err != nil {
 		t.Fatal(err)
 	}
-	return st, secret
+	return secret
 }
 
 func openRepo(t *testing.T, st objectstore.Store, secret Secret) (*Repository, error) {

@@ -183,14 +183,11 @@ func retainedRepo(t *testing.T, period time.Duration, cp chunker.Params) (*memor
 	t.Helper()
 	clock := &simClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	st := memory.New(clock.Now)
-	secret := Secret{Passphrase: []byte("pw"), KDF: testKDF}
-	if _, err := Init(context.Background(), st, secret, InitOptions{
+	secret := initTestRepo(t, st, InitOptions{
 		Chunker:   cp,
 		Retention: PolicyFor(objectstore.Compliance, period),
 		Now:       clock.Now(),
-	}); err != nil {
-		t.Fatal(err)
-	}
+	})
 	return st, secret, clock
 }
 
