@@ -21,34 +21,38 @@ type Damage struct {
 // String renders the damage as one line for logs and warnings.
 func (d Damage) String() string { return d.Key + ": " + d.Reason }
 
-// damageLog collects the damage met since the repository was opened,
-// once per object.
-type damageLog struct {
+// onceLog collects items met, once per key, in the order met. The
+// damage, tampering and bad-location reports are each one.
+type onceLog[K comparable, T any] struct {
 	mu    sync.Mutex
-	seen  map[string]bool // guarded by mu
-	items []Damage        // guarded by mu; in the order met
+	seen  map[K]bool // guarded by mu
+	items []T        // guarded by mu; in the order met
 }
 
-// note records d and reports whether it is new.
-func (l *damageLog) note(d Damage) bool {
+// note records item under k and reports whether k is new.
+func (l *onceLog[K, T]) note(k K, item T) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.seen[d.Key] {
+	if l.seen[k] {
 		return false
 	}
 	if l.seen == nil {
-		l.seen = make(map[string]bool)
+		l.seen = make(map[K]bool)
 	}
-	l.seen[d.Key] = true
-	l.items = append(l.items, d)
+	l.seen[k] = true
+	l.items = append(l.items, item)
 	return true
 }
 
-func (l *damageLog) list() []Damage {
+func (l *onceLog[K, T]) list() []T {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return slices.Clone(l.items)
 }
+
+// damageLog collects the damage met since the repository was opened,
+// once per object.
+type damageLog = onceLog[string, Damage]
 
 // Damage lists the objects skipped because they are damaged or not
 // coffer's, since the repository was opened (each once). Commands show
@@ -61,7 +65,7 @@ func (r *Repository) skip(key, reason string, err error) {
 	if err != nil {
 		d.Reason += ": " + err.Error()
 	}
-	if r.damage.note(d) {
+	if r.damage.note(key, d) {
 		r.log.Warn("skipping a damaged or foreign object", "object", key, "reason", d.Reason)
 	}
 }

@@ -21,16 +21,29 @@ import (
 // test can replace objects the way a broken disk or an intruder would.
 func damageRepo(t *testing.T) (*memory.Store, Secret) {
 	t.Helper()
-	st := memory.New(time.Now)
-	secret := Secret{Passphrase: []byte("pw"), KDF: testKDF}
-	_, err := Init(context.Background(), st, secret, InitOptions{
+	return memRepo(t, time.Now)
+}
+
+// memRepo initialises a repository without retention over a memory store
+// whose clock is now, with 64 KiB chunks.
+func memRepo(t *testing.T, now func() time.Time) (*memory.Store, Secret) {
+	t.Helper()
+	st := memory.New(now)
+	return st, initTestRepo(t, st, InitOptions{
 		Chunker: chunker.Params{Min: 16 << 10, Avg: 64 << 10, Max: 256 << 10},
-		Now:     time.Now(),
+		Now:     now(),
 	})
-	if err != nil {
+}
+
+// initTestRepo initialises a repository in st with passphrase "pw" and
+// returns its secret.
+func initTestRepo(t *testing.T, st objectstore.Store, o InitOptions) Secret {
+	t.Helper()
+	secret := Secret{Passphrase: []byte("pw"), KDF: testKDF}
+	if _, err := Init(context.Background(), st, secret, o); err != nil {
 		t.Fatal(err)
 	}
-	return st, secret
+	return secret
 }
 
 func openRepo(t *testing.T, st objectstore.Store, secret Secret) (*Repository, error) {

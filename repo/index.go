@@ -154,6 +154,11 @@ func (r *Repository) readIndex(ctx context.Context, key string) ([]indexEntry, e
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", key, err)
 	}
+	return r.openIndex(key, sealed)
+}
+
+// openIndex opens the sealed index object key and decodes its entries.
+func (r *Repository) openIndex(key string, sealed []byte) ([]indexEntry, error) {
 	plain, err := r.keys.Metadata().Open(nil, sealed, objectAD(r.id, "index", key))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w: %w", key, ErrCorrupt, err)

@@ -21,14 +21,10 @@ func faultRepo(t *testing.T, tune func(*Options)) (*Repository, *faulty.Store) {
 	t.Helper()
 	ctx := context.Background()
 	mem := memory.New(time.Now)
-	secret := Secret{Passphrase: []byte("pw"), KDF: testKDF}
-	_, err := Init(ctx, mem, secret, InitOptions{
+	secret := initTestRepo(t, mem, InitOptions{
 		Chunker: chunker.Params{Min: 16 << 10, Avg: 32 << 10, Max: 64 << 10},
 		Now:     time.Now(),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	st := faulty.New(mem)
 	o := Options{PackSize: 64 << 10, Uploads: 2, Workers: 2}
 	quickRetries(&o)

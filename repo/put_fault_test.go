@@ -18,11 +18,14 @@ func TestInitAnswerLostIsSuccess(t *testing.T) {
 	ctx := context.Background()
 	st := faulty.New(memory.New(time.Now))
 	lost := fmt.Errorf("412 PreconditionFailed: %w", objectstore.ErrExists)
-	st.Add(faulty.Fault{Ops: putOps, Prefix: keysPrefix, Times: 1, Applied: true, Err: lost})
-	st.Add(faulty.Fault{Ops: putOps, Prefix: configKey, Times: 1, Applied: true, Err: lost})
+	slot := st.Add(faulty.Fault{Ops: putOps, Prefix: keysPrefix, Times: 1, Applied: true, Err: lost})
+	cfg := st.Add(faulty.Fault{Ops: putOps, Prefix: configKey, Times: 1, Applied: true, Err: lost})
 	secret := Secret{Passphrase: []byte("pw"), KDF: testKDF}
 	if _, err := Init(ctx, st, secret, InitOptions{Now: time.Now()}); err != nil {
 		t.Fatalf("init: %v", err)
+	}
+	if slot.Hits() != 1 || cfg.Hits() != 1 {
+		t.Fatalf("lost answers injected: key slot %d, config %d; want 1 each", slot.Hits(), cfg.Hits())
 	}
 	r, err := Open(ctx, st, secret, Options{})
 	if err != nil {

@@ -294,7 +294,10 @@ func (r *Repository) readLocation(ctx context.Context, t BlockType, id cipher.ID
 		return nil, typeMismatch(id, loc, t)
 	}
 	c := r.opts.SealedCache
-	name := id.String()
+	var name string // the cache's key; not made without a cache
+	if c != nil {
+		name = id.String()
+	}
 	if c != nil && !fresh {
 		if sealed, ok := c.Get(name); ok && len(sealed) == int(loc.Len) {
 			plain, err := r.openVerified(sealed, t, id)

@@ -183,10 +183,10 @@ func (r *Repository) extendDue(ctx context.Context, keys []string, now time.Time
 	for _, k := range keys {
 		p := lockPeriod(k, period)
 		floor := now.Add(time.Duration(extendBelow * float64(p)))
-		ceil := now.Add(time.Duration(extendTo*float64(p)) + clockSlack)
-		if e, ok := st.until[k]; !ok || e.Version != st.version[k] || e.Until.Before(floor) || e.Until.After(ceil) {
+		to := now.Add(time.Duration(extendTo * float64(p)))
+		if e, ok := st.until[k]; !ok || e.Version != st.version[k] || e.Until.Before(floor) || e.Until.After(to.Add(clockSlack)) {
 			due = append(due, k)
-			until = append(until, now.Add(time.Duration(extendTo*float64(p))))
+			until = append(until, to)
 		}
 	}
 	g, gctx := errgroup.WithContext(ctx)

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"coffer/chunker"
 	"coffer/objectstore"
 	"coffer/objectstore/faulty"
 	"coffer/objectstore/memory"
@@ -65,17 +64,8 @@ func (s *extendLog) take() []string {
 // passed. An entry on another version ID is not believed.
 func TestRetentionCacheAcrossProcesses(t *testing.T) {
 	ctx := context.Background()
-	clock := &simClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	mem := memory.New(clock.Now)
 	const period = 4 * 24 * time.Hour
-	secret := Secret{Passphrase: []byte("pw"), KDF: testKDF}
-	if _, err := Init(ctx, mem, secret, InitOptions{
-		Chunker:   chunker.Params{Min: 1 << 10, Avg: 2 << 10, Max: 8 << 10},
-		Retention: PolicyFor(objectstore.Compliance, period),
-		Now:       clock.Now(),
-	}); err != nil {
-		t.Fatal(err)
-	}
+	mem, secret, clock := retainedRepo(t, period, smallChunks)
 	f := faulty.New(mem)
 	log := &extendLog{Store: f}
 	cache := &memRetainCache{}

@@ -170,10 +170,7 @@ func (r *Repository) indexedPacks(ctx context.Context, key, version string) ([]P
 	}
 	var entries []indexEntry
 	if err == nil {
-		var plain []byte
-		if plain, err = r.keys.Metadata().Open(nil, sealed, objectAD(r.id, "index", key)); err == nil {
-			entries, err = decodeEntries(plain)
-		}
+		entries, err = r.openIndex(key, sealed)
 	}
 	if err != nil {
 		r.log.Warn("keep retention: index object unreadable; it is not kept", "key", key, "err", err)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"coffer/chunker"
+	"coffer/cipher"
 	"coffer/objectstore"
 	"coffer/objectstore/memory"
 )
@@ -16,32 +17,14 @@ import (
 // version coffer wrote, so it can still not be deleted after R.
 func TestRetentionExtendsFirstVersion(t *testing.T) {
 	ctx := context.Background()
-	clock := &simClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	st := memory.New(clock.Now)
 	const period = 4 * 24 * time.Hour
-	secret := Secret{Passphrase: []byte("pw"), KDF: testKDF}
-	if _, err := Init(ctx, st, secret, InitOptions{
-		Chunker:   chunker.Params{Min: 1 << 10, Avg: 2 << 10, Max: 8 << 10},
-		Retention: PolicyFor(objectstore.Compliance, period),
-		Now:       clock.Now(),
-	}); err != nil {
-		t.Fatal(err)
-	}
+	st, secret, clock := retainedRepo(t, period, smallChunks)
 	r, err := Open(ctx, st, secret, Options{PackSize: 16 << 10, Clock: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	refs := writeFile(t, r, randBytes(3, 5000))
-	root, err := r.SaveTree(ctx, &Tree{Nodes: []Node{{Name: "f", Type: TypeFile, Blocks: refs, Size: 5000}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.SaveSnapshot(ctx, &Snapshot{Time: clock.Now(), Tree: root}); err != nil {
-		t.Fatal(err)
-	}
-	loc, _ := r.index.get(refs[0].ID)
-	pack := loc.Pack.key()
+	pack, root := snapshotOnePack(t, r, clock, 3)
 	var first string
 	if err := st.ListVersions(ctx, pack, func(v objectstore.Version) error {
 		if first == "" {
@@ -93,29 +76,13 @@ func TestPolicyPeriod(t *testing.T) {
 // reported, and does not stop later snapshots.
 func TestRetentionGoneVersion(t *testing.T) {
 	ctx := context.Background()
-	clock := &simClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	st := memory.New(clock.Now)
-	secret := Secret{Passphrase: []byte("pw"), KDF: testKDF}
-	if _, err := Init(ctx, st, secret, InitOptions{
-		Retention: PolicyFor(objectstore.Compliance, 24*time.Hour), Now: clock.Now(),
-	}); err != nil {
-		t.Fatal(err)
-	}
+	st, secret, clock := retainedRepo(t, 24*time.Hour, chunker.Params{})
 	r, err := Open(ctx, st, secret, Options{Clock: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	refs := writeFile(t, r, randBytes(4, 5000))
-	root, err := r.SaveTree(ctx, &Tree{Nodes: []Node{{Name: "f", Type: TypeFile, Blocks: refs, Size: 5000}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.SaveSnapshot(ctx, &Snapshot{Time: clock.Now(), Tree: root}); err != nil {
-		t.Fatal(err)
-	}
-	loc, _ := r.index.get(refs[0].ID)
-	pack := loc.Pack.key()
+	pack, root := snapshotOnePack(t, r, clock, 4)
 	clock.Advance(3 * 24 * time.Hour)
 	var first string
 	must := func(err error) {
@@ -142,14 +109,7 @@ func TestRetentionGoneVersion(t *testing.T) {
 // year (longer than the data), and kept 1.5 of that ahead, not 1.5 R.
 func TestRetentionAuditRecordsKeepTheirLock(t *testing.T) {
 	ctx := context.Background()
-	clock := &simClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	st := memory.New(clock.Now)
-	secret := Secret{Passphrase: []byte("pw"), KDF: testKDF}
-	if _, err := Init(ctx, st, secret, InitOptions{
-		Retention: PolicyFor(objectstore.Compliance, 24*time.Hour), Now: clock.Now(),
-	}); err != nil {
-		t.Fatal(err)
-	}
+	st, secret, clock := retainedRepo(t, 24*time.Hour, chunker.Params{})
 	year := 365 * 24 * time.Hour
 	if _, err := st.Put(ctx, auditPrefix+"0000000000000001", []byte("a record"), objectstore.Retention{Until: clock.Now().Add(year)}); err != nil {
 		t.Fatal(err)
@@ -211,4 +171,39 @@ func TestRetentionCountsFromTheStoresClock(t *testing.T) {
 	if want := server.Now().Add(period); info.RetainUntil.Before(want) {
 		t.Fatalf("a pack written after a snapshot is locked until %v, want R from the store's time (%v)", info.RetainUntil, want)
 	}
+}
+
+// smallChunks makes a few KB of file span several blocks.
+var smallChunks = chunker.Params{Min: 1 << 10, Avg: 2 << 10, Max: 8 << 10}
+
+// retainedRepo initialises a repository with compliance retention for
+// period over a memory store on a simulated clock; cp zero is the default
+// chunking.
+func retainedRepo(t *testing.T, period time.Duration, cp chunker.Params) (*memory.Store, Secret, *simClock) {
+	t.Helper()
+	clock := &simClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	st := memory.New(clock.Now)
+	secret := initTestRepo(t, st, InitOptions{
+		Chunker:   cp,
+		Retention: PolicyFor(objectstore.Compliance, period),
+		Now:       clock.Now(),
+	})
+	return st, secret, clock
+}
+
+// snapshotOnePack snapshots a 5000-byte file of random bytes from seed
+// and returns the key of the pack holding its first block, and the root.
+func snapshotOnePack(t *testing.T, r *Repository, clock *simClock, seed uint64) (string, cipher.ID) {
+	t.Helper()
+	ctx := context.Background()
+	refs := writeFile(t, r, randBytes(seed, 5000))
+	root, err := r.SaveTree(ctx, &Tree{Nodes: []Node{{Name: "f", Type: TypeFile, Blocks: refs, Size: 5000}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.SaveSnapshot(ctx, &Snapshot{Time: clock.Now(), Tree: root}); err != nil {
+		t.Fatal(err)
+	}
+	loc, _ := r.index.get(refs[0].ID)
+	return loc.Pack.key(), root
 }

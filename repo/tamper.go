@@ -3,8 +3,6 @@ package repo
 import (
 	"context"
 	"fmt"
-	"slices"
-	"sync"
 	"time"
 
 	"coffer/objectstore"
@@ -36,40 +34,15 @@ func (t Tamper) String() string {
 		" ignored (not written by coffer; the first version is read)"
 }
 
-// tamperLog collects the tampering met, once per version.
-type tamperLog struct {
-	mu    sync.Mutex
-	seen  map[string]bool // guarded by mu; key + "\x00" + version ID
-	items []Tamper        // guarded by mu; in the order met
-}
-
-// note records t and reports whether it is new.
-func (l *tamperLog) note(t Tamper) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	id := t.Key + "\x00" + t.VersionID
-	if l.seen[id] {
-		return false
-	}
-	if l.seen == nil {
-		l.seen = make(map[string]bool)
-	}
-	l.seen[id] = true
-	l.items = append(l.items, t)
-	return true
-}
-
-func (l *tamperLog) list() []Tamper {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return slices.Clone(l.items)
-}
+// tamperLog collects the tampering met, once per version (keyed by key +
+// "\x00" + version ID).
+type tamperLog = onceLog[string, Tamper]
 
 // report records a version or marker that is not coffer's and logs it
 // the first time it is met.
 func (f *firstVersions) report(v objectstore.Version, kind string) {
 	t := Tamper{Key: v.Key, VersionID: v.VersionID, Kind: kind, Modified: v.Modified}
-	if f.tamp.note(t) {
+	if f.tamp.note(t.Key+"\x00"+t.VersionID, t) {
 		f.log.Warn("tampering: ignored an object version coffer did not write", "object", v.Key,
 			"kind", kind, "version", v.VersionID, "uploaded", t.Modified.UTC().Format(time.RFC3339))
 	}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-	"sync"
 
 	"coffer/cipher"
 )
@@ -48,39 +46,23 @@ func (b BadLocation) String() string {
 
 // BadLocations lists the block locations that failed a read since the
 // repository was opened (each once). doctor and check report them.
-func (r *Repository) BadLocations() []BadLocation {
-	r.bad.mu.Lock()
-	defer r.bad.mu.Unlock()
-	return slices.Clone(r.bad.items)
-}
+func (r *Repository) BadLocations() []BadLocation { return r.bad.list() }
 
 // badLog collects bad locations once each.
-type badLog struct {
-	mu    sync.Mutex
-	seen  map[indexEntry]bool // guarded by mu
-	items []BadLocation       // guarded by mu; in the order met
-}
+type badLog = onceLog[indexEntry, BadLocation]
 
 // reportBad records that block id's bytes at loc failed with err (a
 // damage error) and logs it the first time.
 func (r *Repository) reportBad(id cipher.ID, loc location, err error) {
 	key := indexEntry{ID: id, Loc: loc}
 	key.Loc.src = srcLocal // the place, wherever it was learnt
-	r.bad.mu.Lock()
-	if r.bad.seen[key] {
-		r.bad.mu.Unlock()
-		return
-	}
-	if r.bad.seen == nil {
-		r.bad.seen = make(map[indexEntry]bool)
-	}
-	r.bad.seen[key] = true
 	b := BadLocation{
 		Block: id, Pack: loc.Pack, Off: loc.Off, Len: loc.Len,
 		Index: r.index.sourceName(loc.src), Forged: errors.Is(err, ErrForged), Reason: err.Error(),
 	}
-	r.bad.items = append(r.bad.items, b)
-	r.bad.mu.Unlock()
+	if !r.bad.note(key, b) {
+		return
+	}
 	msg := "block location failed verification: damaged, or planted by someone"
 	if b.Forged {
 		msg = "TAMPERING: a block location holds forged contents sealed with the repository's key"

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"coffer/chunker"
 	"coffer/objectstore"
 	"coffer/objectstore/memory"
 )
@@ -20,15 +19,7 @@ import (
 func versionsRepo(t *testing.T) (*memory.Store, Secret, *fakeClock) {
 	t.Helper()
 	clock := &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-	st := memory.New(clock.now)
-	secret := Secret{Passphrase: []byte("pw"), KDF: testKDF}
-	_, err := Init(context.Background(), st, secret, InitOptions{
-		Chunker: chunker.Params{Min: 16 << 10, Avg: 64 << 10, Max: 256 << 10},
-		Now:     clock.now(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, secret := memRepo(t, clock.now)
 	return st, secret, clock
 }
 
