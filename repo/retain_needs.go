@@ -16,21 +16,18 @@ type needed struct {
 }
 
 // firstVersions lists the versions under prefix and calls fn with each
-// key's first version (the one coffer wrote), skipping keys whose first
-// version is a delete marker (coffer never wrote them). It learns each
-// key's version ID.
+// key's first version that is not a delete marker (the one coffer wrote:
+// a marker placed before it, as on a predictable audit key, is not
+// coffer's). It learns each key's version ID.
 func (r *Repository) firstVersions(ctx context.Context, prefix string, stats *RetentionStats, fn func(objectstore.Version)) error {
 	st := &r.retain
 	last := ""
 	stats.Requests++ // at least one; a page holds up to 1000 versions
 	err := r.store.ListVersions(ctx, prefix, func(v objectstore.Version) error {
-		if v.Key == last {
+		if v.DeleteMarker || v.Key == last {
 			return nil
 		}
 		last = v.Key
-		if v.DeleteMarker {
-			return nil
-		}
 		if prefix == configKey && v.Key != configKey {
 			return nil
 		}

@@ -207,3 +207,37 @@ func snapshotOnePack(t *testing.T, r *Repository, clock *simClock, seed uint64) 
 	loc, _ := r.index.get(refs[0].ID)
 	return loc.Pack.key(), root
 }
+
+// TestRetentionAuditRecordBehindAMarker: audit keys are predictable, so
+// an intruder can place a delete marker at the next one before coffer
+// writes its record there; the record is still the key's first version
+// that is not a marker, and retention keeps it locked.
+func TestRetentionAuditRecordBehindAMarker(t *testing.T) {
+	ctx := context.Background()
+	st, secret, clock := retainedRepo(t, 24*time.Hour, chunker.Params{})
+	year := 365 * 24 * time.Hour
+	key := auditPrefix + "0000000000000001"
+	st.Hide(key)
+	if _, err := st.Put(ctx, key, []byte("a record"), objectstore.Retention{Until: clock.Now().Add(year)}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(ctx, st, secret, Options{Clock: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	root, err := r.SaveTree(ctx, &Tree{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.SaveSnapshot(ctx, &Snapshot{Time: clock.Now(), Tree: root}); err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Head(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := clock.Now().Add(year * 3 / 2); info.RetainUntil.Before(want) {
+		t.Fatalf("an audit record behind a delete marker is locked until %v, want 1.5 years ahead (%v)", info.RetainUntil, want)
+	}
+}
