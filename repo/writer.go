@@ -361,6 +361,9 @@ func (w *FileWriter) finish(ctx context.Context) ([]BlockRef, error) {
 		}
 		refs[i] = BlockRef{ID: s.id, Len: uint32(s.n)}
 	}
+	// Every block is stored now: a failure met earlier is healed and
+	// no longer refuses writes or fails close.
+	w.stored.Store(nil)
 	return refs, nil
 }
 

@@ -70,6 +70,9 @@ func TestFailedFileHealsWhenFinishedAgain(t *testing.T) {
 	if err != nil {
 		t.Fatalf("finishing the file again once space is freed: %v", err)
 	}
+	if err := w.Err(); err != nil {
+		t.Fatalf("the file still reports %v after every block was stored", err)
+	}
 	if err := r.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
