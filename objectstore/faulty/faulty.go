@@ -31,6 +31,7 @@ const (
 	GetVersion             Op = "GetVersion"
 	GetVersionRange        Op = "GetVersionRange"
 	ExtendRetentionVersion Op = "ExtendRetentionVersion"
+	DeleteVersion          Op = "DeleteVersion"
 	Now                    Op = "Now" // its key is ""
 )
 
