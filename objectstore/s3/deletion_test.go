@@ -32,7 +32,8 @@ func TestLegalHoldOutlivesRetention(t *testing.T) {
 	ret := objectstore.Retention{Mode: objectstore.Compliance, Until: until}
 	raw := mustPutS3(t, st, "raw", ret)
 	guarded := mustPutS3(t, st, "guarded", ret)
-	for key, vid := range map[string]string{"raw": raw, "guarded": guarded} {
+	unlocked := mustPutS3(t, st, "unlocked", objectstore.Retention{})
+	for key, vid := range map[string]string{"raw": raw, "guarded": guarded, "unlocked": unlocked} {
 		if err := st.SetLegalHold(ctx, key, vid, true); err != nil {
 			t.Fatalf("SetLegalHold %s: %v", key, err)
 		}
@@ -49,7 +50,12 @@ func TestLegalHoldOutlivesRetention(t *testing.T) {
 	if _, err := st.GetVersion(ctx, "guarded", guarded); err != nil {
 		t.Fatalf("the held version is gone after a refused DeleteVersion: %v", err)
 	}
-	// The server's own answer, without the backend's check.
+	// The server's own answers, without the backend's check: it keeps a
+	// held version that never had retention...
+	if err := in.DeleteVersion(ctx, "unlocked", unlocked); !errors.Is(err, objectstore.ErrRetained) {
+		t.Errorf("raw delete of a held version without retention = %v, want a refusal", err)
+	}
+	// ...but not one whose retention lapsed.
 	err = in.DeleteVersion(ctx, "raw", raw)
 	_, gerr := st.GetVersion(ctx, "raw", raw)
 	switch {
