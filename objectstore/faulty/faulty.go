@@ -32,7 +32,10 @@ const (
 	GetVersionRange        Op = "GetVersionRange"
 	ExtendRetentionVersion Op = "ExtendRetentionVersion"
 	DeleteVersion          Op = "DeleteVersion"
-	Now                    Op = "Now" // its key is ""
+	SetLegalHold           Op = "SetLegalHold"
+	LegalHold              Op = "LegalHold"
+	CanDeleteVersions      Op = "CanDeleteVersions" // its key is ""
+	Now                    Op = "Now"               // its key is ""
 )
 
 // Fault describes which calls a rule hits and what happens to them.
