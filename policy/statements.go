@@ -9,7 +9,7 @@ type builder struct {
 // The actions each concern needs, named once so every role shares them.
 var (
 	listActions     = []string{"s3:ListBucket", "s3:ListBucketVersions"}
-	bucketState     = []string{"s3:GetBucketVersioning", "s3:GetBucketObjectLockConfiguration"}
+	bucketState     = []string{"s3:GetBucketVersioning", "s3:GetBucketObjectLockConfiguration", "s3:GetLifecycleConfiguration"}
 	readActions     = []string{"s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectRetention", "s3:GetObjectLegalHold"}
 	deleteActions   = []string{"s3:DeleteObject", "s3:DeleteObjectVersion", "s3:BypassGovernanceRetention"}
 	configureBucket = []string{"s3:PutBucketVersioning", "s3:PutBucketObjectLockConfiguration",
@@ -45,7 +45,7 @@ func (b *builder) statements() []Statement {
 	out := []Statement{
 		list,
 		b.stmt("CofferBucketState", "Allow", bucketState, bucket,
-			"Read (never change) the bucket's versioning and object-lock settings: init and doctor check them."),
+			"Read (never change) the bucket's versioning, object-lock settings and lifecycle rules: init and doctor check them."),
 		b.stmt("CofferRead", "Allow", readActions, objects,
 			"Read objects and given versions of them, with their retention and legal hold."),
 	}

@@ -10,7 +10,14 @@ import (
 
 	"coffer/audit"
 	"coffer/doctor"
+	"coffer/objectstore/s3"
 	"coffer/repo"
+)
+
+// The S3 backend answers every probe doctor makes.
+var (
+	_ doctor.Prober          = (*s3.Store)(nil)
+	_ doctor.LifecycleProber = (*s3.Store)(nil)
 )
 
 func newDoctorCmd() *cobra.Command {
@@ -28,7 +35,9 @@ On S3: versioning on; object lock on in the repository's mode; a second
 conditional PUT refused; COMPLIANCE retention neither shortened nor switched
 to GOVERNANCE; the credentials in use unable to delete a version, place a
 delete marker, bypass GOVERNANCE, or change versioning or the lock
-configuration. Everywhere: the store's clock within a minute of ours; key
+configuration; no lifecycle rule deleting noncurrent versions sooner than
+the deletion delay (where the provider has lifecycle rules: versitygw has
+none). Everywhere: the store's clock within a minute of ours; key
 slots and audit records locked; retention at least the deletion delay;
 later versions or delete markers on coffer's keys (tampering), listed.
 
