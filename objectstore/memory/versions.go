@@ -61,16 +61,22 @@ func (s *Store) ExtendRetention(ctx context.Context, key string, ret objectstore
 // ExtendRetentionVersion moves one version's retain-until date later,
 // never earlier; an existing mode is kept.
 func (s *Store) ExtendRetentionVersion(ctx context.Context, key, versionID string, ret objectstore.Retention) error {
+	return s.onVersion(ctx, "extend retention", key, versionID, func(v *version) { v.extend(ret) })
+}
+
+// onVersion runs fn on key's version versionID (not a delete marker)
+// under s.mu, or returns why it cannot.
+func (s *Store) onVersion(ctx context.Context, op, key, versionID string, fn func(*version)) error {
 	if err := objectstore.CheckCall(ctx, key); err != nil {
 		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	v, err := s.byID("extend retention", key, versionID)
+	v, err := s.byID(op, key, versionID)
 	if err != nil {
 		return err
 	}
-	v.extend(ret)
+	fn(v)
 	return nil
 }
 
@@ -129,31 +135,14 @@ func (s *Store) DeleteVersion(ctx context.Context, key, versionID string) error 
 // SetLegalHold places or clears the legal hold on one version (not a
 // delete marker).
 func (s *Store) SetLegalHold(ctx context.Context, key, versionID string, on bool) error {
-	if err := objectstore.CheckCall(ctx, key); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	v, err := s.byID("legal hold", key, versionID)
-	if err != nil {
-		return err
-	}
-	v.held = on
-	return nil
+	return s.onVersion(ctx, "legal hold", key, versionID, func(v *version) { v.held = on })
 }
 
 // LegalHold reports whether one version is under a legal hold.
 func (s *Store) LegalHold(ctx context.Context, key, versionID string) (bool, error) {
-	if err := objectstore.CheckCall(ctx, key); err != nil {
-		return false, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	v, err := s.byID("legal hold", key, versionID)
-	if err != nil {
-		return false, err
-	}
-	return v.held, nil
+	var held bool
+	err := s.onVersion(ctx, "legal hold", key, versionID, func(v *version) { held = v.held })
+	return held, err
 }
 
 // CanDeleteVersions is always true: the memory store has no credentials.
