@@ -35,16 +35,23 @@ func (r *Repository) Hold(ctx context.Context, a Author, snapshots []string, not
 	return h, r.setLegalHolds(ctx, snapshots, true), nil
 }
 
+// Released is one release written: Key ends Hold for Snapshots.
+type Released struct {
+	Key, Hold string
+	Snapshots []string
+}
+
 // Release writes a release of every hold on snapshots (IDs), one per
-// hold that covers any of them, and returns the releases' keys. It then
-// clears the legal hold of each snapshot no hold covers any more (another
-// may have been placed meanwhile). ErrNotHeld if none of them is held.
-func (r *Repository) Release(ctx context.Context, a Author, snapshots []string) ([]string, LegalHolds, error) {
+// hold that covers any of them. It then clears the legal hold of each
+// snapshot no hold covers any more (another may have been placed
+// meanwhile). ErrNotHeld if none of them is held.
+func (r *Repository) Release(ctx context.Context, a Author, snapshots []string) ([]Released, LegalHolds, error) {
 	d, err := r.Deletions(ctx)
 	if err != nil {
 		return nil, LegalHolds{}, err
 	}
-	var keys []string
+	var out []Released
+	var ended []string // snapshots some hold was released for
 	for _, h := range d.Holds {
 		var ids []string
 		for _, id := range snapshots {
@@ -57,19 +64,24 @@ func (r *Repository) Release(ctx context.Context, a Author, snapshots []string) 
 		}
 		key, err := r.ReleaseHold(ctx, a, h, ids)
 		if err != nil {
-			return keys, LegalHolds{}, err
+			return out, LegalHolds{}, err
 		}
-		keys = append(keys, key)
+		out = append(out, Released{Key: key, Hold: h.Key, Snapshots: ids})
+		for _, id := range ids {
+			if !slices.Contains(ended, id) {
+				ended = append(ended, id)
+			}
+		}
 	}
-	if len(keys) == 0 {
+	if len(out) == 0 {
 		return nil, LegalHolds{}, ErrNotHeld
 	}
 	after, err := r.Deletions(ctx)
 	if err != nil {
-		return keys, LegalHolds{}, err
+		return out, LegalHolds{}, err
 	}
-	free := slices.DeleteFunc(slices.Clone(snapshots), after.Held)
-	return keys, r.setLegalHolds(ctx, free, false), nil
+	free := slices.DeleteFunc(ended, after.Held)
+	return out, r.setLegalHolds(ctx, free, false), nil
 }
 
 // ErrNotHeld: a release named no snapshot a hold covers.

@@ -1,0 +1,405 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"coffer/audit"
+	"coffer/duration"
+	"coffer/forget"
+	"coffer/repo"
+)
+
+// forgetOptions are forget's own flags.
+type forgetOptions struct {
+	policy forget.Policy
+	tags   []string
+	host   string
+	dryRun bool
+	asJSON bool
+	cancel bool
+}
+
+func newForgetCmd() *cobra.Command {
+	var f repoFlags
+	var o forgetOptions
+	c := &cobra.Command{
+		Use:   "forget --repo URL (SNAPSHOT... | --keep-* ... | --cancel REQUEST|SNAPSHOT...)",
+		Short: "Ask for snapshots to be deleted after the deletion delay, or cancel such a request",
+		Long: `Ask for snapshots to be deleted. Nothing is deleted now: forget writes one
+deletion request (a sealed, locked object, and an audit record) naming the
+snapshots. They stay visible and readable, in .snapshots and in 'coffer
+snapshots', until 'coffer prune', run with the administrator's
+credentials, removes them once the repository's deletion delay (14 days
+unless init was told otherwise) has passed since the store received the
+request. Until then any request can be cancelled with --cancel.
+
+Name the snapshots (as 'coffer snapshots' lists them: name, time, ID or ID
+prefix), or give a policy with restic's flags; a policy keeps a snapshot if
+any rule keeps it, and requests the rest:
+  --keep-last N      the newest N
+  --keep-hourly N    the newest of each of the last N hours that have one
+  --keep-daily N     ... days (UTC)
+  --keep-weekly N    ... ISO weeks
+  --keep-monthly N   ... months
+  --keep-yearly N    ... years
+  --keep-within D    every snapshot uploaded within D of the host's newest
+  --keep-tag T[,T]   every snapshot carrying all these tags (repeatable)
+Each host's snapshots are judged apart (--host H: only H's).
+
+Snapshots are judged by the store's upload time of each snapshot object,
+not the time written inside it, and --dry-run warns of snapshots whose two
+times disagree. Still, whoever holds the key and write access can plant
+snapshots, and a policy that only counts (--keep-last) would then keep the
+planted ones: add --keep-within (say 30d) so every real snapshot of that
+period stays, whatever else was added.
+
+Held snapshots ('coffer hold') are never requested; naming one is refused
+(exit 2). Snapshots an earlier request names are not requested again, and
+a policy judges the snapshots that remain without them.
+
+--cancel REQUEST|SNAPSHOT...: a request's key ('coffer requests' lists
+them; a unique prefix will do) cancels all of it; a snapshot cancels it in
+every request naming it. A cancelled request never matures; forgetting the
+snapshot again starts a new delay.`,
+		Example: `  coffer forget --keep-daily 7 --keep-weekly 5 --keep-within 30d --dry-run
+  coffer forget 2026-11-02T03-00-00Z
+  coffer forget --cancel 3f2a9c`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.policy.Tags = nil
+			for _, t := range o.tags {
+				o.policy.Tags = append(o.policy.Tags, strings.Split(t, ","))
+			}
+			if err := o.check(args); err != nil {
+				return usageError{err}
+			}
+			return f.withRepo(func(cmd *cobra.Command, args []string, r *repo.Repository) error {
+				if o.cancel {
+					return o.runCancel(cmd, &f, r, args)
+				}
+				return o.run(cmd, &f, r, args)
+			})(cmd, args)
+		},
+	}
+	f.register(c)
+	fl := c.Flags()
+	fl.IntVar(&o.policy.Last, "keep-last", 0, "keep the newest N snapshots")
+	fl.IntVar(&o.policy.Hourly, "keep-hourly", 0, "keep the newest snapshot of each of the last N hours")
+	fl.IntVar(&o.policy.Daily, "keep-daily", 0, "keep the newest snapshot of each of the last N days (UTC)")
+	fl.IntVar(&o.policy.Weekly, "keep-weekly", 0, "keep the newest snapshot of each of the last N ISO weeks")
+	fl.IntVar(&o.policy.Monthly, "keep-monthly", 0, "keep the newest snapshot of each of the last N months")
+	fl.IntVar(&o.policy.Yearly, "keep-yearly", 0, "keep the newest snapshot of each of the last N years")
+	fl.Var(duration.Value{D: &o.policy.Within}, "keep-within", "keep every snapshot uploaded within this of the host's newest (e.g. 30d); recommended with any count")
+	fl.StringArrayVar(&o.tags, "keep-tag", nil, "keep snapshots carrying all of these comma-separated tags (repeatable: any of the lists)")
+	fl.StringVar(&o.host, "host", "", "apply the policy to this host's snapshots only")
+	fl.BoolVarP(&o.dryRun, "dry-run", "n", false, "print what would be requested and why each snapshot stays; write nothing")
+	fl.BoolVar(&o.asJSON, "json", false, "print JSON")
+	fl.BoolVar(&o.cancel, "cancel", false, "cancel the requests or snapshots named instead")
+	return c
+}
+
+// check refuses the combinations forget cannot make sense of, before the
+// repository is opened.
+func (o *forgetOptions) check(args []string) error {
+	if err := o.policy.Check(); err != nil {
+		return err
+	}
+	hasPolicy := !o.policy.Empty()
+	switch {
+	case o.cancel && (hasPolicy || o.host != ""):
+		return errors.New("--cancel takes requests or snapshots, not a policy")
+	case o.cancel && o.dryRun:
+		return errors.New("--cancel has no --dry-run: 'coffer requests' shows what it would cancel")
+	case o.cancel && len(args) == 0:
+		return errors.New("--cancel needs a request or snapshot ('coffer requests' lists them)")
+	case o.cancel:
+		return nil
+	case hasPolicy && len(args) > 0:
+		return errors.New("give snapshots or a policy (--keep-*), not both")
+	case !hasPolicy && len(args) == 0:
+		return errors.New("no snapshots and no policy: name snapshots, or give --keep-last, --keep-daily, --keep-within ... (a policy keeps everything it names and requests the rest)")
+	case o.host != "" && len(args) > 0:
+		return errors.New("--host selects snapshots for a policy; named snapshots need no --host")
+	}
+	return nil
+}
+
+// forgetJSON is `coffer forget --json`.
+type forgetJSON struct {
+	DryRun    bool            `json:"dry_run"`
+	Policy    string          `json:"policy,omitempty"`
+	Snapshots []forgetRowJSON `json:"snapshots"`
+	Request   *requestSummary `json:"request"` // null: nothing requested
+	Delay     string          `json:"delay"`
+	Warnings  []string        `json:"warnings,omitempty"`
+
+	rows []forget.Row
+	req  *repo.DeletionRequest
+}
+
+type forgetRowJSON struct {
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	Uploaded    time.Time `json:"uploaded"`
+	Time        time.Time `json:"time"`
+	Host        string    `json:"host"`
+	Tags        []string  `json:"tags"`
+	Action      string    `json:"action"`
+	Reasons     []string  `json:"reasons"`
+	Due         time.Time `json:"due,omitzero"`
+	TimeWarning string    `json:"time_warning,omitempty"`
+}
+
+type requestSummary struct {
+	Key       string    `json:"key"`
+	Uploaded  time.Time `json:"uploaded"`
+	Due       time.Time `json:"due"`
+	Snapshots []string  `json:"snapshots"`
+}
+
+func (o *forgetOptions) run(cmd *cobra.Command, f *repoFlags, r *repo.Repository, args []string) error {
+	ctx := cmd.Context()
+	snaps, err := r.Snapshots(ctx)
+	if err != nil {
+		return err
+	}
+	warn(cmd.ErrOrStderr(), r, snaps)
+	d, err := r.Deletions(ctx)
+	if err != nil {
+		return err
+	}
+	var plan *forget.Plan
+	note := "coffer forget " + o.policy.String()
+	if len(args) > 0 {
+		ids := make([]string, 0, len(args))
+		for _, ref := range args {
+			s, err := r.FindSnapshot(ctx, ref)
+			if err != nil {
+				return usageIfAmbiguous(err)
+			}
+			ids = append(ids, s.ID)
+		}
+		if plan, err = forget.ExplicitPlan(snaps, d, ids); err != nil {
+			if errors.Is(err, forget.ErrHeld) {
+				return usageError{err}
+			}
+			return err
+		}
+		note = "coffer forget " + strings.Join(args, " ")
+	} else {
+		if o.host != "" && !hasHost(snaps, o.host) {
+			return fmt.Errorf("--host %s: no snapshot of that host (coffer snapshots lists the hosts)", o.host)
+		}
+		plan = forget.PolicyPlan(snaps, d, o.policy, o.host)
+	}
+	out := forgetJSON{DryRun: o.dryRun, Delay: duration.Format(r.DeletionDelay()), rows: plan.Rows}
+	if len(args) == 0 {
+		out.Policy = o.policy.String()
+	}
+	var forged bool
+	for _, row := range plan.Rows {
+		if w := row.TimeWarning(); w != "" {
+			out.Warnings = append(out.Warnings, row.Name+": "+w)
+			forged = true
+		}
+	}
+	if forged && o.policy.Within == 0 && len(args) == 0 {
+		out.Warnings = append(out.Warnings, "some snapshots' own times disagree with their upload times: add --keep-within (e.g. 30d) so a count cannot be turned against real snapshots")
+	}
+	if !o.dryRun && len(plan.Remove) > 0 {
+		a := f.author(nil, f.logger())
+		req, err := r.RequestDeletion(ctx, a, plan.Remove, note)
+		if err != nil {
+			return err
+		}
+		out.req = req
+		out.Request = &requestSummary{Key: req.Key, Uploaded: req.Uploaded, Due: req.Due, Snapshots: req.Snapshots}
+		rec := audit.Record{Kind: audit.KindForget, Deletion: &audit.DeletionChange{Object: req.Key, Snapshots: req.Snapshots, Due: req.Due}}
+		if _, err := f.auditLog(r, nil, f.logger()).Append(ctx, rec); err != nil {
+			fmt.Fprintf(cmd.ErrOrStderr(), "coffer: warning: the request is written, its audit record was not: %v\n", err)
+		}
+	}
+	if o.asJSON {
+		return out.write(cmd.OutOrStdout())
+	}
+	for _, w := range out.Warnings {
+		fmt.Fprintf(cmd.ErrOrStderr(), "coffer: warning: %s\n", w)
+	}
+	if err := printPlan(cmd.OutOrStdout(), plan); err != nil {
+		return err
+	}
+	w := cmd.OutOrStdout()
+	switch {
+	case len(plan.Remove) == 0:
+		fmt.Fprintln(w, "nothing to request: every snapshot is kept, held or requested already")
+	case o.dryRun:
+		fmt.Fprintf(w, "would request the deletion of %d snapshots (dry run: nothing written); prune could act %s after the request\n",
+			len(plan.Remove), duration.Format(r.DeletionDelay()))
+	default:
+		req := out.req
+		fmt.Fprintf(w, "requested the deletion of %d snapshots: %s\n", len(req.Snapshots), req.Key)
+		fmt.Fprintf(w, "nothing is deleted now; prune acts after %s (the store's clock, %s after it received the request)\n",
+			req.Due.UTC().Format(time.RFC3339), duration.Format(r.DeletionDelay()))
+		fmt.Fprintf(w, "to cancel: coffer forget --cancel %s\n", shortKey(req.Key))
+	}
+	return nil
+}
+
+func (out *forgetJSON) write(w io.Writer) error {
+	out.Snapshots = make([]forgetRowJSON, 0, len(out.rows))
+	for _, row := range out.rows {
+		s := row.Snapshot
+		tags := s.Tags
+		if tags == nil {
+			tags = []string{}
+		}
+		reasons := row.Reasons
+		if reasons == nil {
+			reasons = []string{}
+		}
+		out.Snapshots = append(out.Snapshots, forgetRowJSON{ID: s.ID, Name: row.Name, Uploaded: s.Uploaded.UTC(),
+			Time: s.Time.UTC(), Host: s.Host, Tags: tags, Action: string(row.Action), Reasons: reasons,
+			Due: row.Due.UTC(), TimeWarning: row.TimeWarning()})
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+// printPlan prints restic's table: each snapshot, what is done with it
+// and the rules that keep it, newest first, per host.
+func printPlan(w io.Writer, plan *forget.Plan) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tUPLOADED (UTC)\tHOST\tTAGS\tACTION\tREASONS")
+	for _, row := range plan.Rows {
+		s := row.Snapshot
+		reasons := strings.Join(row.Reasons, ", ")
+		if row.Action == forget.Pending {
+			reasons = "requested already, due " + row.Due.UTC().Format(listTime)
+		}
+		flag := ""
+		if row.Skew != 0 {
+			flag = " (time differs!)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s%s\t%s\t%s\t%s\t%s\n", s.ID[:min(8, len(s.ID))], row.Name,
+			s.Uploaded.UTC().Format(listTime), flag, s.Host, strings.Join(s.Tags, ","), row.Action, reasons)
+	}
+	return tw.Flush()
+}
+
+// listTime is how deletion's listings print a time (UTC).
+const listTime = "2006-01-02 15:04:05"
+
+// shortKey is a request's or hold's key without its prefix, cut to 12
+// hex digits: unique in any real repository, and accepted as a prefix.
+func shortKey(key string) string {
+	_, hex, _ := strings.Cut(key, "/")
+	return hex[:min(12, len(hex))]
+}
+
+func hasHost(snaps []*repo.Snapshot, host string) bool {
+	for _, s := range snaps {
+		if s.Host == host {
+			return true
+		}
+	}
+	return false
+}
+
+// usageIfAmbiguous makes an ambiguous snapshot reference a usage error:
+// the command line must name one.
+func usageIfAmbiguous(err error) error {
+	if errors.Is(err, repo.ErrAmbiguous) {
+		return usageError{err}
+	}
+	return err
+}
+
+// cancelJSON is one cancellation in `coffer forget --cancel --json`.
+type cancelJSON struct {
+	Cancellation string   `json:"cancellation"`
+	Request      string   `json:"request"`
+	Snapshots    []string `json:"snapshots"` // empty: all of the request's
+}
+
+// runCancel cancels the requests and snapshots args name.
+func (o *forgetOptions) runCancel(cmd *cobra.Command, f *repoFlags, r *repo.Repository, args []string) error {
+	ctx := cmd.Context()
+	d, err := r.Deletions(ctx)
+	if err != nil {
+		return err
+	}
+	var whole []*repo.DeletionRequest
+	var ids []string
+	for _, ref := range args {
+		req, rerr := forget.FindRequest(d, ref)
+		if errors.Is(rerr, forget.ErrAmbiguousRequest) {
+			return usageError{rerr}
+		}
+		s, serr := r.FindSnapshot(ctx, ref)
+		switch {
+		case rerr == nil && serr == nil && !strings.HasPrefix(ref, forget.RequestPrefix):
+			return usageError{fmt.Errorf("%q names request %s and snapshot %s: write requests/%s for the request, or more of the snapshot's ID", ref, req.Key, s.ID, ref)}
+		case rerr == nil:
+			whole = append(whole, req)
+		case serr == nil:
+			ids = append(ids, s.ID)
+		case len(d.RequestsFor(ref)) > 0: // a snapshot gone already, named by its full ID
+			ids = append(ids, ref)
+		case errors.Is(serr, repo.ErrAmbiguous):
+			return usageError{serr}
+		default:
+			return fmt.Errorf("%q names no deletion request and no snapshot ('coffer requests --all' lists the requests): %w", ref, serr)
+		}
+	}
+	todo := forget.Cancellations(d, whole, ids)
+	if len(todo) == 0 {
+		return fmt.Errorf("nothing to cancel: no pending request names %s ('coffer requests' lists them)", strings.Join(args, ", "))
+	}
+	a := f.author(nil, f.logger())
+	alog := f.auditLog(r, nil, f.logger())
+	var out []cancelJSON
+	for _, c := range todo {
+		key, err := r.CancelDeletion(ctx, a, c.Request, c.Snapshots)
+		if err != nil {
+			return err
+		}
+		rec := audit.Record{Kind: audit.KindCancel, Deletion: &audit.DeletionChange{Object: key, Snapshots: c.Snapshots, Targets: []string{c.Request.Key}}}
+		if _, err := alog.Append(ctx, rec); err != nil {
+			fmt.Fprintf(cmd.ErrOrStderr(), "coffer: warning: the cancellation is written, its audit record was not: %v\n", err)
+		}
+		snaps := c.Snapshots
+		if snaps == nil {
+			snaps = []string{}
+		}
+		out = append(out, cancelJSON{Cancellation: key, Request: c.Request.Key, Snapshots: snaps})
+	}
+	if o.asJSON {
+		enc := json.NewEncoder(cmd.OutOrStdout())
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	for _, c := range out {
+		what := "all of it"
+		if len(c.Snapshots) > 0 {
+			what = fmt.Sprintf("%d snapshots (%s)", len(c.Snapshots), strings.Join(shortIDs(c.Snapshots), ", "))
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "cancelled %s of %s: %s\n", what, c.Request, c.Cancellation)
+	}
+	return nil
+}
+
+func shortIDs(ids []string) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = id[:min(8, len(id))]
+	}
+	return out
+}
