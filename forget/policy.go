@@ -105,16 +105,11 @@ type bucket struct {
 // upload time (Snapshot.Uploaded, the store's clock), never the time
 // written inside it: a snapshot planted with a forged newer time cannot
 // push real ones out of a count. Periods are UTC hours, days, ISO weeks,
-// months and years. Verdicts come newest first (ties by ID); an empty
-// policy keeps everything.
+// months and years. Verdicts come newest first (see newerFirst); an
+// empty policy keeps everything.
 func Apply(list []*repo.Snapshot, p Policy) []Verdict {
 	sorted := slices.Clone(list)
-	slices.SortStableFunc(sorted, func(a, b *repo.Snapshot) int {
-		if c := b.Uploaded.Compare(a.Uploaded); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
+	slices.SortStableFunc(sorted, newerFirst)
 	out := make([]Verdict, len(sorted))
 	if p.Empty() {
 		for i, s := range sorted {
@@ -160,6 +155,19 @@ func Apply(list []*repo.Snapshot, p Policy) []Verdict {
 		out[nr] = v
 	}
 	return out
+}
+
+// newerFirst orders snapshots newest upload first. S3 gives upload times
+// to the second, so snapshots uploaded in one second are ordered by their
+// own times (a forger can reorder only within that second), then by ID.
+func newerFirst(a, b *repo.Snapshot) int {
+	if c := b.Uploaded.Compare(a.Uploaded); c != 0 {
+		return c
+	}
+	if c := b.Time.Compare(a.Time); c != 0 {
+		return c
+	}
+	return strings.Compare(a.ID, b.ID)
 }
 
 func ymd(t time.Time) int { return t.Year()*10000 + int(t.Month())*100 + t.Day() }

@@ -207,3 +207,23 @@ func TestApplyJudgesByUploadTime(t *testing.T) {
 		}
 	}
 }
+
+// TestApplyOrdersOneSecondByOwnTime: S3 upload times have whole seconds,
+// so snapshots committed in one second tie; their own times order them,
+// and --keep-last keeps the ones written last.
+func TestApplyOrdersOneSecondByOwnTime(t *testing.T) {
+	up := time.Date(2026, 12, 1, 22, 41, 14, 0, time.UTC)
+	var snaps []*repo.Snapshot
+	for i, id := range []string{"f1", "6d", "23", "ff"} { // IDs out of order
+		snaps = append(snaps, &repo.Snapshot{ID: id, Host: "web1", Uploaded: up, Time: up.Add(time.Duration(i) * 100 * time.Millisecond)})
+	}
+	var keep []string
+	for _, v := range Apply(snaps, Policy{Last: 2}) {
+		if v.Keep {
+			keep = append(keep, v.Snapshot.ID)
+		}
+	}
+	if !slices.Equal(keep, []string{"ff", "23"}) {
+		t.Fatalf("kept %v, want the two committed last", keep)
+	}
+}
