@@ -220,7 +220,6 @@ func TestForget(t *testing.T) {
 	})
 }
 
-
 func sorted(ids ...string) []string {
 	ids = slices.Clone(ids)
 	slices.Sort(ids)
