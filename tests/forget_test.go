@@ -153,7 +153,7 @@ func TestForget(t *testing.T) {
 
 		// A hold blocks forget, by name (exit 2) and by policy.
 		hold := r.mustCoffer(t, shortTimeout, args("hold", ids[3], "--note", "audit")...)
-		if be.name == "s3" && !strings.Contains(hold.stdout, "S3 legal hold placed on 1 snapshot objects") {
+		if be.name == "s3" && !strings.Contains(hold.stdout, "S3 legal hold placed on 1 snapshot object") {
 			t.Errorf("hold on S3 placed no legal hold:\n%s", hold)
 		}
 		if res := r.coffer(t, shortTimeout, args("forget", ids[3])...); res.exitCode() != 2 || !strings.Contains(res.stderr, "held") {
@@ -189,7 +189,7 @@ func TestForget(t *testing.T) {
 			t.Errorf("a request past its delay: %+v", reqs)
 		}
 		warned := r.mustCoffer(t, shortTimeout, args("requests")...)
-		if !strings.Contains(warned.stderr, "WARNING: 1 pending deletion requests") {
+		if !strings.Contains(warned.stderr, "WARNING: 1 pending deletion request.") {
 			t.Errorf("requests does not warn:\n%s", warned.stderr)
 		}
 

@@ -14,6 +14,7 @@ import (
 	"coffer/audit"
 	"coffer/duration"
 	"coffer/forget"
+	"coffer/objectstore"
 	"coffer/repo"
 )
 
@@ -240,11 +241,11 @@ func (o *forgetOptions) run(cmd *cobra.Command, f *repoFlags, r *repo.Repository
 	case len(plan.Remove) == 0:
 		fmt.Fprintln(w, "nothing to request: every snapshot is kept, held or requested already")
 	case o.dryRun:
-		fmt.Fprintf(w, "would request the deletion of %d snapshots (dry run: nothing written); prune could act %s after the request\n",
-			len(plan.Remove), duration.Format(r.DeletionDelay()))
+		fmt.Fprintf(w, "would request the deletion of %s (dry run: nothing written); prune could act %s after the request\n",
+			count(len(plan.Remove), "snapshot"), duration.Format(r.DeletionDelay()))
 	default:
 		req := out.req
-		fmt.Fprintf(w, "requested the deletion of %d snapshots: %s\n", len(req.Snapshots), req.Key)
+		fmt.Fprintf(w, "requested the deletion of %s: %s\n", count(len(req.Snapshots), "snapshot"), req.Key)
 		fmt.Fprintf(w, "nothing is deleted now; prune acts after %s (the store's clock, %s after it received the request)\n",
 			req.Due.UTC().Format(time.RFC3339), duration.Format(r.DeletionDelay()))
 		fmt.Fprintf(w, "to cancel: coffer forget --cancel %s\n", shortKey(req.Key))
@@ -274,8 +275,17 @@ func (out *forgetJSON) write(w io.Writer) error {
 }
 
 // printPlan prints restic's table: each snapshot, what is done with it
-// and the rules that keep it, newest first, per host.
+// and the rules that keep it, newest first, per host; then a count of
+// each action.
 func printPlan(w io.Writer, plan *forget.Plan) error {
+	defer func() {
+		n := map[forget.Action]int{}
+		for _, row := range plan.Rows {
+			n[row.Action]++
+		}
+		fmt.Fprintf(w, "%s: %d keep, %d remove, %d held, %d requested already\n", count(len(plan.Rows), "snapshot"),
+			n[forget.Keep], n[forget.Remove], n[forget.Held], n[forget.Pending])
+	}()
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tNAME\tUPLOADED (UTC)\tHOST\tTAGS\tACTION\tREASONS")
 	for _, row := range plan.Rows {
@@ -292,6 +302,14 @@ func printPlan(w io.Writer, plan *forget.Plan) error {
 			s.Uploaded.UTC().Format(listTime), flag, s.Host, strings.Join(s.Tags, ","), row.Action, reasons)
 	}
 	return tw.Flush()
+}
+
+// count is "1 snapshot", "2 snapshots".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // listTime is how deletion's listings print a time (UTC).
@@ -361,7 +379,7 @@ func (o *forgetOptions) runCancel(cmd *cobra.Command, f *repoFlags, r *repo.Repo
 	}
 	todo := forget.Cancellations(d, whole, ids)
 	if len(todo) == 0 {
-		return fmt.Errorf("nothing to cancel: no pending request names %s ('coffer requests' lists them)", strings.Join(args, ", "))
+		return fmt.Errorf("nothing to cancel: no pending request names %s ('coffer requests' lists them): %w", strings.Join(args, ", "), objectstore.ErrNotFound)
 	}
 	a := f.author(nil, f.logger())
 	alog := f.auditLog(r, nil, f.logger())

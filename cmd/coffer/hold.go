@@ -45,8 +45,8 @@ mistaken prune, not against whoever holds them.`,
 			if _, err := f.auditLog(r, nil, f.logger()).Append(ctx, rec); err != nil {
 				fmt.Fprintf(cmd.ErrOrStderr(), "coffer: warning: the hold is written, its audit record was not: %v\n", err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "held %d snapshots (%s): forget refuses them and prune keeps them until 'coffer release'\n",
-				len(ids), h.Key)
+			fmt.Fprintf(cmd.OutOrStdout(), "held %s (%s): forget refuses them and prune keeps them until 'coffer release'\n",
+				count(len(ids), "snapshot"), h.Key)
 			reportLegalHolds(cmd.OutOrStdout(), cmd.ErrOrStderr(), legal, "placed")
 			return nil
 		}),
@@ -83,7 +83,7 @@ once no hold covers them.`,
 				if _, aerr := alog.Append(ctx, rec); aerr != nil {
 					fmt.Fprintf(cmd.ErrOrStderr(), "coffer: warning: the release is written, its audit record was not: %v\n", aerr)
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "released %d snapshots from %s: %s\n", len(rel.Snapshots), rel.Hold, rel.Key)
+				fmt.Fprintf(cmd.OutOrStdout(), "released %s from %s: %s\n", count(len(rel.Snapshots), "snapshot"), rel.Hold, rel.Key)
 			}
 			if err != nil {
 				return err
@@ -113,11 +113,11 @@ func resolveSnapshots(ctx context.Context, r *repo.Repository, refs []string) ([
 // warnings: the hold objects, which coffer honours, are written.
 func reportLegalHolds(out, errw io.Writer, legal repo.LegalHolds, verb string) {
 	if !legal.Supported {
-		fmt.Fprintln(out, "(no S3 legal holds here: this store or repository has no object lock; coffer's hold objects alone keep the snapshots)")
+		fmt.Fprintln(out, "(no S3 legal holds: this store or repository has none, or no object lock; coffer's hold objects alone keep the snapshots)")
 		return
 	}
 	if len(legal.Done) > 0 {
-		fmt.Fprintf(out, "S3 legal hold %s on %d snapshot objects\n", verb, len(legal.Done))
+		fmt.Fprintf(out, "S3 legal hold %s on %s\n", verb, count(len(legal.Done), "snapshot object"))
 	}
 	for id, err := range legal.Failed {
 		fmt.Fprintf(errw, "coffer: warning: S3 legal hold not %s on snapshot %s: %v\n", verb, id[:min(8, len(id))], err)

@@ -73,8 +73,8 @@ REQUEST' (a unique prefix of the key will do).`,
 			}
 			out := listRequests(d, snaps, all)
 			if pending := len(forget.PendingRequests(d)); pending > 0 {
-				fmt.Fprintf(cmd.ErrOrStderr(), "coffer: WARNING: %d pending deletion requests. Anyone holding the repository's key can file one:\n"+
-					"coffer: check each was yours; cancel with 'coffer forget --cancel REQUEST'.\n", pending)
+				fmt.Fprintf(cmd.ErrOrStderr(), "coffer: WARNING: %s. Anyone holding the repository's key can file one:\n"+
+					"coffer: check each was yours; cancel with 'coffer forget --cancel REQUEST'.\n", count(pending, "pending deletion request"))
 			}
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())
