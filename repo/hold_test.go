@@ -4,28 +4,19 @@ import (
 	"context"
 	"errors"
 	"testing"
-	"time"
 
 	"coffer/objectstore"
 	"coffer/objectstore/faulty"
 	"coffer/objectstore/memory"
-	"coffer/objectstore/storetest"
 )
 
-// heldRepo is deletionRepo over a faulty store, with one snapshot.
+// heldRepo is deletionRepo opened again over a faulty view of its
+// store, with one snapshot.
 func heldRepo(t *testing.T) (*Repository, *memory.Store, *faulty.Store, string) {
 	t.Helper()
 	ctx := context.Background()
-	clock := storetest.NewClock(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))
-	mem := memory.New(clock.Now)
+	_, mem, clock := deletionRepo(t)
 	st := faulty.New(mem)
-	if _, err := Init(ctx, st, pass("pw"), InitOptions{
-		Retention: PolicyFor("", 2*time.Hour),
-		Deletion:  NewDeletionSettings(time.Hour, time.Minute, true),
-		Now:       clock.Now(),
-	}); err != nil {
-		t.Fatal(err)
-	}
 	r, err := Open(ctx, st, pass("pw"), Options{Clock: clock.Now})
 	if err != nil {
 		t.Fatal(err)

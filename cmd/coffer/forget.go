@@ -179,13 +179,9 @@ func (o *forgetOptions) run(cmd *cobra.Command, f *repoFlags, r *repo.Repository
 	var plan *forget.Plan
 	note := "coffer forget " + o.policy.String()
 	if len(args) > 0 {
-		ids := make([]string, 0, len(args))
-		for _, ref := range args {
-			s, err := r.FindSnapshot(ctx, ref)
-			if err != nil {
-				return usageIfAmbiguous(err)
-			}
-			ids = append(ids, s.ID)
+		ids, err := resolveSnapshots(ctx, r, args)
+		if err != nil {
+			return err
 		}
 		if plan, err = forget.ExplicitPlan(snaps, d, ids); err != nil {
 			if errors.Is(err, forget.ErrHeld) {
@@ -222,10 +218,7 @@ func (o *forgetOptions) run(cmd *cobra.Command, f *repoFlags, r *repo.Repository
 		}
 		out.req = req
 		out.Request = &requestSummary{Key: req.Key, Uploaded: req.Uploaded, Due: req.Due, Snapshots: req.Snapshots}
-		rec := audit.Record{Kind: audit.KindForget, Deletion: &audit.DeletionChange{Object: req.Key, Snapshots: req.Snapshots, Due: req.Due}}
-		if _, err := f.auditLog(r, nil, f.logger()).Append(ctx, rec); err != nil {
-			fmt.Fprintf(cmd.ErrOrStderr(), "coffer: warning: the request is written, its audit record was not: %v\n", err)
-		}
+		f.recordDeletion(cmd, r, audit.KindForget, audit.DeletionChange{Object: req.Key, Snapshots: req.Snapshots, Due: req.Due})
 	}
 	if o.asJSON {
 		return out.write(cmd.OutOrStdout())
@@ -382,17 +375,13 @@ func (o *forgetOptions) runCancel(cmd *cobra.Command, f *repoFlags, r *repo.Repo
 		return fmt.Errorf("nothing to cancel: no pending request names %s ('coffer requests' lists them): %w", strings.Join(args, ", "), objectstore.ErrNotFound)
 	}
 	a := f.author(nil, f.logger())
-	alog := f.auditLog(r, nil, f.logger())
 	var out []cancelJSON
 	for _, c := range todo {
 		key, err := r.CancelDeletion(ctx, a, c.Request, c.Snapshots)
 		if err != nil {
 			return err
 		}
-		rec := audit.Record{Kind: audit.KindCancel, Deletion: &audit.DeletionChange{Object: key, Snapshots: c.Snapshots, Targets: []string{c.Request.Key}}}
-		if _, err := alog.Append(ctx, rec); err != nil {
-			fmt.Fprintf(cmd.ErrOrStderr(), "coffer: warning: the cancellation is written, its audit record was not: %v\n", err)
-		}
+		f.recordDeletion(cmd, r, audit.KindCancel, audit.DeletionChange{Object: key, Snapshots: c.Snapshots, Targets: []string{c.Request.Key}})
 		snaps := c.Snapshots
 		if snaps == nil {
 			snaps = []string{}
@@ -420,4 +409,14 @@ func shortIDs(ids []string) []string {
 		out[i] = id[:min(8, len(id))]
 	}
 	return out
+}
+
+// recordDeletion writes the audit record of a deletion object written
+// already (a request, cancellation, hold or release): a failure is a
+// warning, since the object itself is what counts.
+func (f *repoFlags) recordDeletion(cmd *cobra.Command, r *repo.Repository, kind string, change audit.DeletionChange) {
+	log := f.logger()
+	if _, err := f.auditLog(r, nil, log).Append(cmd.Context(), audit.Record{Kind: kind, Deletion: &change}); err != nil {
+		fmt.Fprintf(cmd.ErrOrStderr(), "coffer: warning: %s is written, its audit record was not: %v\n", change.Object, err)
+	}
 }

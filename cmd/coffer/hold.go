@@ -41,10 +41,7 @@ mistaken prune, not against whoever holds them.`,
 			if err != nil {
 				return err
 			}
-			rec := audit.Record{Kind: audit.KindHold, Deletion: &audit.DeletionChange{Object: h.Key, Snapshots: ids}}
-			if _, err := f.auditLog(r, nil, f.logger()).Append(ctx, rec); err != nil {
-				fmt.Fprintf(cmd.ErrOrStderr(), "coffer: warning: the hold is written, its audit record was not: %v\n", err)
-			}
+			f.recordDeletion(cmd, r, audit.KindHold, audit.DeletionChange{Object: h.Key, Snapshots: ids})
 			fmt.Fprintf(cmd.OutOrStdout(), "held %s (%s): forget refuses them and prune keeps them until 'coffer release'\n",
 				count(len(ids), "snapshot"), h.Key)
 			reportLegalHolds(cmd.OutOrStdout(), cmd.ErrOrStderr(), legal, "placed")
@@ -77,12 +74,8 @@ once no hold covers them.`,
 			if errors.Is(err, repo.ErrNotHeld) {
 				return usageError{fmt.Errorf("%w: %s ('coffer requests' and 'coffer audit' show the holds)", err, strings.Join(args, ", "))}
 			}
-			alog := f.auditLog(r, nil, f.logger())
 			for _, rel := range released {
-				rec := audit.Record{Kind: audit.KindRelease, Deletion: &audit.DeletionChange{Object: rel.Key, Snapshots: rel.Snapshots, Targets: []string{rel.Hold}}}
-				if _, aerr := alog.Append(ctx, rec); aerr != nil {
-					fmt.Fprintf(cmd.ErrOrStderr(), "coffer: warning: the release is written, its audit record was not: %v\n", aerr)
-				}
+				f.recordDeletion(cmd, r, audit.KindRelease, audit.DeletionChange{Object: rel.Key, Snapshots: rel.Snapshots, Targets: []string{rel.Hold}})
 				fmt.Fprintf(cmd.OutOrStdout(), "released %s from %s: %s\n", count(len(rel.Snapshots), "snapshot"), rel.Hold, rel.Key)
 			}
 			if err != nil {
