@@ -1,0 +1,238 @@
+package repo
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"coffer/cipher"
+	"coffer/objectstore"
+)
+
+// What package check needs to judge a repository from the outside: the
+// packs as listed, the index's locations, a pack read whole and verified,
+// and the key slots judged. Nothing here writes.
+
+// PackPrefix is the prefix under which packs are stored.
+const PackPrefix = dataPrefix
+
+// PackInfo is one pack as the store lists it, at its first version.
+type PackInfo struct {
+	ID       PackID
+	Key      string
+	Size     int64
+	Modified time.Time // the store's upload time
+}
+
+// listPacks lists data/ once, at first versions (recording the tampering
+// met), and returns every pack with a coffer pack name; any other name is
+// recorded as damage and left out.
+func (r *Repository) listPacks(ctx context.Context) ([]PackInfo, error) {
+	var out []PackInfo
+	err := r.store.List(ctx, dataPrefix, func(i objectstore.Info) error {
+		b, ok := parseHexName(dataPrefix, i.Key, 16)
+		var id PackID
+		copy(id[:], b)
+		if !ok || i.Key != id.key() {
+			r.skip(i.Key, "not a coffer pack name, ignored", nil)
+			return nil
+		}
+		out = append(out, PackInfo{ID: id, Key: i.Key, Size: i.Size, Modified: i.Modified})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list packs: %w", err)
+	}
+	return out, nil
+}
+
+// Packs lists every pack in the store, one listing of data/. Later
+// versions and delete markers met are recorded (Tampering), names that
+// are not coffer's recorded as Damage.
+func (r *Repository) Packs(ctx context.Context) ([]PackInfo, error) { return r.listPacks(ctx) }
+
+// BlockLocation is one place an index names for a block.
+type BlockLocation struct {
+	Block cipher.ID
+	Type  BlockType
+	Pack  PackID
+	Off   uint32
+	Len   uint32
+	// Index is the key of the index object that named it; "" when this
+	// process learnt it from a pack's trailer (an index was damaged and
+	// rebuilt, see Open).
+	Index string
+}
+
+func (r *Repository) blockLocation(id cipher.ID, l location) BlockLocation {
+	return BlockLocation{Block: id, Type: l.Type, Pack: l.Pack, Off: l.Off, Len: l.Len, Index: r.index.sourceName(l.src)}
+}
+
+// Locations returns every location the loaded indexes name, each block's
+// in the order reads try them.
+func (r *Repository) Locations() []BlockLocation {
+	r.index.mu.RLock()
+	type loc struct {
+		id cipher.ID
+		l  location
+	}
+	all := make([]loc, 0, len(r.index.blocks))
+	for id, l := range r.index.blocks {
+		all = append(all, loc{id, l})
+		for _, m := range r.index.more[id] {
+			all = append(all, loc{id, m})
+		}
+	}
+	r.index.mu.RUnlock()
+	out := make([]BlockLocation, len(all))
+	for i, a := range all {
+		out[i] = r.blockLocation(a.id, a.l) // sourceName takes the lock itself
+	}
+	return out
+}
+
+// Located reports whether any index names a location for block id.
+func (r *Repository) Located(id cipher.ID) bool { return r.index.has(id) }
+
+// PackTrailer reads pack p's trailer and returns the blocks it lists.
+// A damaged trailer is an error wrapping ErrCorrupt (or the store's
+// sentinel for a pack gone or short); a failing store is its own error.
+func (r *Repository) PackTrailer(ctx context.Context, p PackInfo) ([]BlockLocation, error) {
+	entries, err := r.readTrailer(ctx, objectstore.Info{Key: p.Key, Size: p.Size})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]BlockLocation, len(entries))
+	for i, e := range entries {
+		out[i] = BlockLocation{Block: e.ID, Type: e.Loc.Type, Pack: e.Loc.Pack, Off: e.Loc.Off, Len: e.Loc.Len}
+	}
+	return out, nil
+}
+
+// IsDamage reports whether err says an object is bad (corrupt, forged,
+// missing, short), not that the store failed or the caller gave up.
+func IsDamage(err error) bool { return isDamage(err) }
+
+// PackCheck is what VerifyPack found in one pack.
+type PackCheck struct {
+	Blocks int   // blocks that opened and whose keyed MAC is their ID
+	Bytes  int64 // bytes read
+	// Trailer is nil if the pack's trailer opens and lists exactly the
+	// blocks the indexes name in it; else what is wrong with it.
+	Trailer error
+	Bad     []BadLocation // locations whose bytes failed, each also in BadLocations
+}
+
+// VerifyPack reads pack p whole, at its first version, and checks its
+// sealed trailer and every block the indexes name in it (blocks): each
+// must open under the key and its keyed MAC must be its ID. Failures are
+// reported in the result (and in BadLocations, as a read's are); err is
+// only a failing store or a pack that cannot be read at all (gone, short:
+// damage, see IsDamage). Memory: one pack, plus one block at a time.
+func (r *Repository) VerifyPack(ctx context.Context, p PackInfo, blocks []BlockLocation) (PackCheck, error) {
+	var res PackCheck
+	data, err := r.store.GetRange(ctx, p.Key, 0, p.Size)
+	if err != nil && r.retryAtFirst(ctx, p.ID, err) {
+		data, err = r.store.GetRange(ctx, p.Key, 0, p.Size)
+	}
+	if err != nil {
+		return res, fmt.Errorf("pack %s: %w", p.Key, err)
+	}
+	res.Bytes = int64(len(data))
+	res.Trailer = r.checkTrailer(p, data, blocks)
+	buf := make([]byte, 0, 1<<20)
+	for _, b := range blocks {
+		loc := location{Pack: b.Pack, Off: b.Off, Len: b.Len, Type: b.Type}
+		end := int64(b.Off) + int64(b.Len)
+		if end > int64(len(data)) {
+			err = fmt.Errorf("block %s in pack %s: %w: ends at %d, the pack has %d bytes", b.Block, p.ID, objectstore.ErrInvalidRange, end, len(data))
+		} else {
+			buf = append(buf[:0], data[b.Off:end]...) // openVerified decrypts in place
+			_, err = r.openVerified(buf, b.Type, b.Block)
+		}
+		if err != nil {
+			r.reportBad(b.Block, loc, err)
+			bad := BadLocation{Block: b.Block, Pack: b.Pack, Off: b.Off, Len: b.Len, Index: b.Index,
+				Forged: errors.Is(err, ErrForged), Reason: err.Error()}
+			res.Bad = append(res.Bad, bad)
+			continue
+		}
+		res.Blocks++
+	}
+	return res, nil
+}
+
+// checkTrailer opens the trailer at the end of the pack data and checks
+// that it lists every block the indexes name in the pack, at the same
+// place.
+func (r *Repository) checkTrailer(p PackInfo, data []byte, blocks []BlockLocation) error {
+	if len(data) < 4 {
+		return fmt.Errorf("%w: %d bytes, no trailer", ErrCorrupt, len(data))
+	}
+	n := int(binary.BigEndian.Uint32(data[len(data)-4:]))
+	if n < 40 || n > len(data)-4 {
+		return fmt.Errorf("%w: trailer of %d bytes in %d", ErrCorrupt, n, len(data))
+	}
+	body := len(data) - 4 - n
+	entries, err := r.openTrailer(p.Key, bytes.Clone(data[body:len(data)-4]), int64(body))
+	if err != nil {
+		return err
+	}
+	listed := make(map[indexEntry]bool, len(entries))
+	for _, e := range entries {
+		e.Loc.src = srcLocal
+		listed[e] = true
+	}
+	for _, b := range blocks {
+		e := indexEntry{ID: b.Block, Loc: location{Pack: b.Pack, Off: b.Off, Len: b.Len, Type: b.Type}}
+		if !listed[e] {
+			return fmt.Errorf("%w: the trailer does not list block %s at %d+%d, which %s names", ErrCorrupt, b.Block, b.Off, b.Len, orThisProcess(b.Index))
+		}
+	}
+	return nil
+}
+
+func orThisProcess(index string) string {
+	if index == "" {
+		return "a pack trailer read by this process"
+	}
+	return index
+}
+
+// CheckConfig reads the config object again and opens its sealed
+// settings with the key: nil if it is whole and the one this repository
+// was opened with.
+func (r *Repository) CheckConfig(ctx context.Context) error {
+	c, err := readConfig(ctx, r.store)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(c.ID, r.id) {
+		return fmt.Errorf("config: %w: the repository ID changed since it was opened", ErrCorrupt)
+	}
+	_, err = openParams(r.keys, c)
+	return err
+}
+
+// CheckSlots reads every key slot and revocation and judges them: the
+// slots with their state, and one Damage for each slot that is
+// unreadable or does not parse and each revocation that is unreadable or
+// not honoured. err is a store that failed.
+func (r *Repository) CheckSlots(ctx context.Context) ([]SlotInfo, []Damage, error) {
+	slots, skipped, err := readSlots(ctx, r.store)
+	if err != nil {
+		return nil, nil, err
+	}
+	j, err := judgeStored(ctx, r.store, r.keys, r.id, slots)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make([]SlotInfo, 0, len(slots))
+	for _, s := range slots {
+		out = append(out, SlotInfo{ID: s.id, Kind: s.slot.Kind(), Revoked: j.revoked[s.id], Unhonoured: j.unhonoured[s.id]})
+	}
+	return out, append(skipped, j.notes...), nil
+}
