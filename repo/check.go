@@ -217,22 +217,31 @@ func (r *Repository) CheckConfig(ctx context.Context) error {
 	return err
 }
 
-// CheckSlots reads every key slot and revocation and judges them: the
-// slots with their state, and one Damage for each slot that is
-// unreadable or does not parse and each revocation that is unreadable or
-// not honoured. err is a store that failed.
-func (r *Repository) CheckSlots(ctx context.Context) ([]SlotInfo, []Damage, error) {
-	slots, skipped, err := readSlots(ctx, r.store)
+// CheckSlots reads every key slot and revocation and judges them. It
+// returns the slots with their state; damaged, one Damage for each slot
+// that is unreadable or does not parse and each revocation that is
+// unreadable; and notes, one for each revocation not honoured. err is a
+// store that failed.
+func (r *Repository) CheckSlots(ctx context.Context) (slots []SlotInfo, damaged, notes []Damage, err error) {
+	loaded, skipped, err := readSlots(ctx, r.store)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	j, err := judgeStored(ctx, r.store, r.keys, r.id, slots)
+	listed, err := listRevocations(ctx, r.store)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	out := make([]SlotInfo, 0, len(slots))
-	for _, s := range slots {
-		out = append(out, SlotInfo{ID: s.id, Kind: s.slot.Kind(), Revoked: j.revoked[s.id], Unhonoured: j.unhonoured[s.id]})
+	revs, badRevs, err := readRevocations(ctx, r.store, r.keys, r.id, listed)
+	if err != nil {
+		return nil, nil, nil, err
 	}
-	return out, append(skipped, j.notes...), nil
+	j := judge(loaded, revs)
+	slots = make([]SlotInfo, 0, len(loaded))
+	for _, s := range loaded {
+		slots = append(slots, SlotInfo{ID: s.id, Kind: s.slot.Kind(), Revoked: j.revoked[s.id], Unhonoured: j.unhonoured[s.id]})
+	}
+	return slots, append(skipped, badRevs...), j.notes, nil
 }
+
+// Key is the pack's object key in the store.
+func (p PackID) Key() string { return p.key() }

@@ -167,7 +167,7 @@ func unlockSlot(ctx context.Context, st objectstore.Store, secret Secret, repoID
 
 // Slots lists the repository's key slots, each with its revocation state.
 func (r *Repository) Slots(ctx context.Context) ([]SlotInfo, error) {
-	slots, _, err := r.CheckSlots(ctx)
+	slots, _, _, err := r.CheckSlots(ctx)
 	return slots, err
 }
 
