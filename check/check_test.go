@@ -38,7 +38,7 @@ func newFixture(t *testing.T) *fixture {
 	f := &fixture{st: st, files: map[string][]repo.BlockRef{}}
 	r := f.open(t)
 	for i := range 2 {
-		top := writeFile(t, r, uint64(1), 300<<10)  // the same in both
+		top := writeFile(t, r, uint64(1), 300<<10)    // the same in both
 		sub := writeFile(t, r, uint64(10+i), 200<<10) // changes
 		subID, err := r.SaveTree(ctx, &repo.Tree{Nodes: []repo.Node{fileNode("b", sub)}})
 		if err != nil {
