@@ -27,6 +27,7 @@ const (
 	exitNoRepo      = 4 // no repository, snapshot or mount at that place
 	exitUnreachable = 5 // the store could not be reached or refused us; no credentials; TLS
 	exitExists      = 6 // init on a location that already holds data
+	exitIncomplete  = 7 // check found problems; restore could not restore everything
 )
 
 const exitCodesHelp = `Exit codes:
@@ -39,7 +40,8 @@ const exitCodesHelp = `Exit codes:
   4  no repository, snapshot or mount at that place
   5  the store could not be reached, or refused the request (also: no
      usable AWS credentials, a TLS certificate that does not verify)
-  6  init refused: the location already holds data`
+  6  init refused: the location already holds data
+  7  check found problems`
 
 func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
@@ -62,7 +64,7 @@ S3 bucket with an optional prefix (s3://bucket/prefix).
 		return usageError{fmt.Errorf("%w ('%s --help' lists the flags)", err, c.CommandPath())}
 	})
 	root.AddCommand(newInitCmd(), newMountCmd(), newSnapshotCmd(), newSnapshotsCmd(),
-		newUmountCmd(), newKeyCmd(), newVersionCmd(), newPolicyCmd(), newDoctorCmd(), newAuditCmd())
+		newUmountCmd(), newKeyCmd(), newVersionCmd(), newPolicyCmd(), newDoctorCmd(), newAuditCmd(), newCheckCmd())
 	root.Version = version
 	root.SetVersionTemplate(versionLine() + "\n")
 	// Declared here so cobra adds no -v shorthand: -v is --verbose elsewhere.
@@ -141,6 +143,8 @@ func exitCode(err error) int {
 		return exitUnreachable
 	case isExists(err):
 		return exitExists
+	case errors.Is(err, errProblems):
+		return exitIncomplete
 	}
 	return exitError
 }
