@@ -21,6 +21,9 @@ func (c *checker) snapshots(ctx context.Context) error {
 		return err
 	}
 	c.rep.Snapshots = len(snaps)
+	if _, err := c.r.PreloadTrees(ctx); err != nil {
+		return err
+	}
 	c.used = make(map[cipher.ID]bool)
 	names := repo.NameSnapshots(snaps)
 	w := c.r.NewWalker()

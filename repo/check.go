@@ -2,11 +2,16 @@ package repo
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
+	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"coffer/cipher"
 	"coffer/objectstore"
@@ -245,3 +250,76 @@ func (r *Repository) CheckSlots(ctx context.Context) (slots []SlotInfo, damaged,
 
 // Key is the pack's object key in the store.
 func (p PackID) Key() string { return p.key() }
+
+// preloadGap is the most bytes between two tree blocks of a pack that
+// PreloadTrees reads through rather than split the range: a request
+// costs more than that much transfer. preloadSpan bounds one range, so
+// the reads in flight hold at most 8 of them.
+const (
+	preloadGap  = 256 << 10
+	preloadSpan = 4 << 20
+)
+
+// PreloadTrees reads the tree blocks the indexes name into the block
+// cache, verified: one ranged GET per run of them in a pack, several
+// packs at once, up to half the cache. Trees are written together at
+// each snapshot, so a run holds many; a walk that follows (check's,
+// prune's) then reads no tree from the store one request at a time.
+// Blocks that fail to read or verify are left out: the walk reads them
+// itself and reports them. It returns how many trees it loaded; err is
+// only ctx.
+func (r *Repository) PreloadTrees(ctx context.Context) (int, error) {
+	byPack := map[PackID][]indexEntry{}
+	var total int64
+	r.index.mu.RLock()
+	for id, l := range r.index.blocks {
+		if l.Type == TreeBlock && total < r.opts.CacheBytes/2 {
+			byPack[l.Pack] = append(byPack[l.Pack], indexEntry{ID: id, Loc: l})
+			total += int64(l.Len)
+		}
+	}
+	r.index.mu.RUnlock()
+	var loaded atomic.Int64
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for _, run := range treeRuns(byPack) {
+		g.Go(func() error {
+			first, last := run[0].Loc, run[len(run)-1].Loc
+			data, err := r.store.GetRange(gctx, first.Pack.key(), int64(first.Off), int64(last.Off+last.Len-first.Off))
+			if err != nil {
+				r.log.Debug("preload trees: a range failed; the walk reads them one by one", "pack", first.Pack.String(), "err", err)
+				return gctx.Err()
+			}
+			for _, e := range run {
+				off := e.Loc.Off - first.Off
+				plain, err := r.openVerified(bytes.Clone(data[off:off+e.Loc.Len]), TreeBlock, e.ID)
+				if err == nil {
+					r.blocks.Add(e.ID, plain)
+					loaded.Add(1)
+				}
+			}
+			return nil
+		})
+	}
+	err := g.Wait()
+	return int(loaded.Load()), err
+}
+
+// treeRuns splits each pack's tree blocks, by offset, into runs with gaps
+// of at most preloadGap between them, each spanning at most preloadSpan
+// (or one block).
+func treeRuns(byPack map[PackID][]indexEntry) [][]indexEntry {
+	var runs [][]indexEntry
+	for _, es := range byPack {
+		slices.SortFunc(es, func(a, b indexEntry) int { return cmp.Compare(a.Loc.Off, b.Loc.Off) })
+		start := 0
+		for i := 1; i <= len(es); i++ {
+			if i == len(es) || es[i].Loc.Off > es[i-1].Loc.Off+es[i-1].Loc.Len+preloadGap ||
+				es[i].Loc.Off+es[i].Loc.Len-es[start].Loc.Off > preloadSpan {
+				runs = append(runs, es[start:i])
+				start = i
+			}
+		}
+	}
+	return runs
+}
