@@ -405,3 +405,31 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// TestCorruptTree: a tree block whose bytes changed in place is named,
+// with the snapshot and directory, without read-data.
+func TestCorruptTree(t *testing.T) {
+	f := newFixture(t)
+	r := f.open(t)
+	snaps, err := r.Snapshots(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := snaps[1].Tree
+	var loc repo.BlockLocation
+	for _, l := range r.Locations() {
+		if l.Block == root {
+			loc = l
+		}
+	}
+	data, err := f.st.Get(context.Background(), loc.Pack.Key())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[loc.Off+loc.Len/2] ^= 1
+	replaceKey(t, f.st, loc.Pack.Key(), data)
+	rep := f.check(t, Options{})
+	if !has(rep.Errors, KindTree, snaps[1].ID+") /:", root.String()) || !has(rep.Errors, KindBadBlock, root.String()) {
+		t.Fatalf("the corrupt root tree is not named: %v", rep.Errors)
+	}
+}
