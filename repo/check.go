@@ -136,7 +136,7 @@ type PackCheck struct {
 // must open under the key and its keyed MAC must be its ID. Failures are
 // reported in the result (and in BadLocations, as a read's are); err is
 // only a failing store or a pack that cannot be read at all (gone, short:
-// damage, see IsDamage). Memory: one pack, plus one block at a time.
+// damage, see IsDamage). Memory: one pack.
 func (r *Repository) VerifyPack(ctx context.Context, p PackInfo, blocks []BlockLocation) (PackCheck, error) {
 	var res PackCheck
 	data, err := r.store.GetRange(ctx, p.Key, 0, p.Size)
@@ -148,15 +148,23 @@ func (r *Repository) VerifyPack(ctx context.Context, p PackInfo, blocks []BlockL
 	}
 	res.Bytes = int64(len(data))
 	res.Trailer = r.checkTrailer(p, data, blocks)
-	buf := make([]byte, 0, 1<<20)
+	// openVerified decrypts in place, so blocks are opened in offset
+	// order in the pack's own buffer, and only a block that overlaps one
+	// opened before (which coffer never writes) is copied first.
+	blocks = slices.Clone(blocks)
+	slices.SortFunc(blocks, func(a, b BlockLocation) int { return cmp.Compare(a.Off, b.Off) })
+	var opened int64 // the end of the bytes decrypted so far
 	for _, b := range blocks {
 		loc := location{Pack: b.Pack, Off: b.Off, Len: b.Len, Type: b.Type}
 		end := int64(b.Off) + int64(b.Len)
-		if end > int64(len(data)) {
+		switch {
+		case end > int64(len(data)):
 			err = fmt.Errorf("block %s in pack %s: %w: ends at %d, the pack has %d bytes", b.Block, p.ID, objectstore.ErrInvalidRange, end, len(data))
-		} else {
-			buf = append(buf[:0], data[b.Off:end]...) // openVerified decrypts in place
-			_, err = r.openVerified(buf, b.Type, b.Block)
+		case int64(b.Off) < opened:
+			_, err = r.openVerified(bytes.Clone(data[b.Off:end]), b.Type, b.Block)
+		default:
+			_, err = r.openVerified(data[b.Off:end], b.Type, b.Block)
+			opened = end
 		}
 		if err != nil {
 			r.reportBad(b.Block, loc, err)
