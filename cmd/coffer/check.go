@@ -1,21 +1,18 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
 	"coffer/check"
+	"coffer/progress"
 	"coffer/repo"
 )
 
-// errProblems: check found problems; exit 7.
-var errProblems = errors.New("the check found problems")
-
 func newCheckCmd() *cobra.Command {
 	var f repoFlags
-	var asJSON, readData bool
+	var asJSON, readData, quiet bool
 	var subset string
 	c := &cobra.Command{
 		Use:   "check --repo URL [--read-data | --read-data-subset N% | n/t] [--json]",
@@ -32,7 +29,8 @@ located; that the audit chain is whole and names every snapshot. It lists
 leftovers (packs no snapshot references, unindexed packs) and tampering
 (later versions and delete markers, which reads ignore) as warnings.
 
---read-data also reads every pack whole and authenticates every block in it
+--read-data also reads every pack whole (several at once, with a progress
+bar on a terminal) and authenticates every block in it
 and its pack trailer: the only way to find bit rot before a restore does.
 --read-data-subset reads part of them, as restic does: "n/t" reads group n
 of t (packs by the first byte of their ID; running 1/t to t/t reads each
@@ -42,7 +40,13 @@ Exit status: 0 no errors (warnings allowed), 7 errors found, 4 no
 repository, 5 the store could not be reached.`,
 		Args: cobra.NoArgs,
 		RunE: f.withRepo(func(cmd *cobra.Command, args []string, r *repo.Repository) error {
-			o := check.Options{ReadData: readData || subset != ""}
+			progress.Quiet = progress.Quiet || quiet
+			o := check.Options{
+				ReadData: readData || subset != "",
+				Progress: func(packs, bytes int64) check.Progress {
+					return progress.New(cmd.ErrOrStderr(), "check: reading packs", bytes, packs)
+				},
+			}
 			if subset != "" {
 				s, err := check.ParseSubset(subset)
 				if err != nil {
@@ -64,7 +68,7 @@ repository, 5 the store could not be reached.`,
 				return err
 			}
 			if !rep.OK() {
-				return fmt.Errorf("%w: %d errors (listed above)", errProblems, len(rep.Errors))
+				return incompleteError{fmt.Errorf("the check found %d errors (listed above)", len(rep.Errors))}
 			}
 			return nil
 		}),
@@ -72,6 +76,7 @@ repository, 5 the store could not be reached.`,
 	f.register(c)
 	c.Flags().BoolVar(&asJSON, "json", false, "print the report as one JSON object")
 	c.Flags().BoolVar(&readData, "read-data", false, "also read every pack and authenticate every block")
+	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "draw no progress bar (one is drawn for --read-data on a terminal only)")
 	c.Flags().StringVar(&subset, "read-data-subset", "", `read and authenticate part of the packs: "n/t" (group n of t) or "P%"`)
 	return c
 }
