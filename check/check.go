@@ -47,7 +47,7 @@ func Run(ctx context.Context, r *repo.Repository, o Options) (*Report, error) {
 	}
 	c := &checker{r: r, o: o, rep: &Report{Errors: []Finding{}, Warnings: []Finding{}}}
 	steps := []func(context.Context) error{
-		c.config, c.keySlots, c.packs, c.snapshots, c.unused, c.audit, c.duplicates, c.readData, c.tampering, c.damage,
+		c.config, c.keySlots, c.packs, c.snapshots, c.unused, c.audit, c.deletions, c.duplicates, c.readData, c.tampering, c.damage,
 	}
 	for _, step := range steps {
 		if err := step(ctx); err != nil {
@@ -135,8 +135,8 @@ func (c *checker) duplicates(ctx context.Context) error {
 
 func (c *checker) tampering(ctx context.Context) error {
 	var prefixes []string // data/ was listed already, by step packs
-	for _, p := range repo.TamperPrefixes {
-		if p != repo.PackPrefix {
+	for _, p := range append(slices.Clone(repo.TamperPrefixes), repo.DeletionPrefixes...) {
+		if p != repo.PackPrefix && !slices.Contains(prefixes, p) {
 			prefixes = append(prefixes, p)
 		}
 	}

@@ -433,3 +433,31 @@ func TestCorruptTree(t *testing.T) {
 		t.Fatalf("the corrupt root tree is not named: %v", rep.Errors)
 	}
 }
+
+// TestPendingDeletionIsLoud: a snapshot with a pending deletion request
+// is a warning naming it and the request; a cancelled one is not.
+func TestPendingDeletionIsLoud(t *testing.T) {
+	f := newFixture(t)
+	r := f.open(t)
+	ctx := context.Background()
+	snaps, err := r.Snapshots(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := repo.Author{Source: "src", Host: "h"}
+	req, err := r.RequestDeletion(ctx, a, []string{snaps[0].ID, snaps[1].ID}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.CancelDeletion(ctx, a, req, []string{snaps[1].ID}); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	rep := f.check(t, Options{})
+	if !rep.OK() || !has(rep.Warnings, KindDeletion, snaps[0].ID, req.Key, "due") {
+		t.Fatalf("the pending request is not a warning: errors %v, warnings %v", rep.Errors, rep.Warnings)
+	}
+	if has(rep.Warnings, KindDeletion, snaps[1].ID) {
+		t.Fatalf("a cancelled request is warned of: %v", rep.Warnings)
+	}
+}

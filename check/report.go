@@ -21,6 +21,7 @@ const (
 	KindAudit         = "audit"          // the audit chain is broken, or holds planted objects
 	KindTamper        = "tampering"      // a later version or delete marker on a key coffer reads
 	KindDamage        = "damage"         // an object skipped as damaged or not coffer's
+	KindDeletion      = "deletion"       // a snapshot with a pending deletion request
 )
 
 // Finding is one thing check found: what, which object, what to do.
