@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
@@ -58,13 +59,7 @@ repository, 5 the store could not be reached.`,
 			if err != nil {
 				return err
 			}
-			out := cmd.OutOrStdout()
-			if asJSON {
-				err = rep.WriteJSON(out)
-			} else {
-				err = rep.WriteText(out)
-			}
-			if err != nil {
+			if err := printReport(cmd.OutOrStdout(), rep, asJSON); err != nil {
 				return err
 			}
 			if !rep.OK() {
@@ -79,4 +74,19 @@ repository, 5 the store could not be reached.`,
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "draw no progress bar (one is drawn for --read-data on a terminal only)")
 	c.Flags().StringVar(&subset, "read-data-subset", "", `read and authenticate part of the packs: "n/t" (group n of t) or "P%"`)
 	return c
+}
+
+// report is a result that prints as text for people or JSON for scripts:
+// doctor's and check's.
+type report interface {
+	WriteText(io.Writer) error
+	WriteJSON(io.Writer) error
+}
+
+// printReport prints rep to w, as JSON if asJSON.
+func printReport(w io.Writer, rep report, asJSON bool) error {
+	if asJSON {
+		return rep.WriteJSON(w)
+	}
+	return rep.WriteText(w)
 }
