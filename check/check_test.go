@@ -461,3 +461,25 @@ func TestPendingDeletionIsLoud(t *testing.T) {
 		t.Fatalf("a cancelled request is warned of: %v", rep.Warnings)
 	}
 }
+
+// TestSharedTreesWalkedOnce: snapshots that share trees cost one read of
+// each distinct tree, not one per snapshot.
+func TestSharedTreesWalkedOnce(t *testing.T) {
+	f := newFixture(t)
+	r := f.open(t)
+	ctx := context.Background()
+	snaps, err := r.Snapshots(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if err := r.SaveSnapshot(ctx, &repo.Snapshot{Time: time.Now(), Host: "h", Tree: snaps[1].Tree}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.Close()
+	rep := f.check(t, Options{SkipAudit: true})
+	if !rep.OK() || rep.Snapshots != 5 || rep.Trees != 4 {
+		t.Fatalf("5 snapshots of 4 distinct trees: walked %d trees for %d snapshots; errors %v", rep.Trees, rep.Snapshots, rep.Errors)
+	}
+}

@@ -125,8 +125,8 @@ func IsDamage(err error) bool { return isDamage(err) }
 type PackCheck struct {
 	Blocks int   // blocks that opened and whose keyed MAC is their ID
 	Bytes  int64 // bytes read
-	// Trailer is nil if the pack's trailer opens and lists exactly the
-	// blocks the indexes name in it; else what is wrong with it.
+	// Trailer is nil if the pack's trailer opens and lists every block
+	// the indexes name in it, at the same place; else what is wrong.
 	Trailer error
 	Bad     []BadLocation // locations whose bytes failed, each also in BadLocations
 }
