@@ -121,6 +121,11 @@ func (r *Repository) PackTrailer(ctx context.Context, p PackInfo) ([]BlockLocati
 // missing, short), not that the store failed or the caller gave up.
 func IsDamage(err error) bool { return isDamage(err) }
 
+// maxPackRead bounds the pack VerifyPack reads whole, so its memory is
+// bounded: coffer fills packs to Options.PackSize (16 MiB by default)
+// plus at most one block.
+const maxPackRead = 64 << 20
+
 // PackCheck is what VerifyPack found in one pack.
 type PackCheck struct {
 	Blocks int   // blocks that opened and whose keyed MAC is their ID
@@ -139,6 +144,9 @@ type PackCheck struct {
 // damage, see IsDamage). Memory: one pack.
 func (r *Repository) VerifyPack(ctx context.Context, p PackInfo, blocks []BlockLocation) (PackCheck, error) {
 	var res PackCheck
+	if p.Size > maxPackRead {
+		return res, fmt.Errorf("pack %s: %w: %d bytes, more than coffer writes in a pack (%d at most), not read", p.Key, ErrCorrupt, p.Size, maxPackRead)
+	}
 	data, err := r.store.GetRange(ctx, p.Key, 0, p.Size)
 	if err != nil && r.retryAtFirst(ctx, p.ID, err) {
 		data, err = r.store.GetRange(ctx, p.Key, 0, p.Size)
