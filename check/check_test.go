@@ -483,3 +483,19 @@ func TestSharedTreesWalkedOnce(t *testing.T) {
 		t.Fatalf("5 snapshots of 4 distinct trees: walked %d trees for %d snapshots; errors %v", rep.Trees, rep.Snapshots, rep.Errors)
 	}
 }
+
+// TestRevocationNotHonoured: a revocation that would leave no usable
+// slot is recorded, not honoured: a warning, not an error.
+func TestRevocationNotHonoured(t *testing.T) {
+	f := newFixture(t)
+	r := f.open(t)
+	honoured, err := r.RevokeSlot(context.Background(), r.SlotID(), true)
+	if err != nil || honoured {
+		t.Fatalf("forced revocation of the only slot: honoured %v, %v", honoured, err)
+	}
+	r.Close()
+	rep := f.check(t, Options{})
+	if !rep.OK() || !has(rep.Warnings, KindKeySlot, "revocations/") {
+		t.Fatalf("errors %v, warnings %v", rep.Errors, rep.Warnings)
+	}
+}

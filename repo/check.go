@@ -248,20 +248,15 @@ func (r *Repository) CheckSlots(ctx context.Context) (slots []SlotInfo, damaged,
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	listed, err := listRevocations(ctx, r.store)
+	j, err := judgeStored(ctx, r.store, r.keys, r.id, loaded)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	revs, badRevs, err := readRevocations(ctx, r.store, r.keys, r.id, listed)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	j := judge(loaded, revs)
 	slots = make([]SlotInfo, 0, len(loaded))
 	for _, s := range loaded {
 		slots = append(slots, SlotInfo{ID: s.id, Kind: s.slot.Kind(), Revoked: j.revoked[s.id], Unhonoured: j.unhonoured[s.id]})
 	}
-	return slots, append(skipped, badRevs...), j.notes, nil
+	return slots, append(skipped, j.notes[:j.unreadable]...), j.notes[j.unreadable:], nil
 }
 
 // Key is the pack's object key in the store.
