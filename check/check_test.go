@@ -116,13 +116,43 @@ func (f *fixture) check(t *testing.T, o Options) *Report {
 // packOf is the key of the pack holding block id.
 func (f *fixture) packOf(t *testing.T, id cipher.ID) string {
 	t.Helper()
+	return f.location(t, id).Pack.Key()
+}
+
+// snapshots opens the repository and lists its snapshots.
+func (f *fixture) snapshots(t *testing.T) (*repo.Repository, []*repo.Snapshot) {
+	t.Helper()
+	r := f.open(t)
+	snaps, err := r.Snapshots(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, snaps
+}
+
+// location is where the index puts block id.
+func (f *fixture) location(t *testing.T, id cipher.ID) repo.BlockLocation {
+	t.Helper()
 	for _, l := range f.open(t).Locations() {
 		if l.Block == id {
-			return l.Pack.Key()
+			return l
 		}
 	}
 	t.Fatalf("block %s has no location", id)
-	return ""
+	return repo.BlockLocation{}
+}
+
+// rot flips a bit in the middle of block id's stored bytes, in place.
+func (f *fixture) rot(t *testing.T, id cipher.ID) repo.BlockLocation {
+	t.Helper()
+	loc := f.location(t, id)
+	data, err := f.st.Get(context.Background(), loc.Pack.Key())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[loc.Off+loc.Len/2] ^= 1
+	replaceKey(t, f.st, loc.Pack.Key(), data)
+	return loc
 }
 
 func keys(t *testing.T, st objectstore.Store, prefix string) []string {
@@ -213,19 +243,7 @@ func TestMissingPack(t *testing.T) {
 func TestCorruptBlock(t *testing.T) {
 	f := newFixture(t)
 	id := f.files["/a"][1].ID
-	pack := f.packOf(t, id)
-	var off uint32
-	for _, l := range f.open(t).Locations() {
-		if l.Block == id {
-			off = l.Off
-		}
-	}
-	data, err := f.st.Get(context.Background(), pack)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data[off+40] ^= 1
-	replaceKey(t, f.st, pack, data)
+	pack := f.rot(t, id).Pack.Key()
 	if rep := f.check(t, Options{}); !rep.OK() {
 		t.Fatalf("without read-data nothing reads the block, yet: %v", rep.Errors)
 	}
@@ -289,11 +307,7 @@ func TestIndexNamesMissingPack(t *testing.T) {
 // every snapshot it was in is named.
 func TestMissingTree(t *testing.T) {
 	f := newFixture(t)
-	r := f.open(t)
-	snaps, err := r.Snapshots(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, snaps := f.snapshots(t)
 	pack := f.packOf(t, snaps[1].Tree)
 	deleteKey(t, f.st, pack)
 	rep := f.check(t, Options{})
@@ -410,24 +424,9 @@ func contains(list []string, s string) bool {
 // with the snapshot and directory, without read-data.
 func TestCorruptTree(t *testing.T) {
 	f := newFixture(t)
-	r := f.open(t)
-	snaps, err := r.Snapshots(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, snaps := f.snapshots(t)
 	root := snaps[1].Tree
-	var loc repo.BlockLocation
-	for _, l := range r.Locations() {
-		if l.Block == root {
-			loc = l
-		}
-	}
-	data, err := f.st.Get(context.Background(), loc.Pack.Key())
-	if err != nil {
-		t.Fatal(err)
-	}
-	data[loc.Off+loc.Len/2] ^= 1
-	replaceKey(t, f.st, loc.Pack.Key(), data)
+	f.rot(t, root)
 	rep := f.check(t, Options{})
 	if !has(rep.Errors, KindTree, snaps[1].ID+") /:", root.String()) || !has(rep.Errors, KindBadBlock, root.String()) {
 		t.Fatalf("the corrupt root tree is not named: %v", rep.Errors)
@@ -438,12 +437,8 @@ func TestCorruptTree(t *testing.T) {
 // is a warning naming it and the request; a cancelled one is not.
 func TestPendingDeletionIsLoud(t *testing.T) {
 	f := newFixture(t)
-	r := f.open(t)
+	r, snaps := f.snapshots(t)
 	ctx := context.Background()
-	snaps, err := r.Snapshots(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	a := repo.Author{Source: "src", Host: "h"}
 	req, err := r.RequestDeletion(ctx, a, []string{snaps[0].ID, snaps[1].ID}, "test")
 	if err != nil {
@@ -466,12 +461,8 @@ func TestPendingDeletionIsLoud(t *testing.T) {
 // each distinct tree, not one per snapshot.
 func TestSharedTreesWalkedOnce(t *testing.T) {
 	f := newFixture(t)
-	r := f.open(t)
+	r, snaps := f.snapshots(t)
 	ctx := context.Background()
-	snaps, err := r.Snapshots(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	for range 3 {
 		if err := r.SaveSnapshot(ctx, &repo.Snapshot{Time: time.Now(), Host: "h", Tree: snaps[1].Tree}); err != nil {
 			t.Fatal(err)
