@@ -2,6 +2,7 @@ package check
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"coffer/chunker"
 	"coffer/cipher"
 	"coffer/objectstore"
+	"coffer/objectstore/faulty"
 	"coffer/objectstore/memory"
 	"coffer/repo"
 )
@@ -488,5 +490,38 @@ func TestRevocationNotHonoured(t *testing.T) {
 	rep := f.check(t, Options{})
 	if !rep.OK() || !has(rep.Warnings, KindKeySlot, "revocations/") {
 		t.Fatalf("errors %v, warnings %v", rep.Errors, rep.Warnings)
+	}
+}
+
+// TestOutageIsNotDamage: a store that fails during a check (listing,
+// reading trees, reading packs, reading the audit log) makes Run fail
+// with the store's error; it never reports the objects it could not
+// read as damaged.
+func TestOutageIsNotDamage(t *testing.T) {
+	f := newFixture(t)
+	for _, fault := range []faulty.Fault{
+		{Ops: []faulty.Op{faulty.ListVersions}, Prefix: "data/"},
+		{Ops: []faulty.Op{faulty.GetRange, faulty.GetVersionRange}, Prefix: "data/"},
+		{Ops: []faulty.Op{faulty.GetRange, faulty.GetVersionRange}, Prefix: "data/", Skip: 3},
+		{Ops: []faulty.Op{faulty.Get, faulty.GetVersion}, Prefix: "audit/"},
+		{Ops: []faulty.Op{faulty.ListVersions}, Prefix: "requests/"},
+	} {
+		fs := faulty.New(f.st)
+		r, err := repo.Open(context.Background(), fs, testSecret, repo.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rule := fs.Add(fault)
+		rep, err := Run(context.Background(), r, Options{ReadData: true})
+		r.Close()
+		if rule.Hits() == 0 {
+			t.Errorf("fault %+v: never hit", fault)
+		}
+		if !errors.Is(err, objectstore.ErrUnavailable) {
+			t.Errorf("fault %+v: Run returned %v, want the store's error", fault, err)
+		}
+		if rep != nil && len(rep.Errors) > 0 {
+			t.Errorf("fault %+v: an outage reported as damage: %v", fault, rep.Errors)
+		}
 	}
 }
