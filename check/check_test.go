@@ -525,3 +525,30 @@ func TestOutageIsNotDamage(t *testing.T) {
 		}
 	}
 }
+
+// TestPrunedPackIsAWarning: a pack a prune plan removes, gone while an
+// index still names it (prune interrupted), is a warning; had a
+// snapshot still needed a block only there, that block is an error.
+func TestPrunedPackIsAWarning(t *testing.T) {
+	f := newFixture(t)
+	r := f.open(t)
+	leftover := writeFile(t, r, 96, 100<<10)
+	loc := f.location(t, leftover[0].ID)
+	needed := f.location(t, f.files["/d/b"][0].ID)
+	ctx := context.Background()
+	plan := &repo.PrunePlan{Packs: []repo.PackID{loc.Pack, needed.Pack}, Note: "test"}
+	if err := r.PutPrunePlan(ctx, repo.Author{Source: "src", Host: "h"}, plan); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	deleteKey(t, f.st, loc.Pack.Key())
+	rep := f.check(t, Options{})
+	if !rep.OK() || !has(rep.Warnings, KindMissingPack, loc.Pack.Key(), plan.Key) {
+		t.Fatalf("a pruned pack: errors %v, warnings %v", rep.Errors, rep.Warnings)
+	}
+	deleteKey(t, f.st, needed.Pack.Key())
+	rep = f.check(t, Options{})
+	if !has(rep.Errors, KindMissingBlock, "/d/b") {
+		t.Fatalf("a pruned pack a snapshot still needs: errors %v", rep.Errors)
+	}
+}
