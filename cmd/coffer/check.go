@@ -28,11 +28,12 @@ of an upload whose index was never written); that every snapshot's trees
 read and every block they name (file contents, trees, link tables) is
 located; that the audit chain is whole and names every snapshot. It lists
 leftovers (packs no snapshot references, unindexed packs) and tampering
-(later versions and delete markers, which reads ignore) as warnings.
+(later versions and delete markers, which reads ignore) as warnings, and
+snapshots with a pending deletion request.
 
---read-data also reads every pack whole (several at once, with a progress
-bar on a terminal) and authenticates every block in it
-and its pack trailer: the only way to find bit rot before a restore does.
+--read-data also reads every pack whole (four at once, with a progress bar
+on a terminal) and authenticates every block in it and its trailer: the
+only way to find bit rot before a restore does.
 --read-data-subset reads part of them, as restic does: "n/t" reads group n
 of t (packs by the first byte of their ID; running 1/t to t/t reads each
 pack once), "P%" a random P per cent of the packs.
