@@ -124,6 +124,9 @@ func (s suite) testLegalHold(t *testing.T) {
 	if err := st.DeleteVersion(ctx(t), "lh/k", id); !errors.Is(err, objectstore.ErrRetained) {
 		t.Fatalf("DeleteVersion of a held version = %v, want ErrRetained", err)
 	}
+	if err := st.Delete(ctx(t), "lh/k"); !errors.Is(err, objectstore.ErrRetained) {
+		t.Fatalf("Delete of a held current version = %v, want ErrRetained", err)
+	}
 	mustGetVersion(t, st, "lh/k", id, data)
 	if err := lh.SetLegalHold(ctx(t), "lh/k", id, false); err != nil {
 		t.Fatalf("SetLegalHold off: %v", err)
