@@ -29,8 +29,8 @@ var (
 //
 // S3 answers the DELETE of an unknown version ID with success (the delete
 // is idempotent), so a HEAD of that version comes first to give the
-// contract's ErrNotFound; prune lists before it deletes, so the extra
-// request costs it nothing it would not spend anyway. S3 refuses a locked
+// contract's ErrNotFound (one more request per version, like the legal
+// hold's below; prune deletes few objects beside what it reads). S3 refuses a locked
 // version with 403 AccessDenied (versitygw: ObjectLocked), which alone
 // cannot be told from credentials that may not delete: the version's
 // retention and legal hold, read after a refusal, decide between
