@@ -122,15 +122,17 @@ func deletionState(ctx context.Context, r *repo.Repository) (doctor.Deletion, er
 		}
 	}
 	for _, req := range dels.Requests {
-		var pending []string
+		p := doctor.PendingRequest{Key: req.Key, Due: req.Due, Source: req.Source, Host: req.Host}
 		for _, id := range req.Snapshots {
 			if _, cancelled := req.Cancelled[id]; !cancelled && live[id] {
-				pending = append(pending, id)
+				p.Snapshots = append(p.Snapshots, id)
+				if dels.Held(id) {
+					p.Held++
+				}
 			}
 		}
-		if len(pending) > 0 {
-			d.Pending = append(d.Pending, doctor.PendingRequest{Key: req.Key, Due: req.Due,
-				Snapshots: pending, Source: req.Source, Host: req.Host})
+		if len(p.Snapshots) > 0 {
+			d.Pending = append(d.Pending, p)
 		}
 	}
 	return d, nil
