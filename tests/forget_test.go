@@ -2,6 +2,7 @@ package tests
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -194,7 +195,10 @@ func TestForget(t *testing.T) {
 		}
 
 		// Release, then forget works.
-		r.mustCoffer(t, shortTimeout, args("release", ids[3])...)
+		rel := r.mustCoffer(t, shortTimeout, args("release", ids[3])...)
+		if be.name == "s3" && !strings.Contains(rel.stdout, "S3 legal hold cleared on 1 snapshot object") {
+			t.Errorf("release on S3 cleared no legal hold:\n%s", rel)
+		}
 		if res := r.coffer(t, shortTimeout, args("release", ids[3])...); res.exitCode() != 2 {
 			t.Errorf("release of an unheld snapshot: %v", res)
 		}
@@ -224,4 +228,49 @@ func sorted(ids ...string) []string {
 	ids = slices.Clone(ids)
 	slices.Sort(ids)
 	return ids
+}
+
+// TestForgetForgedTime: a snapshot planted with the key, stamped a year
+// ahead, is judged by its upload time and named in a warning; with
+// --keep-within, every real snapshot of the period stays whatever was
+// planted (restic's documented attack on count-based policies).
+func TestForgetForgedTime(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be *backend) {
+		r := newRepo(t, be, "--deletion-delay", "5s", "--unsafe-short-delays", "--retention", "60s")
+		m := r.mount(t)
+		var real []string
+		for i := range 3 {
+			putFile(t, filepath.Join(m.dir, "f"), []byte(fmt.Sprintf("real %d\n", i)))
+			real = append(real, m.snapshot(t))
+		}
+		m.umount(t)
+
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		intruder := openWithKey(ctx, t, storeOf(t, be), r.keyFile)
+		latest, err := intruder.LoadSnapshot(ctx, real[2])
+		must(t, err)
+		forged := *latest
+		forged.ID, forged.Time, forged.Parent = "", time.Now().AddDate(1, 0, 0), ""
+		must(t, intruder.SaveSnapshot(ctx, &forged))
+		intruder.Close()
+
+		p := r.forgetJSON(t, "--keep-last", "3", "--dry-run")
+		for _, s := range p.Snapshots {
+			if s.ID == real[0] && s.Action != "remove" {
+				t.Errorf("by upload time the oldest real snapshot is the one past --keep-last 3: %s %v", s.Action, s.Reasons)
+			}
+		}
+		res := r.mustCoffer(t, shortTimeout, append([]string{"forget", "--keep-last", "3", "--dry-run"}, r.repoArgs()...)...)
+		warned := strings.Contains(res.stderr, "forged snapshot") && strings.Contains(res.stderr, "--keep-within")
+		if !warned || !strings.Contains(res.stdout, "(time differs!)") {
+			t.Errorf("no forged-time warning:\n%s", res)
+		}
+		p = r.forgetJSON(t, "--keep-last", "3", "--keep-within", "1d", "--dry-run")
+		for _, s := range p.Snapshots {
+			if s.Action != "keep" {
+				t.Errorf("--keep-within 1d does not keep %s: %s", s.ID[:8], s.Action)
+			}
+		}
+	})
 }
