@@ -192,7 +192,7 @@ func (o *forgetOptions) run(cmd *cobra.Command, f *repoFlags, r *repo.Repository
 		note = "coffer forget " + strings.Join(args, " ")
 	} else {
 		if o.host != "" && !hasHost(snaps, o.host) {
-			return fmt.Errorf("--host %s: no snapshot of that host (coffer snapshots lists the hosts)", o.host)
+			return fmt.Errorf("--host %s: snapshot of that host: %w (coffer snapshots lists the hosts)", o.host, objectstore.ErrNotFound)
 		}
 		plan = forget.PolicyPlan(snaps, d, o.policy, o.host)
 	}
@@ -372,7 +372,7 @@ func (o *forgetOptions) runCancel(cmd *cobra.Command, f *repoFlags, r *repo.Repo
 	}
 	todo := forget.Cancellations(d, whole, ids)
 	if len(todo) == 0 {
-		return fmt.Errorf("nothing to cancel: no pending request names %s ('coffer requests' lists them): %w", strings.Join(args, ", "), objectstore.ErrNotFound)
+		return fmt.Errorf("nothing to cancel: pending request naming %s: %w ('coffer requests' lists them)", strings.Join(args, ", "), objectstore.ErrNotFound)
 	}
 	a := f.author(nil, f.logger())
 	var out []cancelJSON
@@ -396,7 +396,7 @@ func (o *forgetOptions) runCancel(cmd *cobra.Command, f *repoFlags, r *repo.Repo
 	for _, c := range out {
 		what := "all of it"
 		if len(c.Snapshots) > 0 {
-			what = fmt.Sprintf("%d snapshots (%s)", len(c.Snapshots), strings.Join(shortIDs(c.Snapshots), ", "))
+			what = fmt.Sprintf("%s (%s)", count(len(c.Snapshots), "snapshot"), strings.Join(shortIDs(c.Snapshots), ", "))
 		}
 		fmt.Fprintf(cmd.OutOrStdout(), "cancelled %s of %s: %s\n", what, c.Request, c.Cancellation)
 	}
