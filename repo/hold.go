@@ -18,7 +18,7 @@ type LegalHolds struct {
 	// Supported: the store has legal holds and the repository object
 	// lock (a legal hold needs both).
 	Supported bool
-	Done      []string         // snapshot IDs whose object's legal hold was placed (hold) or cleared (release)
+	Done      []string         // snapshot IDs whose object's legal hold was placed (hold) or cleared (release; only those set)
 	Failed    map[string]error // snapshot ID → why its legal hold was not placed or cleared
 }
 
@@ -44,7 +44,9 @@ type Released struct {
 // Release writes a release of every hold on snapshots (IDs), one per
 // hold that covers any of them. It then clears the legal hold of each
 // snapshot no hold covers any more (another may have been placed
-// meanwhile). ErrNotHeld if none of them is held.
+// meanwhile). ErrNotHeld if none of them is held; it still clears a
+// legal hold left on one of them by a release whose clearing failed, so
+// releasing again repairs that.
 func (r *Repository) Release(ctx context.Context, a Author, snapshots []string) ([]Released, LegalHolds, error) {
 	d, err := r.Deletions(ctx)
 	if err != nil {
@@ -74,7 +76,8 @@ func (r *Repository) Release(ctx context.Context, a Author, snapshots []string) 
 		}
 	}
 	if len(out) == 0 {
-		return nil, LegalHolds{}, ErrNotHeld
+		free := slices.DeleteFunc(slices.Clone(snapshots), d.Held)
+		return nil, r.setLegalHolds(ctx, free, false), ErrNotHeld
 	}
 	after, err := r.Deletions(ctx)
 	if err != nil {
@@ -102,6 +105,15 @@ func (r *Repository) setLegalHolds(ctx context.Context, snapshots []string, on b
 			var err error
 			if vid, _, err = r.fv.resolve(ctx, key); err != nil {
 				out.Failed[id] = err
+				continue
+			}
+		}
+		if !on {
+			// Clear only what is set, so Done names real changes.
+			if held, err := lh.LegalHold(ctx, key, vid); err != nil {
+				out.Failed[id] = fmt.Errorf("legal hold on %s: %w", key, err)
+				continue
+			} else if !held {
 				continue
 			}
 		}

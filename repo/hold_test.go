@@ -119,3 +119,33 @@ func TestHoldSurvivesLegalHoldFailure(t *testing.T) {
 		t.Fatalf("the hold object was not written: %v", err)
 	}
 }
+
+// TestReleaseAgainClearsALeftLegalHold: a release whose legal-hold
+// clearing failed leaves the snapshot unheld for coffer but held for the
+// store; releasing again clears it, and says so.
+func TestReleaseAgainClearsALeftLegalHold(t *testing.T) {
+	ctx := context.Background()
+	r, mem, st, id := heldRepo(t)
+	me := Author{Source: "0123"}
+	if _, _, err := r.Hold(ctx, me, []string{id}, ""); err != nil {
+		t.Fatal(err)
+	}
+	rule := st.Add(faulty.Fault{Ops: []faulty.Op{faulty.SetLegalHold}, Err: objectstore.ErrUnavailable, Times: 1})
+	_, legal, err := r.Release(ctx, me, []string{id})
+	if err != nil || !errors.Is(legal.Failed[id], objectstore.ErrUnavailable) || rule.Hits() != 1 {
+		t.Fatalf("release with a failing store: %v, %+v", err, legal)
+	}
+	if !firstVersionHeld(t, mem, snapshotPrefix+id) {
+		t.Fatal("the failed clearing cleared the legal hold")
+	}
+	_, legal, err = r.Release(ctx, me, []string{id})
+	if !errors.Is(err, ErrNotHeld) || len(legal.Done) != 1 {
+		t.Fatalf("release again: %v, %+v; want ErrNotHeld and the legal hold cleared", err, legal)
+	}
+	if firstVersionHeld(t, mem, snapshotPrefix+id) {
+		t.Fatal("the legal hold is still on")
+	}
+	if _, legal, _ = r.Release(ctx, me, []string{id}); len(legal.Done) != 0 {
+		t.Fatalf("a third release reports clearing %v", legal.Done)
+	}
+}

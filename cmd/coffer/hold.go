@@ -71,6 +71,10 @@ once no hold covers them.`,
 				return err
 			}
 			released, legal, err := r.Release(ctx, f.author(nil, f.logger()), ids)
+			if errors.Is(err, repo.ErrNotHeld) && len(legal.Done) > 0 {
+				reportLegalHolds(cmd.OutOrStdout(), cmd.ErrOrStderr(), legal, "left by an earlier release cleared")
+				return nil
+			}
 			if errors.Is(err, repo.ErrNotHeld) {
 				return usageError{fmt.Errorf("%w: %s ('coffer requests' and 'coffer audit' show the holds)", err, strings.Join(args, ", "))}
 			}
