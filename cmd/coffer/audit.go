@@ -160,14 +160,14 @@ func printRecords(cmd *cobra.Command, recs []audit.Record, from time.Time, asJSO
 // comes from state, or from the default state directory of the
 // repository when state is nil (--cache-dir off, commands without one).
 func (f *repoFlags) auditLog(r *repo.Repository, state *localstate.Dir, log *slog.Logger) *audit.Log {
-	a := f.author(state, log)
-	return r.AuditLog(a.Source, a.Host, version)
+	host, _ := os.Hostname()
+	return r.AuditLog(f.sourceID(state, log), host, version)
 }
 
-// author is who this server writes as, in the audit log and in deletion
-// objects: its source ID (from state, or the repository's default state
-// directory when state is nil) and its host name.
-func (f *repoFlags) author(state *localstate.Dir, log *slog.Logger) repo.Author {
+// sourceID is this server's source ID, from state or, when state is nil,
+// from the default state directory of the repository; "" (with a
+// warning) if there is none.
+func (f *repoFlags) sourceID(state *localstate.Dir, log *slog.Logger) string {
 	if state == nil {
 		if loc, err := f.location(); err == nil {
 			if root, err := localstate.DefaultRoot(loc); err == nil {
@@ -179,8 +179,7 @@ func (f *repoFlags) author(state *localstate.Dir, log *slog.Logger) repo.Author 
 	if err != nil || src == "" {
 		log.Warn("no source ID for the audit log; records name the host only", "err", err)
 	}
-	host, _ := os.Hostname()
-	return repo.Author{Source: src, Host: host}
+	return src
 }
 
 // secretKind is the kind of key slot s makes: "keyfile" or "passphrase".

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -211,7 +212,7 @@ func (o *forgetOptions) run(cmd *cobra.Command, f *repoFlags, r *repo.Repository
 		out.Warnings = append(out.Warnings, "some snapshots' own times disagree with their upload times: add --keep-within (e.g. 30d) so a count cannot be turned against real snapshots")
 	}
 	if !o.dryRun && len(plan.Remove) > 0 {
-		a := f.author(nil, f.logger())
+		a := f.author()
 		req, err := r.RequestDeletion(ctx, a, plan.Remove, note)
 		if err != nil {
 			return err
@@ -374,7 +375,7 @@ func (o *forgetOptions) runCancel(cmd *cobra.Command, f *repoFlags, r *repo.Repo
 	if len(todo) == 0 {
 		return fmt.Errorf("nothing to cancel: pending request naming %s: %w ('coffer requests' lists them)", strings.Join(args, ", "), objectstore.ErrNotFound)
 	}
-	a := f.author(nil, f.logger())
+	a := f.author()
 	var out []cancelJSON
 	for _, c := range todo {
 		key, err := r.CancelDeletion(ctx, a, c.Request, c.Snapshots)
@@ -419,4 +420,11 @@ func (f *repoFlags) recordDeletion(cmd *cobra.Command, r *repo.Repository, kind 
 	if _, err := f.auditLog(r, nil, log).Append(cmd.Context(), audit.Record{Kind: kind, Deletion: &change}); err != nil {
 		fmt.Fprintf(cmd.ErrOrStderr(), "coffer: warning: %s is written, its audit record was not: %v\n", change.Object, err)
 	}
+}
+
+// author is who this server writes deletion objects as: its source ID
+// and host name, as in its audit records.
+func (f *repoFlags) author() repo.Author {
+	host, _ := os.Hostname()
+	return repo.Author{Source: f.sourceID(nil, f.logger()), Host: host}
 }

@@ -37,7 +37,7 @@ mistaken prune, not against whoever holds them.`,
 			if err != nil {
 				return err
 			}
-			h, legal, err := r.Hold(ctx, f.author(nil, f.logger()), ids, note)
+			h, legal, err := r.Hold(ctx, f.author(), ids, note)
 			if err != nil {
 				return err
 			}
@@ -70,7 +70,7 @@ once no hold covers them.`,
 			if err != nil {
 				return err
 			}
-			released, legal, err := r.Release(ctx, f.author(nil, f.logger()), ids)
+			released, legal, err := r.Release(ctx, f.author(), ids)
 			if errors.Is(err, repo.ErrNotHeld) && len(legal.Done) > 0 {
 				reportLegalHolds(cmd.OutOrStdout(), cmd.ErrOrStderr(), legal, "left by an earlier release cleared")
 				return nil
