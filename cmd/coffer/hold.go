@@ -31,13 +31,8 @@ credentials that place a legal hold can clear it: it guards against a
 mistaken prune, not against whoever holds them.`,
 		Example: `  coffer hold 2026-11-02T03-00-00Z --note "audit 2026"`,
 		Args:    cobra.MinimumNArgs(1),
-		RunE: f.withRepo(func(cmd *cobra.Command, args []string, r *repo.Repository) error {
-			ctx := cmd.Context()
-			ids, err := resolveSnapshots(ctx, r, args)
-			if err != nil {
-				return err
-			}
-			h, legal, err := r.Hold(ctx, f.author(), ids, note)
+		RunE: f.onSnapshots(func(cmd *cobra.Command, args, ids []string, r *repo.Repository) error {
+			h, legal, err := r.Hold(cmd.Context(), f.author(), ids, note)
 			if err != nil {
 				return err
 			}
@@ -64,13 +59,8 @@ forgotten again; a deletion request for them that is due already lets the
 next 'coffer prune' remove them. Their S3 legal holds, if any, are cleared
 once no hold covers them.`,
 		Args: cobra.MinimumNArgs(1),
-		RunE: f.withRepo(func(cmd *cobra.Command, args []string, r *repo.Repository) error {
-			ctx := cmd.Context()
-			ids, err := resolveSnapshots(ctx, r, args)
-			if err != nil {
-				return err
-			}
-			released, legal, err := r.Release(ctx, f.author(), ids)
+		RunE: f.onSnapshots(func(cmd *cobra.Command, args, ids []string, r *repo.Repository) error {
+			released, legal, err := r.Release(cmd.Context(), f.author(), ids)
 			if errors.Is(err, repo.ErrNotHeld) && len(legal.Done) > 0 {
 				reportLegalHolds(cmd.OutOrStdout(), cmd.ErrOrStderr(), legal, "left by an earlier release cleared")
 				return nil
@@ -91,6 +81,18 @@ once no hold covers them.`,
 	}
 	f.register(c)
 	return c
+}
+
+// onSnapshots is withRepo for a command whose arguments are snapshot
+// references: fn gets them resolved to IDs.
+func (f *repoFlags) onSnapshots(fn func(cmd *cobra.Command, args, ids []string, r *repo.Repository) error) func(*cobra.Command, []string) error {
+	return f.withRepo(func(cmd *cobra.Command, args []string, r *repo.Repository) error {
+		ids, err := resolveSnapshots(cmd.Context(), r, args)
+		if err != nil {
+			return err
+		}
+		return fn(cmd, args, ids, r)
+	})
 }
 
 // resolveSnapshots resolves snapshot references to IDs.
