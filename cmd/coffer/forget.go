@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -177,43 +178,17 @@ func (o *forgetOptions) run(cmd *cobra.Command, f *repoFlags, r *repo.Repository
 	if err != nil {
 		return err
 	}
-	var plan *forget.Plan
-	note := "coffer forget " + o.policy.String()
-	if len(args) > 0 {
-		ids, err := resolveSnapshots(ctx, r, args)
-		if err != nil {
-			return err
-		}
-		if plan, err = forget.ExplicitPlan(snaps, d, ids); err != nil {
-			if errors.Is(err, forget.ErrHeld) {
-				return usageError{err}
-			}
-			return err
-		}
-		note = "coffer forget " + strings.Join(args, " ")
-	} else {
-		if o.host != "" && !hasHost(snaps, o.host) {
-			return fmt.Errorf("--host %s: snapshot of that host: %w (coffer snapshots lists the hosts)", o.host, objectstore.ErrNotFound)
-		}
-		plan = forget.PolicyPlan(snaps, d, o.policy, o.host)
+	plan, note, err := o.plan(cmd.Context(), r, snaps, d, args)
+	if err != nil {
+		return err
 	}
-	out := forgetJSON{DryRun: o.dryRun, Delay: duration.Format(r.DeletionDelay()), rows: plan.Rows}
+	out := forgetJSON{DryRun: o.dryRun, Delay: duration.Format(r.DeletionDelay()), rows: plan.Rows,
+		Warnings: o.warnings(plan, len(args) > 0)}
 	if len(args) == 0 {
 		out.Policy = o.policy.String()
 	}
-	var forged bool
-	for _, row := range plan.Rows {
-		if w := row.TimeWarning(); w != "" {
-			out.Warnings = append(out.Warnings, row.Name+": "+w)
-			forged = true
-		}
-	}
-	if forged && o.policy.Within == 0 && len(args) == 0 {
-		out.Warnings = append(out.Warnings, "some snapshots' own times disagree with their upload times: add --keep-within (e.g. 30d) so a count cannot be turned against real snapshots")
-	}
 	if !o.dryRun && len(plan.Remove) > 0 {
-		a := f.author()
-		req, err := r.RequestDeletion(ctx, a, plan.Remove, note)
+		req, err := r.RequestDeletion(ctx, f.author(), plan.Remove, note)
 		if err != nil {
 			return err
 		}
@@ -230,21 +205,63 @@ func (o *forgetOptions) run(cmd *cobra.Command, f *repoFlags, r *repo.Repository
 	if err := printPlan(cmd.OutOrStdout(), plan); err != nil {
 		return err
 	}
-	w := cmd.OutOrStdout()
+	o.printOutcome(cmd.OutOrStdout(), plan, out.req, r.DeletionDelay())
+	return nil
+}
+
+// plan decides what to request: the snapshots args name, or what the
+// policy removes. note is the request's note, the command line.
+func (o *forgetOptions) plan(ctx context.Context, r *repo.Repository, snaps []*repo.Snapshot, d *repo.Deletions, args []string) (*forget.Plan, string, error) {
+	if len(args) > 0 {
+		ids, err := resolveSnapshots(ctx, r, args)
+		if err != nil {
+			return nil, "", err
+		}
+		plan, err := forget.ExplicitPlan(snaps, d, ids)
+		if errors.Is(err, forget.ErrHeld) {
+			return nil, "", usageError{err}
+		}
+		return plan, "coffer forget " + strings.Join(args, " "), err
+	}
+	note := "coffer forget " + o.policy.String()
+	if o.host != "" {
+		if !hasHost(snaps, o.host) {
+			return nil, "", fmt.Errorf("--host %s: snapshot of that host: %w (coffer snapshots lists the hosts)", o.host, objectstore.ErrNotFound)
+		}
+		note += " --host " + o.host
+	}
+	return forget.PolicyPlan(snaps, d, o.policy, o.host), note, nil
+}
+
+// warnings names each snapshot whose own time strays from its upload
+// time, and, for a policy without --keep-within, says what to add.
+func (o *forgetOptions) warnings(plan *forget.Plan, named bool) []string {
+	var out []string
+	for _, row := range plan.Rows {
+		if w := row.TimeWarning(); w != "" {
+			out = append(out, row.Name+": "+w)
+		}
+	}
+	if len(out) > 0 && o.policy.Within == 0 && !named {
+		out = append(out, "some snapshots' own times disagree with their upload times: add --keep-within (e.g. 30d) so a count cannot be turned against real snapshots")
+	}
+	return out
+}
+
+// printOutcome says what was requested (req nil: nothing, or a dry run).
+func (o *forgetOptions) printOutcome(w io.Writer, plan *forget.Plan, req *repo.DeletionRequest, delay time.Duration) {
 	switch {
 	case len(plan.Remove) == 0:
 		fmt.Fprintln(w, "nothing to request: every snapshot is kept, held or requested already")
-	case o.dryRun:
+	case req == nil:
 		fmt.Fprintf(w, "would request the deletion of %s (dry run: nothing written); prune could act %s after the request\n",
-			count(len(plan.Remove), "snapshot"), duration.Format(r.DeletionDelay()))
+			count(len(plan.Remove), "snapshot"), duration.Format(delay))
 	default:
-		req := out.req
 		fmt.Fprintf(w, "requested the deletion of %s: %s\n", count(len(req.Snapshots), "snapshot"), req.Key)
 		fmt.Fprintf(w, "nothing is deleted now; prune acts after %s (the store's clock, %s after it received the request)\n",
-			req.Due.UTC().Format(time.RFC3339), duration.Format(r.DeletionDelay()))
+			req.Due.UTC().Format(time.RFC3339), duration.Format(delay))
 		fmt.Fprintf(w, "to cancel: coffer forget --cancel %s\n", shortKey(req.Key))
 	}
-	return nil
 }
 
 func (out *forgetJSON) write(w io.Writer) error {
