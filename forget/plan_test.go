@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -142,3 +143,34 @@ func TestCancellations(t *testing.T) {
 }
 
 func sorted(s []string) []string { s = slices.Clone(s); slices.Sort(s); return s }
+
+// TestPolicyStringAndCheck: the note names the flags; negative counts
+// and durations are refused.
+func TestPolicyStringAndCheck(t *testing.T) {
+	p := Policy{Last: 2, Daily: 7, Within: 30 * 24 * time.Hour, Tags: [][]string{{"a", "b"}}}
+	if got := p.String(); got != "--keep-last 2 --keep-daily 7 --keep-within 30d --keep-tag a,b" {
+		t.Errorf("String() = %q", got)
+	}
+	if p.Check() != nil || (Policy{Weekly: -1}).Check() == nil || (Policy{Within: -time.Hour}).Check() == nil {
+		t.Error("Check does not refuse negative values, or refuses a good policy")
+	}
+	if !(Policy{}).Empty() || (Policy{Tags: [][]string{{"x"}}}).Empty() {
+		t.Error("Empty is wrong")
+	}
+}
+
+// TestTimeWarningBothWays: a snapshot stamped ahead of or behind its
+// upload by more than ForgedSkew is warned of; one within it is not.
+func TestTimeWarningBothWays(t *testing.T) {
+	up := time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		skew time.Duration
+		want string
+	}{{time.Hour, "after"}, {-time.Hour, "before"}, {ForgedSkew - time.Second, ""}, {-ForgedSkew + time.Second, ""}} {
+		row := newRow(&repo.Snapshot{ID: "a", Uploaded: up, Time: up.Add(tc.skew)}, nil)
+		w := row.TimeWarning()
+		if tc.want == "" && w != "" || tc.want != "" && !strings.Contains(w, "1h "+tc.want) {
+			t.Errorf("skew %v: %q", tc.skew, w)
+		}
+	}
+}

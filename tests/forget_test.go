@@ -205,6 +205,10 @@ func TestForget(t *testing.T) {
 		if p := r.forgetJSON(t, ids[3]); p.Request == nil {
 			t.Errorf("forget after release wrote no request")
 		}
+		// Asking again for a cancelled snapshot starts a new delay.
+		if p := r.forgetJSON(t, ids[0]); p.Request == nil || !p.Request.Due.After(reqs[0].Due) {
+			t.Errorf("forget after cancel: %+v, want a request due after %v", p.Request, reqs[0].Due)
+		}
 		m.umount(t)
 
 		recs, _ := r.auditVerify(t)
@@ -218,8 +222,8 @@ func TestForget(t *testing.T) {
 		// The next mount warns of each pending request.
 		m = r.mount(t)
 		m.umount(t)
-		if log := m.log(); strings.Count(log, "deletion requested") != 2 || !strings.Contains(log, "coffer forget --cancel") {
-			t.Errorf("the mount's log does not warn of the 2 pending requests:\n%s", log)
+		if log := m.log(); strings.Count(log, "deletion requested") != 3 || !strings.Contains(log, "coffer forget --cancel") {
+			t.Errorf("the mount's log does not warn of the 3 pending requests:\n%s", log)
 		}
 	})
 }
