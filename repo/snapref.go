@@ -12,8 +12,15 @@ import (
 	"coffer/objectstore"
 )
 
-// ErrNoPath: a path inside a snapshot names nothing there.
-var ErrNoPath = errors.New("no such file or directory in the snapshot")
+// ErrNoPath: a path inside a snapshot names nothing there. It is an
+// objectstore.ErrNotFound too (errors.Is), so callers that report "not
+// found" report it.
+var ErrNoPath error = noPath{}
+
+type noPath struct{}
+
+func (noPath) Error() string        { return "no such file or directory in the snapshot" }
+func (noPath) Is(target error) bool { return target == objectstore.ErrNotFound }
 
 // FindAmong resolves ref among snaps (a subset, oldest first, of the
 // snapshots named by names index for index: NameSnapshots of the whole
@@ -59,7 +66,7 @@ func (r *Repository) FindSnapshotPath(ctx context.Context, arg string, asOf time
 
 // LookupPath returns the node at p (absolute, cleaned) in snapshot s; the
 // root's node is s.Root with the name "/". Its error for a name that is
-// not there wraps ErrNoPath and objectstore.ErrNotFound.
+// not there wraps ErrNoPath.
 func (r *Repository) LookupPath(ctx context.Context, s *Snapshot, p string) (Node, error) {
 	n := s.Root
 	n.Type, n.Name, n.Subtree = TypeDir, "/", s.Tree
@@ -70,7 +77,7 @@ func (r *Repository) LookupPath(ctx context.Context, s *Snapshot, p string) (Nod
 	at := ""
 	for _, name := range strings.Split(p[1:], "/") {
 		if n.Type != TypeDir {
-			return Node{}, fmt.Errorf("%s is not a directory: %w (%w)", path.Join("/", at), ErrNoPath, objectstore.ErrNotFound)
+			return Node{}, fmt.Errorf("%s is not a directory: %w", path.Join("/", at), ErrNoPath)
 		}
 		t, err := r.LoadTree(ctx, n.Subtree)
 		if err != nil {
@@ -79,7 +86,7 @@ func (r *Repository) LookupPath(ctx context.Context, s *Snapshot, p string) (Nod
 		at = path.Join(at, name)
 		i, ok := slices.BinarySearchFunc(t.Nodes, name, func(n Node, name string) int { return strings.Compare(n.Name, name) })
 		if !ok {
-			return Node{}, fmt.Errorf("/%s: %w (%w)", at, ErrNoPath, objectstore.ErrNotFound)
+			return Node{}, fmt.Errorf("/%s: %w", at, ErrNoPath)
 		}
 		n = t.Nodes[i]
 	}

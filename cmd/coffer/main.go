@@ -63,6 +63,7 @@ S3 bucket with an optional prefix (s3://bucket/prefix).
 	})
 	root.AddCommand(newInitCmd(), newMountCmd(), newSnapshotCmd(), newSnapshotsCmd(),
 		newUmountCmd(), newKeyCmd(), newVersionCmd(), newPolicyCmd(), newDoctorCmd(), newAuditCmd())
+	root.AddCommand(newLsCmd(), newDiffCmd(), newStatsCmd())
 	root.Version = version
 	root.SetVersionTemplate(versionLine() + "\n")
 	// Declared here so cobra adds no -v shorthand: -v is --verbose elsewhere.
