@@ -10,12 +10,14 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"coffer/inspect"
 	"coffer/repo"
 )
 
 // snapshotJSON is one element of `coffer snapshots --json`. Name is the
 // snapshot's directory under .snapshots; every field that names a
-// snapshot (id, time, name) is accepted by `mount --snapshot`.
+// snapshot (id, time, name) is accepted by `mount --snapshot`. The
+// README's table documents each field; fields are only ever added.
 type snapshotJSON struct {
 	ID    string   `json:"id"`
 	Time  string   `json:"time"`
@@ -24,18 +26,29 @@ type snapshotJSON struct {
 	Tags  []string `json:"tags"`
 	Files uint64   `json:"files"`
 	Size  uint64   `json:"size"`
+	// Parent is the snapshot this one was made on ("" for a first).
+	Parent string `json:"parent"`
+	// AddedBytes is what this snapshot added to the store: the stored
+	// bytes of the blocks (data and trees) no older snapshot uses.
+	AddedBytes  int64 `json:"added_bytes"`
+	AddedBlocks int   `json:"added_blocks"`
 }
 
 func newSnapshotsCmd() *cobra.Command {
 	var f repoFlags
 	var asJSON bool
 	var asOf asOfFlag
+	var flt filterFlags
 	c := &cobra.Command{
 		Use:   "snapshots --repo URL",
 		Short: "List the repository's snapshots",
 		Long: `List the repository's snapshots, oldest first. NAME is the snapshot's
 directory under MOUNTPOINT/.snapshots; the ID, an ID prefix, the NAME and
-the TIME are all accepted by 'coffer mount --snapshot'.
+the TIME are all accepted by 'coffer mount --snapshot'. ADDED is what the
+snapshot added to the store: the encrypted bytes of the blocks no older
+snapshot uses (finding it reads each directory's tree once, however many
+snapshots share it). PARENT is the snapshot it was made on. --tag, --host
+and --latest list only the snapshots they pick.
 
 Objects that are damaged or not coffer's (in index/ or snapshots/) are
 skipped and named in warnings on stderr, as are breaks in the snapshot
@@ -53,15 +66,27 @@ forged later can be set aside.`,
 				return err
 			}
 			warn(cmd.ErrOrStderr(), r, snaps)
-			names := repo.NameSnapshots(snaps)
-			out := make([]snapshotJSON, 0, len(snaps))
-			for i, s := range snaps {
+			added, problems, err := inspect.AddedBy(cmd.Context(), r, snaps)
+			if err != nil {
+				return err
+			}
+			for _, p := range problems {
+				fmt.Fprintf(cmd.ErrOrStderr(), "coffer: warning: %s (ADDED is short)\n", p)
+			}
+			picked, names, err := flt.pick(snaps)
+			if err != nil {
+				return err
+			}
+			out := make([]snapshotJSON, 0, len(picked))
+			for i, s := range picked {
 				tags := s.Tags
 				if tags == nil {
 					tags = []string{}
 				}
+				a := added[s.ID]
 				out = append(out, snapshotJSON{ID: s.ID, Time: repo.ListTime(s), Name: names[i],
-					Host: s.Host, Tags: tags, Files: s.Files, Size: s.Size})
+					Host: s.Host, Tags: tags, Files: s.Files, Size: s.Size, Parent: s.Parent,
+					AddedBytes: a.Bytes, AddedBlocks: a.Blocks})
 			}
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())
@@ -69,19 +94,23 @@ forged later can be set aside.`,
 				return enc.Encode(out)
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "ID\tTIME (UTC)\tNAME\tHOST\tTAGS\tFILES\tSIZE")
+			fmt.Fprintln(w, "ID\tTIME (UTC)\tNAME\tHOST\tTAGS\tFILES\tSIZE\tADDED\tPARENT")
 			for _, s := range out {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", s.ID[:16], s.Time, s.Name, s.Host,
-					strings.Join(s.Tags, ","), s.Files, humanBytes(s.Size))
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", s.ID[:16], s.Time, s.Name, s.Host,
+					strings.Join(s.Tags, ","), s.Files, humanBytes(s.Size), humanBytes(uint64(s.AddedBytes)), idPrefix(s.Parent))
 			}
 			return w.Flush()
 		}),
 	}
 	f.register(c)
+	flt.register(c)
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	c.Flags().Var(&asOf, "as-of", asOfUsage)
 	return c
 }
+
+// idPrefix is the short form of a snapshot ID tables print.
+func idPrefix(id string) string { return id[:min(len(id), 16)] }
 
 const asOfUsage = "only the snapshots uploaded by this time, by the store's clock (RFC 3339, e.g. 2026-01-02T15:04:05Z, or a date, UTC)"
 
