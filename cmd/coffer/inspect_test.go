@@ -1,0 +1,192 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"coffer/cipher"
+	"coffer/objectstore/local"
+	"coffer/repo"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+// inspectRepo makes a local repository with three snapshots at fixed
+// times (the second tagged, the third from another host) and returns
+// its directory and the snapshots. COFFER_PASSWORD opens it.
+func inspectRepo(t *testing.T) (string, []*repo.Snapshot) {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := local.New(dir, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := repo.Secret{Passphrase: []byte("pw"), KDF: cipher.KDFParams{Time: 1, MemoryKiB: 8 << 10, Threads: 1}}
+	if _, err := repo.Init(ctx, st, secret, repo.InitOptions{Now: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := repo.Open(ctx, st, secret, repo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	t.Setenv("COFFER_PASSWORD", "pw")
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	var snaps []*repo.Snapshot
+	for i, files := range [][]string{{"a"}, {"a", "b"}, {"a", "b", "c"}} {
+		tr := &repo.Tree{}
+		var size uint64
+		for _, name := range files {
+			w := r.NewFileWriter()
+			data := []byte(strings.Repeat(name, 100))
+			if err := w.WriteAt(ctx, data, 0); err != nil {
+				t.Fatal(err)
+			}
+			blocks, err := w.Close(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr.Nodes = append(tr.Nodes, repo.Node{Name: name, Type: repo.TypeFile, Mode: 0o644, Size: 100,
+				Mtime: t0.UnixNano(), Blocks: blocks})
+			size += 100
+		}
+		id, err := r.SaveTree(ctx, tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := &repo.Snapshot{Time: t0.Add(time.Duration(i) * time.Hour), Host: "db1", Tree: id,
+			Files: uint64(len(files)), Size: size, Root: repo.Node{Type: repo.TypeDir, Mode: 0o755}}
+		if i == 1 {
+			s.Tags = []string{"daily", "db"}
+		}
+		if i == 2 {
+			s.Host = "web1"
+		}
+		if i > 0 {
+			s.Parent = snaps[i-1].ID
+		}
+		if err := r.SaveSnapshot(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+		snaps = append(snaps, s)
+	}
+	return dir, snaps
+}
+
+// coffer runs the command line in-process and returns its stdout, its
+// stderr and its exit code.
+func coffer(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	root := newRootCmd()
+	var out, errb bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&errb)
+	root.SetArgs(args)
+	code := 0
+	if err := root.ExecuteContext(context.Background()); err != nil {
+		errb.WriteString("coffer: " + describe(err) + "\n")
+		code = exitCode(err)
+	}
+	return out.String(), errb.String(), code
+}
+
+func goldenFile(t *testing.T, name, got string, ids map[string]string) {
+	t.Helper()
+	for id, label := range ids {
+		got = strings.ReplaceAll(got, id, label)
+	}
+	file := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("%v (go test ./cmd/coffer/ -run %s -update writes it)", err, t.Name())
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from the golden file (-update rewrites it after a deliberate change):\ngot:\n%s\nwant:\n%s", name, got, want)
+	}
+}
+
+func TestSnapshotsJSONGolden(t *testing.T) {
+	dir, snaps := inspectRepo(t)
+	out, stderr, code := coffer(t, "snapshots", "--repo", dir, "--json")
+	if code != 0 || stderr != "" {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	goldenFile(t, "snapshots.json", out, map[string]string{snaps[0].ID: "SNAPSHOT-1", snaps[1].ID: "SNAPSHOT-2", snaps[2].ID: "SNAPSHOT-3"})
+}
+
+// TestFilters: --tag, --host and --latest pick the same snapshots in
+// snapshots, ls and stats.
+func TestFilters(t *testing.T) {
+	dir, snaps := inspectRepo(t)
+	ids := func(out string) string {
+		var list []snapshotJSON
+		if err := json.Unmarshal([]byte(out), &list); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		var got []string
+		for _, s := range list {
+			got = append(got, s.ID)
+		}
+		return strings.Join(got, ",")
+	}
+	for _, c := range []struct {
+		args []string
+		want []*repo.Snapshot
+	}{
+		{nil, snaps},
+		{[]string{"--tag", "daily"}, snaps[1:2]},
+		{[]string{"--tag", "daily,db"}, snaps[1:2]},
+		{[]string{"--tag", "daily,nope"}, nil},
+		{[]string{"--tag", "nope", "--tag", "db"}, snaps[1:2]},
+		{[]string{"--host", "db1"}, snaps[:2]},
+		{[]string{"--host", "db1", "--host", "web1", "--latest", "2"}, snaps[1:]},
+		{[]string{"--latest", "1"}, snaps[2:]},
+	} {
+		var want []string
+		for _, s := range c.want {
+			want = append(want, s.ID)
+		}
+		out, stderr, code := coffer(t, append([]string{"snapshots", "--repo", dir, "--json"}, c.args...)...)
+		if c.want == nil {
+			if code != exitNoRepo || !strings.Contains(stderr, "no snapshot matches --tag daily,nope") {
+				t.Errorf("snapshots %v: exit %d, %s", c.args, code, stderr)
+			}
+			continue
+		}
+		if code != 0 || ids(out) != strings.Join(want, ",") {
+			t.Errorf("snapshots %v: exit %d, %s, want %v", c.args, code, out+stderr, want)
+		}
+		// ls picks latest among the same; stats counts the same.
+		out, stderr, code = coffer(t, append([]string{"ls", "--repo", dir, "latest"}, c.args...)...)
+		wantLs := []string{"/a\n", "/a\n/b\n", "/a\n/b\n/c\n"}[slices.Index(snaps, c.want[len(c.want)-1])]
+		if code != 0 || out != wantLs {
+			t.Errorf("ls %v latest: exit %d, %q, want %q", c.args, code, out+stderr, wantLs)
+		}
+		out, _, code = coffer(t, append([]string{"stats", "--repo", dir, "--json"}, c.args...)...)
+		var st struct{ Snapshots int }
+		if err := json.Unmarshal([]byte(out), &st); err != nil || code != 0 || st.Snapshots != len(c.want) {
+			t.Errorf("stats %v: exit %d, %d snapshots, want %d", c.args, code, st.Snapshots, len(c.want))
+		}
+	}
+	if _, stderr, code := coffer(t, "snapshots", "--repo", dir, "--latest", "-1"); code != exitUsage {
+		t.Errorf("--latest -1: exit %d, %s", code, stderr)
+	}
+}
