@@ -108,7 +108,7 @@ type NodeJSON struct {
 func (e Entry) JSON() NodeJSON {
 	n := e.Node
 	j := NodeJSON{Path: e.Path, Name: n.Name, Type: string(n.Type), Mode: fmt.Sprintf("%04o", n.Mode&0o7777),
-		Permissions: Permissions(n.Type, n.Mode), UID: n.UID, GID: n.GID, Size: n.Size, Links: e.Links,
+		Permissions: Permissions(n.Type, n.Mode), UID: n.UID, GID: n.GID, Size: e.Size(), Links: e.Links,
 		Mtime: nanoTime(n.Mtime), Atime: nanoTime(n.Atime), Ctime: nanoTime(n.Ctime), Target: n.Target}
 	if n.Type == repo.TypeChar || n.Type == repo.TypeBlock {
 		major, minor := devNumbers(n.Rdev)
@@ -126,7 +126,7 @@ func (e Entry) JSON() NodeJSON {
 // symlink's target.
 func (e Entry) Long() string {
 	n := e.Node
-	size := fmt.Sprintf("%d", n.Size)
+	size := fmt.Sprintf("%d", e.Size())
 	if n.Type == repo.TypeChar || n.Type == repo.TypeBlock {
 		major, minor := devNumbers(n.Rdev)
 		size = fmt.Sprintf("%d, %d", major, minor)
@@ -137,6 +137,15 @@ func (e Entry) Long() string {
 		line += " -> " + n.Target
 	}
 	return line
+}
+
+// Size is what lstat says of e's size: a file's bytes, the length of a
+// symlink's target, 0 for the others.
+func (e Entry) Size() uint64 {
+	if e.Node.Type == repo.TypeSymlink {
+		return uint64(len(e.Node.Target))
+	}
+	return e.Node.Size
 }
 
 func nanoTime(ns int64) string { return time.Unix(0, ns).UTC().Format(time.RFC3339Nano) }

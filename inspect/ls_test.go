@@ -77,7 +77,7 @@ func TestListLong(t *testing.T) {
 		lines = append(lines, e.Long())
 	}
 	want := []string{
-		"lrwxrwxrwx   1  1000  1000            0 2026-01-02 03:04:05 /bin -> usr/bin",
+		"lrwxrwxrwx   1  1000  1000            7 2026-01-02 03:04:05 /bin -> usr/bin",
 		"drwxr-xr-x   1  1000  1000            0 2026-01-02 03:04:05 /etc",
 		"crw-r--r--   1  1000  1000         1, 3 2026-01-02 03:04:05 /null",
 		"drwxr-xr-x   1  1000  1000            0 2026-01-02 03:04:05 /srv",
