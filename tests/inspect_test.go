@@ -216,4 +216,3 @@ func octal4(perm uint32) string {
 	const digits = "01234567"
 	return string([]byte{digits[perm>>9&7], digits[perm>>6&7], digits[perm>>3&7], digits[perm&7]})
 }
-
