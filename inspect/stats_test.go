@@ -3,10 +3,13 @@ package inspect
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
 	"coffer/cipher"
+	"coffer/objectstore"
+	"coffer/objectstore/faulty"
 	"coffer/repo"
 )
 
@@ -139,4 +142,30 @@ func TestStatsJSONGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden(t, "stats.json", append(out, '\n'), map[string]string{a.ID: "SNAPSHOT-A", b.ID: "SNAPSHOT-B"})
+}
+
+// TestStatsStoreFails: a store that fails half-way is an error (the
+// store's), not trees reported unreadable and figures quietly short.
+func TestStatsStoreFails(t *testing.T) {
+	r, st := testRepo(t)
+	ctx := context.Background()
+	commit(t, r, spec{"d": spec{"e": spec{"f": "x"}}}, t0, nil)
+	fst := faulty.New(st)
+	r2, err := repo.Open(ctx, fst, repo.Secret{Passphrase: []byte("pw")}, repo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Close()
+	all, err := r2.Snapshots(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fst.Add(faulty.Fault{Ops: []faulty.Op{faulty.GetRange, faulty.GetVersionRange}, Skip: 1})
+	_, err = Compute(ctx, r2, all, all, repo.NameSnapshots(all))
+	if !errors.Is(err, objectstore.ErrUnavailable) {
+		t.Fatalf("stats over a failing store: %v, want the store's error", err)
+	}
+	if _, _, err := AddedBy(ctx, r2, all); !errors.Is(err, objectstore.ErrUnavailable) {
+		t.Fatalf("added over a failing store: %v, want the store's error", err)
+	}
 }

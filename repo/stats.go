@@ -1,6 +1,10 @@
 package repo
 
-import "coffer/cipher"
+import (
+	"errors"
+
+	"coffer/cipher"
+)
 
 // StoredSize is how many bytes block id takes in the store: its sealed
 // length in the pack the index tries first. False if no index names it.
@@ -24,4 +28,11 @@ func (r *Repository) IndexedBytes() (blocks int, bytes int64) {
 		bytes += int64(loc.Len)
 	}
 	return blocks, bytes
+}
+
+// IsDamage reports whether err means an object or block is damaged,
+// missing or not coffer's (what a reader reports and steps over), as
+// opposed to a store that failed or refused (what ends the command).
+func IsDamage(err error) bool {
+	return isDamage(err) || errors.Is(err, ErrMissingBlock) || errors.Is(err, ErrForged)
 }
