@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"coffer/cipher"
+	"coffer/golden"
 	"coffer/repo"
 )
 
@@ -133,5 +134,5 @@ func TestDiffJSONGolden(t *testing.T) {
 		vs = append(vs, c.JSON())
 	}
 	vs = append(vs, StatsJSON{MessageType: "statistics", From: a.ID, To: b.ID, DiffStats: st})
-	golden(t, "diff.jsonl", jsonLines(t, vs...), map[string]string{a.ID: "SNAPSHOT-A", b.ID: "SNAPSHOT-B"})
+	golden.Check(t, "diff.jsonl", jsonLines(t, vs...), map[string]string{a.ID: "SNAPSHOT-A", b.ID: "SNAPSHOT-B"})
 }

@@ -4,11 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
-	"os"
-	"path/filepath"
-	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -17,8 +12,6 @@ import (
 	"coffer/objectstore/memory"
 	"coffer/repo"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
@@ -112,38 +105,6 @@ func commit(t *testing.T, r *repo.Repository, sp spec, at time.Time, parent *rep
 		t.Fatal(err)
 	}
 	return s
-}
-
-// golden compares got with testdata/name, after replacing each snapshot
-// ID (random on every run) with its label; -update rewrites the file.
-func golden(t *testing.T, name string, got []byte, ids map[string]string) {
-	t.Helper()
-	s := string(got)
-	labels := make([]string, 0, len(ids))
-	for id := range ids {
-		labels = append(labels, id)
-	}
-	slices.Sort(labels)
-	for _, id := range labels {
-		s = strings.ReplaceAll(s, id, ids[id])
-	}
-	file := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(file, []byte(s), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatalf("%v (run go test ./inspect/ -update to write it)", err)
-	}
-	if s != string(want) {
-		t.Errorf("%s differs from the golden file (go test ./inspect/ -update rewrites it after a deliberate change):\ngot:\n%s\nwant:\n%s", name, s, want)
-	}
 }
 
 // jsonLines encodes each value as one line.

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"coffer/golden"
 	"coffer/objectstore"
 	"coffer/repo"
 )
@@ -95,7 +96,7 @@ func TestListJSONGolden(t *testing.T) {
 	for _, e := range listing(t, r, s, "/", true) {
 		vs = append(vs, e.JSON())
 	}
-	golden(t, "ls.jsonl", jsonLines(t, vs...), nil)
+	golden.Check(t, "ls.jsonl", jsonLines(t, vs...), nil)
 }
 
 // TestListHardLinks: the link count comes from the snapshot's link table.

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"coffer/cipher"
+	"coffer/golden"
 	"coffer/objectstore"
 	"coffer/objectstore/faulty"
 	"coffer/repo"
@@ -44,12 +45,10 @@ func stored(t *testing.T, r *repo.Repository, s *repo.Snapshot, files []string, 
 	return sum
 }
 
-func TestStats(t *testing.T) {
-	r, _ := testRepo(t)
+// computeAll lists every snapshot and computes the stats of all.
+func computeAll(t *testing.T, r *repo.Repository) ([]*repo.Snapshot, *Stats) {
+	t.Helper()
 	ctx := context.Background()
-	big := strings.Repeat("b", 5000)
-	a := commit(t, r, spec{"x": big, "copy": big, "d": spec{"y": "why"}}, t0, nil)
-	b := commit(t, r, spec{"x": big, "copy": big, "d": spec{"y": "why"}, "z": "zed"}, t0.Add(3600e9), a, "daily")
 	all, err := r.Snapshots(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -58,6 +57,16 @@ func TestStats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return all, st
+}
+
+func TestStats(t *testing.T) {
+	r, _ := testRepo(t)
+	ctx := context.Background()
+	big := strings.Repeat("b", 5000)
+	a := commit(t, r, spec{"x": big, "copy": big, "d": spec{"y": "why"}}, t0, nil)
+	b := commit(t, r, spec{"x": big, "copy": big, "d": spec{"y": "why"}, "z": "zed"}, t0.Add(3600e9), a, "daily")
+	all, st := computeAll(t, r)
 	addedA := stored(t, r, a, []string{"/x", "/d/y"}, []string{"/", "/d"}) // copy is x's block again
 	addedB := stored(t, r, b, []string{"/z"}, []string{"/"})               // /d is a's tree
 	if got := st.PerSnapshot[0].AddedBytes; got != addedA {
@@ -96,7 +105,6 @@ func TestStats(t *testing.T) {
 // read, leave the figures short and say so; the rest is still counted.
 func TestStatsDamage(t *testing.T) {
 	r, _ := testRepo(t)
-	ctx := context.Background()
 	var ghost cipher.ID
 	ghost[0] = 1
 	var ghostTree cipher.ID
@@ -106,14 +114,7 @@ func TestStatsDamage(t *testing.T) {
 		"lost": repo.Node{Type: repo.TypeFile, Size: 3, Blocks: []repo.BlockRef{{ID: ghost, Len: 3}}},
 		"gone": repo.Node{Type: repo.TypeDir, Subtree: ghostTree, Mode: 0o755},
 	}, t0, nil)
-	all, err := r.Snapshots(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := Compute(ctx, r, all, all, repo.NameSnapshots(all))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, st := computeAll(t, r)
 	if st.MissingBlocks != 1 || len(st.Problems) != 2 ||
 		!strings.Contains(st.Problems[0]+st.Problems[1], ghost.String()) ||
 		!strings.Contains(st.Problems[0]+st.Problems[1], ghostTree.String()) {
@@ -126,22 +127,14 @@ func TestStatsDamage(t *testing.T) {
 
 func TestStatsJSONGolden(t *testing.T) {
 	r, _ := testRepo(t)
-	ctx := context.Background()
 	a := commit(t, r, sampleTree(), t0, nil)
 	b := commit(t, r, changedTree(), t0.Add(3600e9), a, "daily")
-	all, err := r.Snapshots(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := Compute(ctx, r, all, all, repo.NameSnapshots(all))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, st := computeAll(t, r)
 	out, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "stats.json", append(out, '\n'), map[string]string{a.ID: "SNAPSHOT-A", b.ID: "SNAPSHOT-B"})
+	golden.Check(t, "stats.json", append(out, '\n'), map[string]string{a.ID: "SNAPSHOT-A", b.ID: "SNAPSHOT-B"})
 }
 
 // TestStatsStoreFails: a store that fails half-way is an error (the

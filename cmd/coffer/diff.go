@@ -34,11 +34,10 @@ change, then one with "message_type": "statistics"; the README lists the
 fields.`,
 		Args: cobra.ExactArgs(2),
 		RunE: f.withRepo(func(cmd *cobra.Command, args []string, r *repo.Repository) error {
-			all, err := r.SnapshotsAsOf(cmd.Context(), asOf.t)
+			all, err := listSnapshots(cmd, r, asOf.t)
 			if err != nil {
 				return err
 			}
-			warn(cmd.ErrOrStderr(), r, all)
 			names := repo.NameSnapshots(all)
 			var pair [2]*repo.Snapshot
 			for i, ref := range args {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -55,6 +56,28 @@ func (f *filterFlags) pick(all []*repo.Snapshot) ([]*repo.Snapshot, []string, er
 			strings.Join(which, " "), objectstore.ErrNotFound)
 	}
 	return snaps, names, nil
+}
+
+// listSnapshots lists the snapshots uploaded by asOf (all of them when
+// it is zero), oldest first, and warns on stderr of what the listing
+// skipped.
+func listSnapshots(cmd *cobra.Command, r *repo.Repository, asOf time.Time) ([]*repo.Snapshot, error) {
+	all, err := r.SnapshotsAsOf(cmd.Context(), asOf)
+	if err != nil {
+		return nil, err
+	}
+	warn(cmd.ErrOrStderr(), r, all)
+	return all, nil
+}
+
+// list is listSnapshots, then pick: every snapshot, and those the
+// filters pick with their names.
+func (f *filterFlags) list(cmd *cobra.Command, r *repo.Repository, asOf time.Time) (all, picked []*repo.Snapshot, names []string, err error) {
+	if all, err = listSnapshots(cmd, r, asOf); err != nil {
+		return nil, nil, nil, err
+	}
+	picked, names, err = f.pick(all)
+	return all, picked, names, err
 }
 
 // errIncomplete: a command read what it could, reported it, and could

@@ -4,20 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"coffer/cipher"
+	"coffer/golden"
 	"coffer/objectstore/local"
 	"coffer/repo"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 // inspectRepo makes a local repository with three snapshots at fixed
 // times (the second tagged, the third from another host) and returns
@@ -99,37 +95,13 @@ func coffer(t *testing.T, args ...string) (string, string, int) {
 	return out.String(), errb.String(), code
 }
 
-func goldenFile(t *testing.T, name, got string, ids map[string]string) {
-	t.Helper()
-	for id, label := range ids {
-		got = strings.ReplaceAll(got, id, label)
-	}
-	file := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatalf("%v (go test ./cmd/coffer/ -run %s -update writes it)", err, t.Name())
-	}
-	if got != string(want) {
-		t.Errorf("%s differs from the golden file (-update rewrites it after a deliberate change):\ngot:\n%s\nwant:\n%s", name, got, want)
-	}
-}
-
 func TestSnapshotsJSONGolden(t *testing.T) {
 	dir, snaps := inspectRepo(t)
 	out, stderr, code := coffer(t, "snapshots", "--repo", dir, "--json")
 	if code != 0 || stderr != "" {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	goldenFile(t, "snapshots.json", out, map[string]string{snaps[0].ID: "SNAPSHOT-1", snaps[1].ID: "SNAPSHOT-2", snaps[2].ID: "SNAPSHOT-3"})
+	golden.Check(t, "snapshots.json", []byte(out), map[string]string{snaps[0].ID: "SNAPSHOT-1", snaps[1].ID: "SNAPSHOT-2", snaps[2].ID: "SNAPSHOT-3"})
 }
 
 // TestFilters: --tag, --host and --latest pick the same snapshots in

@@ -36,12 +36,7 @@ the machine that was backed up), size and modification time (UTC). --json
 prints one JSON object per line per entry; the README lists the fields.`,
 		Args: cobra.ExactArgs(1),
 		RunE: f.withRepo(func(cmd *cobra.Command, args []string, r *repo.Repository) error {
-			all, err := r.SnapshotsAsOf(cmd.Context(), asOf.t)
-			if err != nil {
-				return err
-			}
-			warn(cmd.ErrOrStderr(), r, all)
-			snaps, names, err := flt.pick(all)
+			_, snaps, names, err := flt.list(cmd, r, asOf.t)
 			if err != nil {
 				return err
 			}

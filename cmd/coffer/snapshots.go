@@ -61,21 +61,16 @@ snapshots uploaded by then (by the store's clock) are listed, so snapshots
 forged later can be set aside.`,
 		Args: cobra.NoArgs,
 		RunE: f.withRepo(func(cmd *cobra.Command, args []string, r *repo.Repository) error {
-			snaps, err := r.SnapshotsAsOf(cmd.Context(), asOf.t)
+			snaps, picked, names, err := flt.list(cmd, r, asOf.t)
 			if err != nil {
 				return err
 			}
-			warn(cmd.ErrOrStderr(), r, snaps)
 			added, problems, err := inspect.AddedBy(cmd.Context(), r, snaps)
 			if err != nil {
 				return err
 			}
 			for _, p := range problems {
 				fmt.Fprintf(cmd.ErrOrStderr(), "coffer: warning: %s (ADDED is short)\n", p)
-			}
-			picked, names, err := flt.pick(snaps)
-			if err != nil {
-				return err
 			}
 			out := make([]snapshotJSON, 0, len(picked))
 			for i, s := range picked {

@@ -34,12 +34,7 @@ named in a warning and leaves the figures short; then the exit status is
 not 0. --json prints one object; the README lists the fields.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: f.withRepo(func(cmd *cobra.Command, args []string, r *repo.Repository) error {
-			all, err := r.SnapshotsAsOf(cmd.Context(), asOf.t)
-			if err != nil {
-				return err
-			}
-			warn(cmd.ErrOrStderr(), r, all)
-			snaps, names, err := flt.pick(all)
+			all, snaps, names, err := flt.list(cmd, r, asOf.t)
 			if err != nil {
 				return err
 			}
