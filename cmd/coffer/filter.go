@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -79,7 +78,3 @@ func (f *filterFlags) list(cmd *cobra.Command, r *repo.Repository, asOf time.Tim
 	picked, names, err = f.pick(all)
 	return all, picked, names, err
 }
-
-// errIncomplete: a command read what it could, reported it, and could
-// not read the rest (damaged trees, blocks in no index).
-var errIncomplete = errors.New("not everything could be read")

@@ -162,3 +162,81 @@ func TestFilters(t *testing.T) {
 		t.Errorf("--latest -1: exit %d, %s", code, stderr)
 	}
 }
+
+// openLocal opens the repository inspectRepo made.
+func openLocal(t *testing.T, dir string) *repo.Repository {
+	t.Helper()
+	st, err := local.New(dir, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := repo.Open(context.Background(), st, repo.Secret{Passphrase: []byte("pw")}, repo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Close)
+	return r
+}
+
+// TestSnapshotsPendingDeletion: a snapshot a deletion request names shows
+// its due date, a held one says so, and one warning line counts them; a
+// cancelled request shows nothing.
+func TestSnapshotsPendingDeletion(t *testing.T) {
+	dir, snaps := inspectRepo(t)
+	r := openLocal(t, dir)
+	ctx := context.Background()
+	who := repo.Author{Source: "test", Host: "h"}
+	req, err := r.RequestDeletion(ctx, who, []string{snaps[0].ID, snaps[1].ID}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.HoldSnapshots(ctx, who, []string{snaps[2].ID}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.CancelDeletion(ctx, who, req, []string{snaps[1].ID}); err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, code := coffer(t, "snapshots", "--repo", dir, "--json")
+	var list []snapshotJSON
+	if err := json.Unmarshal([]byte(out), &list); err != nil || code != 0 || len(list) != 3 {
+		t.Fatalf("exit %d, %v: %s%s", code, err, out, stderr)
+	}
+	due := req.Due.UTC().Format(time.RFC3339)
+	if list[0].DeletionDue == nil || *list[0].DeletionDue != due || list[1].DeletionDue != nil || list[2].DeletionDue != nil {
+		t.Errorf("deletion_due: %s, want %s on the first only", out, due)
+	}
+	if list[0].Held || list[1].Held || !list[2].Held {
+		t.Errorf("held: %s, want the third only", out)
+	}
+	if want := "coffer: warning: deletion requested for 1 snapshot(s), the first due " + due; !strings.HasPrefix(stderr, want) ||
+		strings.Count(stderr, "\n") != 1 {
+		t.Errorf("stderr %q, want one line starting %q", stderr, want)
+	}
+	out, _, _ = coffer(t, "snapshots", "--repo", dir)
+	lines := strings.Split(out, "\n")
+	if !strings.HasSuffix(lines[1], "deletion requested, due "+due) || !strings.HasSuffix(lines[3], "held") ||
+		strings.Contains(lines[2], "deletion") {
+		t.Errorf("table:\n%s", out)
+	}
+}
+
+// TestStatsIncomplete: a tree that cannot be read is a warning naming it
+// and exit 7, after the figures.
+func TestStatsIncomplete(t *testing.T) {
+	dir, _ := inspectRepo(t)
+	r := openLocal(t, dir)
+	ctx := context.Background()
+	var ghost cipher.ID
+	ghost[0] = 7
+	tree, err := r.SaveTree(ctx, &repo.Tree{Nodes: []repo.Node{{Name: "gone", Type: repo.TypeDir, Mode: 0o755, Subtree: ghost}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.SaveSnapshot(ctx, &repo.Snapshot{Time: time.Now(), Host: "db1", Tree: tree}); err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, code := coffer(t, "stats", "--repo", dir)
+	if code != exitIncomplete || !strings.Contains(stderr, ghost.String()) || !strings.Contains(out, "Deduplication:") {
+		t.Errorf("stats with an unreadable tree: exit %d\n%s%s", code, out, stderr)
+	}
+}

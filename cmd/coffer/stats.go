@@ -31,7 +31,7 @@ Snapshots are walked oldest first, reading each directory's tree once
 however many snapshots share it, so the cost follows what changed, not the
 number of snapshots. A tree that cannot be read or a block in no index is
 named in a warning and leaves the figures short; then the exit status is
-not 0. --json prints one object; the README lists the fields.`,
+7. --json prints one object; the README lists the fields.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: f.withRepo(func(cmd *cobra.Command, args []string, r *repo.Repository) error {
 			all, snaps, names, err := flt.list(cmd, r, asOf.t)
@@ -61,7 +61,7 @@ not 0. --json prints one object; the README lists the fields.`,
 				err = printStats(cmd, st)
 			}
 			if err == nil && len(st.Problems) > 0 {
-				err = fmt.Errorf("stats: %w: %d problems, named above; the figures are short (coffer check says more)", errIncomplete, len(st.Problems))
+				err = incompleteError{fmt.Errorf("stats: %d problems, named above, left the figures short (coffer check says more)", len(st.Problems))}
 			}
 			return err
 		}),
