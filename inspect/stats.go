@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"sync"
 	"time"
 
 	"coffer/cipher"
@@ -30,6 +31,9 @@ type usage struct {
 	// and the trees that could not be read. Both leave the totals short.
 	missing  int
 	problems []string
+	// visited holds the trees the walk has visited, for readAhead,
+	// which runs beside it and must not read them again.
+	visited sync.Map
 }
 
 func newUsage(r *repo.Repository) *usage {
@@ -67,7 +71,22 @@ func (u *usage) add(ctx context.Context, s *repo.Snapshot) (Addition, error) {
 	if !s.Links.IsZero() {
 		u.count(s.Links, "link table of snapshot "+s.ID)
 	}
+	ahead, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	if !u.w.Seen(s.Tree) {
+		go func() {
+			defer close(done)
+			readAhead(ahead, u.r, s.Tree, func(id cipher.ID) bool { _, ok := u.visited.Load(id); return ok })
+		}()
+	} else {
+		close(done)
+	}
+	defer func() {
+		stop()
+		<-done
+	}()
 	err := u.w.WalkSnapshot(ctx, s, func(_ context.Context, dir string, id cipher.ID, t *repo.Tree) error {
+		u.visited.Store(id, true)
 		u.count(id, dir)
 		for _, n := range t.Nodes {
 			for _, b := range n.Blocks {
