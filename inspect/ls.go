@@ -39,16 +39,7 @@ func List(ctx context.Context, r *repo.Repository, s *repo.Snapshot, p string, r
 		return l.emit(path.Clean("/"+p), n)
 	}
 	if recursive {
-		ahead, stop := context.WithCancel(ctx)
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			readAhead(ahead, r, n.Subtree, nil)
-		}()
-		defer func() {
-			stop()
-			<-done
-		}()
+		defer startReadAhead(ctx, r, n.Subtree, nil)()
 	}
 	return l.dir(ctx, path.Clean("/"+p), n)
 }

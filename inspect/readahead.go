@@ -8,19 +8,19 @@ import (
 	"coffer/repo"
 )
 
-// readAheadTrees bounds the trees one recursive listing reads ahead: the
-// block cache is bounded in bytes, and what read-ahead evicts is only
-// read again. readAheadJobs bounds the reads at once.
+// readAheadTrees bounds the trees one read-ahead loads: the block cache
+// is bounded in bytes, and what read-ahead evicts is only read again.
+// readAheadJobs bounds the reads at once.
 const (
 	readAheadTrees = 4096
 	readAheadJobs  = 16
 )
 
 // readAhead loads the trees beneath root into the repository's block
-// cache while the listing descends: each tree, once loaded, starts the
-// loads of its subtrees, readAheadJobs at a time, so on a store far away
-// the listing finds its trees already read instead of waiting once per
-// directory. A tree skip reports (one a walk has visited, with everything
+// cache while a listing or a walk descends depth first: each tree, once
+// loaded, starts the loads of its subtrees, readAheadJobs at a time, so
+// on a store far away the reader finds its trees already read instead
+// of waiting once per directory. A tree skip reports (one a walk has visited, with everything
 // beneath it) is not read. It returns when every load it started is
 // done. Errors are left to the reader, which reads the same trees and
 // reports them.
@@ -57,4 +57,19 @@ func readAhead(ctx context.Context, r *repo.Repository, root cipher.ID, skip fun
 	wg.Add(1)
 	load(root)
 	wg.Wait()
+}
+
+// startReadAhead runs readAhead in the background and returns the
+// function that stops it and waits for it to end.
+func startReadAhead(ctx context.Context, r *repo.Repository, root cipher.ID, skip func(cipher.ID) bool) (stop func()) {
+	ahead, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		readAhead(ahead, r, root, skip)
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }

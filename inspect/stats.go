@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"path"
 	"sync"
 	"time"
 
@@ -71,26 +72,15 @@ func (u *usage) add(ctx context.Context, s *repo.Snapshot) (Addition, error) {
 	if !s.Links.IsZero() {
 		u.count(s.Links, "link table of snapshot "+s.ID)
 	}
-	ahead, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
 	if !u.w.Seen(s.Tree) {
-		go func() {
-			defer close(done)
-			readAhead(ahead, u.r, s.Tree, func(id cipher.ID) bool { _, ok := u.visited.Load(id); return ok })
-		}()
-	} else {
-		close(done)
+		defer startReadAhead(ctx, u.r, s.Tree, func(id cipher.ID) bool { _, ok := u.visited.Load(id); return ok })()
 	}
-	defer func() {
-		stop()
-		<-done
-	}()
 	err := u.w.WalkSnapshot(ctx, s, func(_ context.Context, dir string, id cipher.ID, t *repo.Tree) error {
 		u.visited.Store(id, true)
 		u.count(id, dir)
 		for _, n := range t.Nodes {
 			for _, b := range n.Blocks {
-				u.count(b.ID, dir+"/"+n.Name)
+				u.count(b.ID, path.Join(dir, n.Name))
 			}
 		}
 		return nil
