@@ -2,6 +2,7 @@ package tests
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"io/fs"
 	"os"
@@ -10,6 +11,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
 // lsNode is one line of `coffer ls --json` (README, "Looking at a
@@ -215,4 +219,48 @@ func TestInspect(t *testing.T) {
 func octal4(perm uint32) string {
 	const digits = "01234567"
 	return string([]byte{digits[perm>>9&7], digits[perm>>6&7], digits[perm>>3&7], digits[perm&7]})
+}
+
+// TestInspectRestoreCredentials: ls, diff, stats and snapshots need only
+// what the restore role's policy grants (read and list), so a machine
+// that may not write can look at a repository.
+func TestInspectRestoreCredentials(t *testing.T) {
+	gw := startIAMGateway(t)
+	server, reader := gw.createUser(t, "serverkey"), gw.createUser(t, "readerkey")
+	bucket := gw.newBucket(t, true)
+	policy := func(user creds, role string) string {
+		return mustRun(t, shortTimeout, nil, cofferBin, "policy", "--repo", "s3://"+bucket+"/host1", "--principal", user.access,
+			"--role", role, "--for", "versitygw", "--allow-http").stdout
+	}
+	gw.putPolicy(t, bucket, policy(server, "server"))
+	r := newRepo(t, gw.backend(bucket, "host1", server))
+	m := r.mount(t)
+	writeFile(t, filepath.Join(m.dir, "a"), []byte("one"), 0o644)
+	first := m.snapshot(t, "--tag", "daily")
+	writeFile(t, filepath.Join(m.dir, "b"), []byte("two"), 0o644)
+	m.snapshot(t)
+	m.umount(t)
+
+	gw.putPolicy(t, bucket, policy(reader, "restore"))
+	r.be = gw.backend(bucket, "host1", reader)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := gw.client(reader).PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String("host1/x"),
+		Body: strings.NewReader("x")}); err == nil {
+		t.Fatal("the restore credentials may write: the test proves nothing")
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"snapshots", "--tag", "daily"}, first[:16]},
+		{[]string{"ls", "latest"}, "/a\n/b\n"},
+		{[]string{"diff", first, "latest"}, "+    /b\n"},
+		{[]string{"stats", "--json"}, `"snapshots": 2`},
+	} {
+		res := r.coffer(t, shortTimeout, append(c.args, r.repoArgs()...)...)
+		if res.err != nil || !strings.Contains(res.stdout, c.want) {
+			t.Errorf("coffer %v with restore credentials: %v; want %q in the output", c.args, res, c.want)
+		}
+	}
 }
