@@ -73,8 +73,13 @@ type TreeLoader interface {
 // changed. Atime and ctime are not compared (reads and every restore
 // change them), nor hard-link identities (numbered afresh in each
 // snapshot).
-func Diff(ctx context.Context, trees TreeLoader, a, b *repo.Snapshot, fn func(Change) error) (DiffStats, error) {
-	d := differ{trees: trees, fn: fn}
+//
+// onDamage, if not nil, hears of a directory whose tree is damaged or
+// missing on either side (repo.IsDamage): returning nil goes on without
+// it. Without it, and always for a store that fails, the diff ends with
+// the error.
+func Diff(ctx context.Context, trees TreeLoader, a, b *repo.Snapshot, onDamage func(p string, err error) error, fn func(Change) error) (DiffStats, error) {
+	d := differ{trees: trees, onDamage: onDamage, fn: fn}
 	ra, rb := rootNode(a), rootNode(b)
 	if what := differences(&ra, &rb); len(what) > 0 {
 		if err := d.report(Change{Path: "/", Kind: Metadata, Old: &ra, New: &rb, What: what}); err != nil {
@@ -92,9 +97,23 @@ func rootNode(s *repo.Snapshot) repo.Node {
 }
 
 type differ struct {
-	trees TreeLoader
-	fn    func(Change) error
-	stats DiffStats
+	trees    TreeLoader
+	onDamage func(p string, err error) error
+	fn       func(Change) error
+	stats    DiffStats
+}
+
+// load reads tree id of directory p in the side named.
+func (d *differ) load(ctx context.Context, p, side string, id cipher.ID) (*repo.Tree, error) {
+	t, err := d.trees.LoadTree(ctx, id)
+	if err == nil {
+		return t, nil
+	}
+	err = fmt.Errorf("%s in the %s snapshot: %w", p, side, err)
+	if d.onDamage == nil || !repo.IsDamage(err) {
+		return nil, err
+	}
+	return nil, d.onDamage(p, err)
 }
 
 func (d *differ) report(c Change) error {
@@ -116,13 +135,13 @@ func (d *differ) trees2(ctx context.Context, dir string, ia, ib cipher.ID) error
 	if ia == ib {
 		return nil
 	}
-	ta, err := d.trees.LoadTree(ctx, ia)
-	if err != nil {
-		return fmt.Errorf("%s in the first snapshot: %w", dir, err)
+	ta, err := d.load(ctx, dir, "first", ia)
+	if ta == nil {
+		return err // nil: damage reported, the directory left out
 	}
-	tb, err := d.trees.LoadTree(ctx, ib)
-	if err != nil {
-		return fmt.Errorf("%s in the second snapshot: %w", dir, err)
+	tb, err := d.load(ctx, dir, "second", ib)
+	if tb == nil {
+		return err
 	}
 	i, j := 0, 0
 	for i < len(ta.Nodes) || j < len(tb.Nodes) {
@@ -194,9 +213,13 @@ func (d *differ) whole(ctx context.Context, p string, n *repo.Node, kind ChangeK
 	if n.Type != repo.TypeDir {
 		return nil
 	}
-	t, err := d.trees.LoadTree(ctx, n.Subtree)
-	if err != nil {
-		return fmt.Errorf("%s: %w", p, err)
+	side := "second"
+	if kind == Removed {
+		side = "first"
+	}
+	t, err := d.load(ctx, p, side, n.Subtree)
+	if t == nil {
+		return err
 	}
 	for i := range t.Nodes {
 		if err := d.whole(ctx, path.Join(p, t.Nodes[i].Name), &t.Nodes[i], kind); err != nil {

@@ -2,6 +2,7 @@ package inspect
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -29,7 +30,7 @@ func diffLines(t *testing.T, trees TreeLoader, a, b *repo.Snapshot) ([]string, [
 	t.Helper()
 	var lines []string
 	var changes []Change
-	st, err := Diff(context.Background(), trees, a, b, func(c Change) error {
+	st, err := Diff(context.Background(), trees, a, b, nil, func(c Change) error {
 		lines = append(lines, c.Line())
 		changes = append(changes, c)
 		return nil
@@ -135,4 +136,34 @@ func TestDiffJSONGolden(t *testing.T) {
 	}
 	vs = append(vs, StatsJSON{MessageType: "statistics", From: a.ID, To: b.ID, DiffStats: st})
 	golden.Check(t, "diff.jsonl", jsonLines(t, vs...), map[string]string{a.ID: "SNAPSHOT-A", b.ID: "SNAPSHOT-B"})
+}
+
+// TestDiffDamage: a directory whose tree is missing on one side is
+// handed to onDamage, and the diff goes on with the rest; without
+// onDamage it is the diff's error.
+func TestDiffDamage(t *testing.T) {
+	r, _ := testRepo(t)
+	var ghost cipher.ID
+	ghost[0] = 9
+	a := commit(t, r, spec{"d": spec{"x": "1"}, "e": "old"}, t0, nil)
+	b := commit(t, r, spec{"d": repo.Node{Type: repo.TypeDir, Mode: 0o755, UID: 1000, GID: 1000, Mtime: t0.UnixNano(), Subtree: ghost}, "e": "new"}, t0, a)
+	var damaged []string
+	var lines []string
+	_, err := Diff(context.Background(), r, a, b, func(p string, err error) error {
+		if !errors.Is(err, repo.ErrMissingBlock) {
+			t.Errorf("damage at %s: %v", p, err)
+		}
+		damaged = append(damaged, p)
+		return nil
+	}, func(c Change) error {
+		lines = append(lines, c.Line())
+		return nil
+	})
+	if err != nil || strings.Join(damaged, " ") != "/d" || strings.Join(lines, "|") != "M    /e  (content)" {
+		t.Errorf("diff with a missing tree: %v, damage %v, lines %v", err, damaged, lines)
+	}
+	if _, err := Diff(context.Background(), r, a, b, nil, func(Change) error { return nil }); !errors.Is(err, repo.ErrMissingBlock) ||
+		!strings.Contains(err.Error(), "/d in the second snapshot") {
+		t.Errorf("diff without onDamage: %v", err)
+	}
 }

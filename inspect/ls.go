@@ -17,38 +17,59 @@ type Entry struct {
 	Links uint32
 }
 
+// ListOptions tune List.
+type ListOptions struct {
+	// Recursive lists what is beneath each directory too.
+	Recursive bool
+	// OnDamage, if set, hears of a directory whose tree, or a snapshot
+	// whose link table, is damaged or missing (repo.IsDamage): returning
+	// nil lists the rest without it (a damaged link table counts every
+	// link as 1). Without it, and always for a store that fails, the
+	// listing ends with the error.
+	OnDamage func(p string, err error) error
+}
+
 // List calls fn for what p names in snapshot s, as ls does: a directory's
-// entries in name order (with recursive, each followed by what is beneath
-// it, depth first), or p itself if it is not a directory. A tree that
-// cannot be read ends the listing with its error.
+// entries in name order (with o.Recursive, each followed by what is
+// beneath it, depth first), or p itself if it is not a directory.
 //
 // It descends every directory, not repo.Walker: a walker visits each
 // tree once, and a listing must show every directory whose contents
 // happen to be the same as another's (every empty directory, for one).
-func List(ctx context.Context, r *repo.Repository, s *repo.Snapshot, p string, recursive bool, fn func(Entry) error) error {
+func List(ctx context.Context, r *repo.Repository, s *repo.Snapshot, p string, o ListOptions, fn func(Entry) error) error {
 	n, err := r.LookupPath(ctx, s, p)
 	if err != nil {
 		return err
 	}
-	links, err := r.LoadLinks(ctx, s.Links)
-	if err != nil {
-		return fmt.Errorf("snapshot %s: %w", s.ID, err)
+	l := lister{r: r, o: o, fn: fn}
+	if l.links, err = r.LoadLinks(ctx, s.Links); err != nil {
+		if err = l.damaged("link table of snapshot "+s.ID, err); err != nil {
+			return err
+		}
 	}
-	l := lister{r: r, links: links, recursive: recursive, fn: fn}
 	if n.Type != repo.TypeDir {
 		return l.emit(path.Clean("/"+p), n)
 	}
-	if recursive {
+	if o.Recursive {
 		defer startReadAhead(ctx, r, n.Subtree, nil)()
 	}
 	return l.dir(ctx, path.Clean("/"+p), n)
 }
 
 type lister struct {
-	r         *repo.Repository
-	links     repo.LinkTable
-	recursive bool
-	fn        func(Entry) error
+	r     *repo.Repository
+	o     ListOptions
+	links repo.LinkTable
+	fn    func(Entry) error
+}
+
+// damaged hands damage at p to OnDamage, or returns it.
+func (l *lister) damaged(p string, err error) error {
+	err = fmt.Errorf("%s: %w", p, err)
+	if l.o.OnDamage == nil || !repo.IsDamage(err) {
+		return err
+	}
+	return l.o.OnDamage(p, err)
 }
 
 func (l *lister) emit(p string, n repo.Node) error {
@@ -63,14 +84,14 @@ func (l *lister) emit(p string, n repo.Node) error {
 func (l *lister) dir(ctx context.Context, p string, n repo.Node) error {
 	t, err := l.r.LoadTree(ctx, n.Subtree)
 	if err != nil {
-		return fmt.Errorf("%s: %w", p, err)
+		return l.damaged(p, err)
 	}
 	for _, c := range t.Nodes {
 		cp := path.Join(p, c.Name)
 		if err := l.emit(cp, c); err != nil {
 			return err
 		}
-		if l.recursive && c.Type == repo.TypeDir {
+		if l.o.Recursive && c.Type == repo.TypeDir {
 			if err := l.dir(ctx, cp, c); err != nil {
 				return err
 			}

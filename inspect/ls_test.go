@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"coffer/cipher"
 	"coffer/golden"
 	"coffer/objectstore"
 	"coffer/repo"
@@ -27,7 +28,7 @@ func sampleTree() spec {
 func listing(t *testing.T, r *repo.Repository, s *repo.Snapshot, p string, recursive bool) []Entry {
 	t.Helper()
 	var out []Entry
-	if err := List(context.Background(), r, s, p, recursive, func(e Entry) error {
+	if err := List(context.Background(), r, s, p, ListOptions{Recursive: recursive}, func(e Entry) error {
 		out = append(out, e)
 		return nil
 	}); err != nil {
@@ -63,7 +64,7 @@ func TestList(t *testing.T) {
 		}
 	}
 	for _, missing := range []string{"/nope", "/etc/hosts/x", "/srv/nope/deeper"} {
-		err := List(context.Background(), r, s, missing, false, func(Entry) error { return nil })
+		err := List(context.Background(), r, s, missing, ListOptions{}, func(Entry) error { return nil })
 		if !errors.Is(err, repo.ErrNoPath) || !errors.Is(err, objectstore.ErrNotFound) {
 			t.Errorf("ls %s: %v, want ErrNoPath", missing, err)
 		}
@@ -143,5 +144,29 @@ func TestPermissions(t *testing.T) {
 		if got := Permissions(c.t, c.mode); got != c.want {
 			t.Errorf("Permissions(%s, %o) = %s, want %s", c.t, c.mode, got, c.want)
 		}
+	}
+}
+
+// TestListDamage: a directory whose tree is missing is handed to
+// OnDamage and the listing goes on; without OnDamage it ends there.
+func TestListDamage(t *testing.T) {
+	r, _ := testRepo(t)
+	var ghost cipher.ID
+	ghost[0] = 9
+	s := commit(t, r, spec{"a": "1", "d": repo.Node{Type: repo.TypeDir, Mode: 0o755, Subtree: ghost}, "z": spec{"y": "2"}}, t0, nil)
+	var damaged, got []string
+	err := List(context.Background(), r, s, "/", ListOptions{Recursive: true, OnDamage: func(p string, err error) error {
+		damaged = append(damaged, p)
+		return nil
+	}}, func(e Entry) error {
+		got = append(got, e.Path)
+		return nil
+	})
+	if err != nil || strings.Join(damaged, " ") != "/d" || strings.Join(got, " ") != "/a /d /z /z/y" {
+		t.Errorf("ls with a missing tree: %v, damage %v, listed %v", err, damaged, got)
+	}
+	err = List(context.Background(), r, s, "/", ListOptions{Recursive: true}, func(Entry) error { return nil })
+	if !errors.Is(err, repo.ErrMissingBlock) || !strings.HasPrefix(err.Error(), "/d: ") {
+		t.Errorf("ls without OnDamage: %v", err)
 	}
 }

@@ -31,7 +31,8 @@ beneath it; a path whose type changed is removed and added. Directories
 whose trees are the same are not read, so a diff costs what changed. Atime
 and ctime are not compared. --json prints one JSON object per line per
 change, then one with "message_type": "statistics"; the README lists the
-fields.`,
+fields. A directory whose tree is damaged or missing in either snapshot is
+named in a warning and left out; the diff goes on, and exits 7 at the end.`,
 		Args: cobra.ExactArgs(2),
 		RunE: f.withRepo(func(cmd *cobra.Command, args []string, r *repo.Repository) error {
 			all, err := listSnapshots(cmd, r, asOf.t)
@@ -47,7 +48,8 @@ fields.`,
 			}
 			out := bufio.NewWriter(cmd.OutOrStdout())
 			enc := json.NewEncoder(out)
-			st, err := inspect.Diff(cmd.Context(), r, pair[0], pair[1], func(c inspect.Change) error {
+			damage := damageWarner(cmd)
+			st, err := inspect.Diff(cmd.Context(), r, pair[0], pair[1], damage.warn, func(c inspect.Change) error {
 				if asJSON {
 					return enc.Encode(c.JSON())
 				}
@@ -63,6 +65,9 @@ fields.`,
 			}
 			if ferr := out.Flush(); err == nil {
 				err = ferr
+			}
+			if err == nil {
+				err = damage.result("diff")
 			}
 			return err
 		}),

@@ -221,9 +221,9 @@ func TestSnapshotsPendingDeletion(t *testing.T) {
 }
 
 // TestStatsIncomplete: a tree that cannot be read is a warning naming it
-// and exit 7, after the figures.
+// and exit 7, after the figures (stats) or the rest (ls, diff).
 func TestStatsIncomplete(t *testing.T) {
-	dir, _ := inspectRepo(t)
+	dir, snaps := inspectRepo(t)
 	r := openLocal(t, dir)
 	ctx := context.Background()
 	var ghost cipher.ID
@@ -238,5 +238,14 @@ func TestStatsIncomplete(t *testing.T) {
 	out, stderr, code := coffer(t, "stats", "--repo", dir)
 	if code != exitIncomplete || !strings.Contains(stderr, ghost.String()) || !strings.Contains(out, "Deduplication:") {
 		t.Errorf("stats with an unreadable tree: exit %d\n%s%s", code, out, stderr)
+	}
+	// ls and diff name it, go on with the rest, and exit 7 too.
+	out, stderr, code = coffer(t, "ls", "--repo", dir, "-R", "latest")
+	if code != exitIncomplete || out != "/gone\n" || !strings.Contains(stderr, "/gone: block "+ghost.String()) {
+		t.Errorf("ls -R with an unreadable tree: exit %d\n%s%s", code, out, stderr)
+	}
+	out, stderr, code = coffer(t, "diff", "--repo", dir, snaps[2].ID, "latest")
+	if code != exitIncomplete || !strings.Contains(out, "-    /a\n") || !strings.Contains(stderr, "/gone in the second snapshot") {
+		t.Errorf("diff with an unreadable tree: exit %d\n%s%s", code, out, stderr)
 	}
 }

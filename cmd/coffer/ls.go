@@ -33,7 +33,10 @@ PATH is inside the snapshot, "/" when left out:
 Paths are printed whole, from the snapshot's root. -l adds the type and
 permissions, link count, numeric owner and group (the names are those of
 the machine that was backed up), size and modification time (UTC). --json
-prints one JSON object per line per entry; the README lists the fields.`,
+prints one JSON object per line per entry; the README lists the fields.
+
+A directory whose tree is damaged or missing is named in a warning and its
+contents left out; the listing goes on, and exits 7 at the end.`,
 		Args: cobra.ExactArgs(1),
 		RunE: f.withRepo(func(cmd *cobra.Command, args []string, r *repo.Repository) error {
 			_, snaps, names, err := flt.list(cmd, r, asOf.t)
@@ -46,7 +49,8 @@ prints one JSON object per line per entry; the README lists the fields.`,
 			}
 			out := bufio.NewWriter(cmd.OutOrStdout())
 			enc := json.NewEncoder(out)
-			err = inspect.List(cmd.Context(), r, s, p, recursive, func(e inspect.Entry) error {
+			damage := damageWarner(cmd)
+			err = inspect.List(cmd.Context(), r, s, p, inspect.ListOptions{Recursive: recursive, OnDamage: damage.warn}, func(e inspect.Entry) error {
 				switch {
 				case asJSON:
 					return enc.Encode(e.JSON())
@@ -62,6 +66,9 @@ prints one JSON object per line per entry; the README lists the fields.`,
 			}
 			if errors.Is(err, repo.ErrNoPath) {
 				err = fmt.Errorf("%w (coffer ls %s:%s lists what is there)", err, s.ID[:8], path.Dir(p))
+			}
+			if err == nil {
+				err = damage.result("ls")
 			}
 			return err
 		}),
