@@ -154,7 +154,7 @@ func warnPending(w io.Writer, d *repo.Deletions, snaps []*repo.Snapshot) {
 	if n == 0 {
 		return
 	}
-	fmt.Fprintf(w, "coffer: warning: deletion requested for %d snapshot(s), the first due %s: a prune may remove them after that, unless the requests are cancelled before\n",
+	fmt.Fprintf(w, "coffer: warning: deletion requested for %d snapshot(s), the first due %s: a prune may remove them after that (coffer forget --cancel SNAPSHOT keeps one)\n",
 		n, first.UTC().Format(time.RFC3339))
 }
 
