@@ -28,7 +28,7 @@ type spec map[string]any
 // testRepo is a repository over a memory store whose chunks are large
 // enough that every test file is one block, so sizes are the same on
 // every run whatever the random key.
-func testRepo(t *testing.T) (*repo.Repository, *memory.Store) {
+func testRepo(t testing.TB) (*repo.Repository, *memory.Store) {
 	t.Helper()
 	ctx := context.Background()
 	st := memory.New(time.Now)
@@ -47,7 +47,7 @@ func testRepo(t *testing.T) (*repo.Repository, *memory.Store) {
 }
 
 // saveDir stores the tree of sp and returns its ID, file count and bytes.
-func saveDir(t *testing.T, r *repo.Repository, sp spec) (cipher.ID, uint64, uint64) {
+func saveDir(t testing.TB, r *repo.Repository, sp spec) (cipher.ID, uint64, uint64) {
 	t.Helper()
 	ctx := context.Background()
 	tr := &repo.Tree{}
@@ -93,7 +93,7 @@ func saveDir(t *testing.T, r *repo.Repository, sp spec) (cipher.ID, uint64, uint
 }
 
 // commit stores sp as a snapshot made at at.
-func commit(t *testing.T, r *repo.Repository, sp spec, at time.Time, parent *repo.Snapshot, tags ...string) *repo.Snapshot {
+func commit(t testing.TB, r *repo.Repository, sp spec, at time.Time, parent *repo.Snapshot, tags ...string) *repo.Snapshot {
 	t.Helper()
 	id, files, size := saveDir(t, r, sp)
 	s := &repo.Snapshot{Time: at, Host: "db1", Tags: tags, Tree: id, Files: files, Size: size,
