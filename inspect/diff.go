@@ -75,7 +75,7 @@ type TreeLoader interface {
 // snapshot).
 //
 // onDamage, if not nil, hears of a directory whose tree is damaged or
-// missing on either side (repo.IsDamage): returning nil goes on without
+// missing on either side (damagedOrMissing): returning nil goes on without
 // it. Without it, and always for a store that fails, the diff ends with
 // the error.
 func Diff(ctx context.Context, trees TreeLoader, a, b *repo.Snapshot, onDamage func(p string, err error) error, fn func(Change) error) (DiffStats, error) {
@@ -110,7 +110,7 @@ func (d *differ) load(ctx context.Context, p, side string, id cipher.ID) (*repo.
 		return t, nil
 	}
 	err = fmt.Errorf("%s in the %s snapshot: %w", p, side, err)
-	if d.onDamage == nil || !repo.IsDamage(err) {
+	if d.onDamage == nil || !damagedOrMissing(err) {
 		return nil, err
 	}
 	return nil, d.onDamage(p, err)

@@ -22,7 +22,7 @@ type ListOptions struct {
 	// Recursive lists what is beneath each directory too.
 	Recursive bool
 	// OnDamage, if set, hears of a directory whose tree, or a snapshot
-	// whose link table, is damaged or missing (repo.IsDamage): returning
+	// whose link table, is damaged or missing (damagedOrMissing): returning
 	// nil lists the rest without it (a damaged link table counts every
 	// link as 1). Without it, and always for a store that fails, the
 	// listing ends with the error.
@@ -66,7 +66,7 @@ type lister struct {
 // damaged hands damage at p to OnDamage, or returns it.
 func (l *lister) damaged(p string, err error) error {
 	err = fmt.Errorf("%s: %w", p, err)
-	if l.o.OnDamage == nil || !repo.IsDamage(err) {
+	if l.o.OnDamage == nil || !damagedOrMissing(err) {
 		return err
 	}
 	return l.o.OnDamage(p, err)

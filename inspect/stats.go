@@ -40,7 +40,7 @@ type usage struct {
 func newUsage(r *repo.Repository) *usage {
 	u := &usage{r: r, w: r.NewWalker(), seen: make(map[cipher.ID]struct{})}
 	u.w.OnError = func(dir string, id cipher.ID, err error) error {
-		if !repo.IsDamage(err) {
+		if !damagedOrMissing(err) {
 			return err // the store failed: no figure would be right
 		}
 		u.problems = append(u.problems, fmt.Sprintf("tree %s (%s) not read: %v", id, dir, err))

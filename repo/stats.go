@@ -1,10 +1,6 @@
 package repo
 
-import (
-	"errors"
-
-	"coffer/cipher"
-)
+import "coffer/cipher"
 
 // StoredSize is how many bytes block id takes in the store: its sealed
 // length in the pack the index tries first. False if no index names it.
@@ -28,11 +24,4 @@ func (r *Repository) IndexedBytes() (blocks int, bytes int64) {
 		bytes += int64(loc.Len)
 	}
 	return blocks, bytes
-}
-
-// IsDamage reports whether err means an object or block is damaged,
-// missing or not coffer's (what a reader reports and steps over), as
-// opposed to a store that failed or refused (what ends the command).
-func IsDamage(err error) bool {
-	return isDamage(err) || errors.Is(err, ErrMissingBlock) || errors.Is(err, ErrForged)
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"coffer/bytesize"
 	"coffer/inspect"
 	"coffer/repo"
 )
@@ -79,7 +80,7 @@ named in a warning and left out; the diff goes on, and exits 7 at the end.`,
 }
 
 func printDiffStats(w *bufio.Writer, st inspect.DiffStats) {
-	fmt.Fprintf(w, "\nAdded:    %d files, %d directories, %d others, %s\n", st.Added.Files, st.Added.Dirs, st.Added.Others, humanBytes(st.Added.Bytes))
-	fmt.Fprintf(w, "Removed:  %d files, %d directories, %d others, %s\n", st.Removed.Files, st.Removed.Dirs, st.Removed.Others, humanBytes(st.Removed.Bytes))
+	fmt.Fprintf(w, "\nAdded:    %d files, %d directories, %d others, %s\n", st.Added.Files, st.Added.Dirs, st.Added.Others, bytesize.IEC(st.Added.Bytes))
+	fmt.Fprintf(w, "Removed:  %d files, %d directories, %d others, %s\n", st.Removed.Files, st.Removed.Dirs, st.Removed.Others, bytesize.IEC(st.Removed.Bytes))
 	fmt.Fprintf(w, "Changed:  %d (contents), %d (metadata only)\n", st.Changed, st.Metadata)
 }

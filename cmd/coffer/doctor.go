@@ -79,13 +79,7 @@ server the credentials 'coffer policy' describes.`,
 				Doctor: &audit.DoctorRun{Passed: !rep.Failed(), Failed: rep.FailedPromises()}}); err != nil {
 				log.Warn("the doctor run is not in the audit log", "err", err)
 			}
-			out := cmd.OutOrStdout()
-			if asJSON {
-				err = rep.WriteJSON(out)
-			} else {
-				err = rep.WriteText(out)
-			}
-			if err != nil {
+			if err := printReport(cmd.OutOrStdout(), rep, asJSON); err != nil {
 				return err
 			}
 			if failed := rep.FailedPromises(); len(failed) > 0 {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"coffer/bytesize"
 	"coffer/inspect"
 	"coffer/repo"
 )
@@ -77,10 +78,10 @@ func printStats(cmd *cobra.Command, st *inspect.Stats) error {
 	w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 	fmt.Fprintf(w, "Snapshots:\t%d\n", st.Snapshots)
 	fmt.Fprintf(w, "Files:\t%d\t(each snapshot's, summed)\n", st.Files)
-	fmt.Fprintf(w, "Logical size:\t%s\t(what restoring each would write, summed)\n", humanBytes(st.LogicalBytes))
-	fmt.Fprintf(w, "Stored size:\t%s\t(%d distinct blocks, encrypted, trees included)\n", humanBytes(uint64(st.StoredBytes)), st.Blocks)
+	fmt.Fprintf(w, "Logical size:\t%s\t(what restoring each would write, summed)\n", bytesize.IEC(st.LogicalBytes))
+	fmt.Fprintf(w, "Stored size:\t%s\t(%d distinct blocks, encrypted, trees included)\n", bytesize.IEC(uint64(st.StoredBytes)), st.Blocks)
 	fmt.Fprintf(w, "Deduplication:\t%.2fx\t(logical / stored)\n", st.DedupRatio)
-	fmt.Fprintf(w, "Repository:\t%s\t(%d blocks in the index, used or not)\n", humanBytes(uint64(st.Repository.StoredBytes)), st.Repository.Blocks)
+	fmt.Fprintf(w, "Repository:\t%s\t(%d blocks in the index, used or not)\n", bytesize.IEC(uint64(st.Repository.StoredBytes)), st.Repository.Blocks)
 	if err := w.Flush(); err != nil {
 		return err
 	}
@@ -88,7 +89,7 @@ func printStats(cmd *cobra.Command, st *inspect.Stats) error {
 	w = tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "ID\tNAME\tHOST\tFILES\tSIZE\tADDED")
 	for _, s := range st.PerSnapshot {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\n", s.ID[:16], s.Name, s.Host, s.Files, humanBytes(s.LogicalBytes), humanBytes(uint64(s.AddedBytes)))
+		fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\n", s.ID[:16], s.Name, s.Host, s.Files, bytesize.IEC(s.LogicalBytes), bytesize.IEC(uint64(s.AddedBytes)))
 	}
 	return w.Flush()
 }
