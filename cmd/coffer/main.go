@@ -41,7 +41,8 @@ const exitCodesHelp = `Exit codes:
   5  the store could not be reached, or refused the request (also: no
      usable AWS credentials, a TLS certificate that does not verify)
   6  init refused: the location already holds data
-  7  check found problems, or restore/dump could not restore everything`
+  7  check found problems, or restore/dump could not restore everything,
+     or ls/diff/stats could not read every tree`
 
 func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
