@@ -20,10 +20,11 @@ const (
 // cache while a listing or a walk descends depth first: each tree, once
 // loaded, starts the loads of its subtrees, readAheadJobs at a time, so
 // on a store far away the reader finds its trees already read instead
-// of waiting once per directory. A tree skip reports (one a walk has visited, with everything
-// beneath it) is not read. It returns when every load it started is
-// done. Errors are left to the reader, which reads the same trees and
-// reports them.
+// of waiting once per directory. A tree skip reports (one a walk has
+// visited, with everything beneath it) is not read. It returns when every
+// load it started is done. Errors are left to the reader, which reads the
+// same trees and reports them. Each tree is parsed twice (here and by the
+// reader): the CPU that costs is small beside a round trip per tree.
 func readAhead(ctx context.Context, r *repo.Repository, root cipher.ID, skip func(cipher.ID) bool) {
 	var (
 		wg   sync.WaitGroup
