@@ -79,14 +79,17 @@ type TreeLoader interface {
 // it. Without it, and always for a store that fails, the diff ends with
 // the error.
 func Diff(ctx context.Context, trees TreeLoader, a, b *repo.Snapshot, onDamage func(p string, err error) error, fn func(Change) error) (DiffStats, error) {
-	d := differ{trees: trees, onDamage: onDamage, fn: fn}
 	ra, rb := rootNode(a), rootNode(b)
-	if what := differences(&ra, &rb); len(what) > 0 {
-		if err := d.report(Change{Path: "/", Kind: Metadata, Old: &ra, New: &rb, What: what}); err != nil {
-			return d.stats, err
-		}
-	}
-	err := d.trees2(ctx, "/", a.Tree, b.Tree)
+	return DiffNodes(ctx, trees, "/", &ra, &rb, onDamage, fn)
+}
+
+// DiffNodes is Diff of what path p names in two snapshots (na and nb,
+// from repo.LookupPath; nil where p names nothing): two directories are
+// compared as Diff compares two roots, anything else as the one path it
+// is.
+func DiffNodes(ctx context.Context, trees TreeLoader, p string, na, nb *repo.Node, onDamage func(p string, err error) error, fn func(Change) error) (DiffStats, error) {
+	d := differ{trees: trees, onDamage: onDamage, fn: fn}
+	err := d.node(ctx, path.Clean("/"+p), na, nb)
 	return d.stats, err
 }
 
@@ -158,21 +161,20 @@ func (d *differ) trees2(ctx context.Context, dir string, ia, ib cipher.ID) error
 			i++
 			j++
 		}
-		if err := d.node(ctx, dir, na, nb); err != nil {
+		name := na
+		if name == nil {
+			name = nb
+		}
+		if err := d.node(ctx, path.Join(dir, name.Name), na, nb); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// node compares one name of dir: na in the first snapshot, nb in the
+// node compares what p names: na in the first snapshot, nb in the
 // second; either may be nil.
-func (d *differ) node(ctx context.Context, dir string, na, nb *repo.Node) error {
-	name := nb
-	if name == nil {
-		name = na
-	}
-	p := path.Join(dir, name.Name)
+func (d *differ) node(ctx context.Context, p string, na, nb *repo.Node) error {
 	if na != nil && nb != nil && na.Type == nb.Type {
 		if what := differences(na, nb); len(what) > 0 {
 			kind := Metadata

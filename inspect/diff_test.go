@@ -167,3 +167,40 @@ func TestDiffDamage(t *testing.T) {
 		t.Errorf("diff without onDamage: %v", err)
 	}
 }
+
+// TestDiffNodes: a diff of one path compares only what is at and beneath
+// it; a path only one side has is added or removed whole.
+func TestDiffNodes(t *testing.T) {
+	r, _ := testRepo(t)
+	ctx := context.Background()
+	a := commit(t, r, sampleTree(), t0, nil)
+	b := commit(t, r, changedTree(), t0.Add(3600e9), a)
+	at := func(s *repo.Snapshot, p string) *repo.Node {
+		n, err := r.LookupPath(ctx, s, p)
+		if errors.Is(err, repo.ErrNoPath) {
+			return nil
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &n
+	}
+	for p, want := range map[string]string{
+		"/etc":       "M    /etc/hosts  (content)|M    /etc/motd  (content, mode)",
+		"/etc/hosts": "M    /etc/hosts  (content)",
+		"/new":       "+    /new/|+    /new/a|+    /new/sub/|+    /new/sub/b",
+		"/tool":      "-    /tool",
+		"/srv":       "",
+	} {
+		var lines []string
+		if _, err := DiffNodes(ctx, r, p, at(a, p), at(b, p), nil, func(c Change) error {
+			lines = append(lines, c.Line())
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(lines, "|"); got != want {
+			t.Errorf("diff of %s:\n%s\nwant:\n%s", p, got, want)
+		}
+	}
+}

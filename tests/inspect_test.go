@@ -167,6 +167,10 @@ func TestInspect(t *testing.T) {
 		if st := lines[len(lines)-1]; st.MessageType != "statistics" || st.Added.Files != 1 || st.Added.Bytes != 9 || st.Changed != 1 {
 			t.Errorf("diff statistics: %+v", st)
 		}
+		res = r.mustCoffer(t, shortTimeout, append([]string{"diff", first + ":/data/sticky", second + ":/data/sticky"}, r.repoArgs()...)...)
+		if !strings.HasPrefix(res.stdout, "U    /data/sticky/inside  (mode)\n\nAdded:") {
+			t.Errorf("diff of one directory: %q", res.stdout)
+		}
 		res = r.mustCoffer(t, shortTimeout, append([]string{"diff", first, first}, r.repoArgs()...)...)
 		if !strings.HasPrefix(res.stdout, "\nAdded:    0 files") {
 			t.Errorf("diff of a snapshot with itself: %q", res.stdout)
@@ -206,6 +210,8 @@ func TestInspect(t *testing.T) {
 			{[]string{"ls", "nosuchsnapshot"}, 4, "snapshot"},
 			{[]string{"ls", "--tag", "weekly", "latest"}, 4, "no snapshot matches --tag weekly"},
 			{[]string{"diff", first}, 2, "usage"},
+			{[]string{"diff", first + ":/data", "latest:/data/files"}, 2, "give the same :PATH"},
+			{[]string{"diff", first + ":/nope", "latest:/nope"}, 4, "/nope: no such file or directory"},
 			{[]string{"stats", "--latest", "-2"}, 2, "--latest"},
 		} {
 			res := r.coffer(t, shortTimeout, append(c.args, r.repoArgs()...)...)
