@@ -7,9 +7,11 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"strings"
 	"time"
 
 	"coffer/cipher"
+	"coffer/objectstore"
 )
 
 // What a running daemon relies on that no snapshot names, and how it
@@ -153,6 +155,11 @@ func (r *Repository) RefreshPlans(ctx context.Context) ([]*PrunePlan, error) {
 		g.succeeded(r)
 		return nil, nil
 	}
+	// Blocks prune repacked, or another process moved, are stored
+	// elsewhere already: learn where before moving anything.
+	if err := r.loadNewIndexes(ctx); err != nil {
+		return nil, err
+	}
 	moved, err := r.MoveBlocks(ctx, ids, packs)
 	if err != nil && !isDamage(err) {
 		return nil, fmt.Errorf("move the blocks a prune plan would remove: %w", err)
@@ -185,3 +192,41 @@ func (g *guardState) succeeded(r *Repository) {
 // errPlansUnread wraps a refresh failure that fails a commit: without the
 // plans, the commit cannot show that the blocks it names are safe.
 var errPlansUnread = errors.New("the prune plans could not be read, so the snapshot cannot show its blocks are safe from a prune")
+
+// loadNewIndexes adds the entries of the index objects this process has
+// not loaded: those written since it opened the repository, by prune's
+// repacking or by another process moving blocks. A damaged one is
+// skipped (r.skip), as at Open.
+func (r *Repository) loadNewIndexes(ctx context.Context) error {
+	x := r.index
+	x.mu.RLock()
+	loaded := make(map[string]bool, len(x.names))
+	for _, k := range x.names {
+		loaded[k] = true
+	}
+	x.mu.RUnlock()
+	var listed []objectstore.Info
+	err := r.store.List(ctx, indexPrefix, func(i objectstore.Info) error {
+		if _, ok := parseHexName(indexPrefix, i.Key, 16); ok && strings.Count(i.Key, "/") == 1 && !loaded[i.Key] {
+			listed = append(listed, i)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("list index: %w", err)
+	}
+	keys := oldestFirst(listed)
+	srcs := x.register(keys)
+	for n, key := range keys {
+		entries, err := r.readIndex(ctx, key)
+		if isDamage(err) {
+			r.skip(key, "index object unreadable, skipped", err)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		x.addFrom(entries, srcs[n])
+	}
+	return nil
+}
