@@ -184,7 +184,7 @@ func mountHead(ctx context.Context, r *repo.Repository, f *mountFlags, mp string
 	cfg := daemon.Config{
 		Mountpoint: mp, RunDir: runDir, Server: server, Log: log, Head: h,
 		SnapshotEvery: f.every, CheckpointEvery: f.checkpointEvery, StopTimeout: f.stopTimeout,
-		Describe: describeForClient, Events: f.events,
+		Describe: describeForClient, Events: f.events, Guard: r,
 	}
 	if state != nil {
 		cfg.Checkpoints = cp
