@@ -230,3 +230,70 @@ func (r *Repository) loadNewIndexes(ctx context.Context) error {
 	}
 	return nil
 }
+
+// RelyOnCheckpoint adds to the relied set the blocks a head checkpoint
+// names that its base snapshot (c.Parent) does not name at the same
+// path: the trees and file blocks of what changed, and the link table.
+// A daemon resuming a checkpoint calls it before its first refresh, so
+// that blocks its crashed predecessor had deduplicated against packs a
+// prune plan now names are moved like its own. Subtrees whose ID equals
+// the base's at the same path are not read; a tree that cannot be read is
+// skipped (the head reports it when used).
+func (r *Repository) RelyOnCheckpoint(ctx context.Context, c *Snapshot) error {
+	g := &r.guard
+	if !c.Links.IsZero() {
+		g.relyOn(c.Links)
+	}
+	var base *Tree
+	if c.Parent != "" {
+		if s, err := r.LoadSnapshot(ctx, c.Parent); err == nil {
+			if s.Tree == c.Tree {
+				return nil
+			}
+			base, _ = r.LoadTree(ctx, s.Tree)
+		}
+	}
+	return r.relyOnChanged(ctx, c.Tree, base)
+}
+
+// relyOnChanged relies on tree and every block beneath it that base (the
+// tree at the same path in the base snapshot; nil if none) does not hold
+// at the same name.
+func (r *Repository) relyOnChanged(ctx context.Context, tree cipher.ID, base *Tree) error {
+	r.guard.relyOn(tree)
+	t, err := r.LoadTree(ctx, tree)
+	if isDamage(err) || errors.Is(err, ErrMissingBlock) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("checkpoint tree %s: %w", tree, err)
+	}
+	was := map[string]*Node{}
+	if base != nil {
+		for i := range base.Nodes {
+			was[base.Nodes[i].Name] = &base.Nodes[i]
+		}
+	}
+	for _, n := range t.Nodes {
+		old := was[n.Name]
+		switch {
+		case n.Type == TypeDir:
+			var sub *Tree
+			if old != nil && old.Type == TypeDir {
+				if old.Subtree == n.Subtree {
+					continue
+				}
+				sub, _ = r.LoadTree(ctx, old.Subtree)
+			}
+			if err := r.relyOnChanged(ctx, n.Subtree, sub); err != nil {
+				return err
+			}
+		case old != nil && slices.Equal(old.Blocks, n.Blocks):
+		default:
+			for _, b := range n.Blocks {
+				r.guard.relyOn(b.ID)
+			}
+		}
+	}
+	return nil
+}

@@ -256,3 +256,62 @@ func TestDropReliedKeepsLaterBlocks(t *testing.T) {
 		t.Fatalf("%d blocks relied on after dropping everything", n)
 	}
 }
+
+// TestResumedCheckpointIsRelied: a daemon killed with a checkpoint that
+// deduplicated a file against an old snapshot's packs; the next daemon
+// resumes it and relies on its changed blocks, so a plan removing that
+// snapshot and its packs costs the checkpoint nothing.
+func TestResumedCheckpointIsRelied(t *testing.T) {
+	ctx := context.Background()
+	st := memory.New(time.Now)
+	open := guardRepos(t, st)
+	first := open()
+	content := randBytes(6, 40<<10)
+	oldSnap := snapshotOf(t, first, map[string][]BlockRef{"x": writeFile(t, first, content)})
+	oldPacks := packsOfRefs(first, writeFile(t, first, content))
+	base := snapshotOf(t, first, map[string][]BlockRef{"z": writeFile(t, first, randBytes(7, 5<<10))})
+	// The crashed daemon's checkpoint: base's z, and x's bytes in a new
+	// subdirectory.
+	baseTree, err := first.LoadTree(ctx, base.Tree)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again := writeFile(t, first, content)
+	sub, err := first.SaveTree(ctx, &Tree{Nodes: []Node{{Name: "b", Type: TypeFile, Blocks: again, Size: uint64(len(content))}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := first.SaveTree(ctx, &Tree{Nodes: append(slices.Clone(baseTree.Nodes), Node{Name: "d", Type: TypeDir, Subtree: sub})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	checkpoint := &Snapshot{Parent: base.ID, Tree: root}
+	first.Close()
+
+	resumed := open()
+	if err := resumed.RelyOnCheckpoint(ctx, checkpoint); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range again {
+		if _, ok := resumed.guard.relied[b.ID]; !ok {
+			t.Fatalf("the checkpoint's block %s is not relied on", b.ID)
+		}
+	}
+	if err := open().PutPrunePlan(ctx, Author{Source: "admin"}, &PrunePlan{Snapshots: []string{oldSnap.ID}, Packs: oldPacks}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := resumed.RefreshPlans(ctx); err != nil {
+		t.Fatal(err)
+	}
+	deleteEveryVersion(t, st, snapshotPrefix+oldSnap.ID)
+	for _, p := range oldPacks {
+		deleteEveryVersion(t, st, p.key())
+	}
+	reader := open()
+	if got := readAll(t, reader, again); !bytes.Equal(got, content) {
+		t.Fatal("the checkpoint's file does not read back")
+	}
+}
