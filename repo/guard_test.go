@@ -80,6 +80,26 @@ func snapshotOf(t *testing.T, r *Repository, files map[string][]BlockRef) *Snaps
 	return s
 }
 
+// plannedSnapshot commits content as the one file of a snapshot and returns
+// it with the packs that hold the file.
+func plannedSnapshot(t *testing.T, r *Repository, content []byte) (*Snapshot, []PackID) {
+	t.Helper()
+	refs := writeFile(t, r, content)
+	return snapshotOf(t, r, map[string][]BlockRef{"x": refs}), packsOfRefs(r, refs)
+}
+
+// carryOut deletes what plan names, as prune does once the margin has
+// passed: the snapshots, then the packs.
+func carryOut(t *testing.T, st *memory.Store, plan *PrunePlan) {
+	t.Helper()
+	for _, id := range plan.Snapshots {
+		deleteEveryVersion(t, st, snapshotPrefix+id)
+	}
+	for _, p := range plan.Packs {
+		deleteEveryVersion(t, st, p.key())
+	}
+}
+
 // packsOfRefs returns the packs that hold refs, as r's index has them.
 func packsOfRefs(r *Repository, refs []BlockRef) []PackID {
 	var out []PackID
@@ -105,8 +125,7 @@ func TestDaemonKeepsWhatAPrunePlanNames(t *testing.T) {
 
 	old := open()
 	shared := randBytes(1, 40<<10)
-	oldSnap := snapshotOf(t, old, map[string][]BlockRef{"shared": writeFile(t, old, shared)})
-	oldPacks := packsOfRefs(old, writeFile(t, old, shared))
+	oldSnap, oldPacks := plannedSnapshot(t, old, shared)
 	old.Close()
 
 	daemon := open()
@@ -132,11 +151,7 @@ func TestDaemonKeepsWhatAPrunePlanNames(t *testing.T) {
 	if again, err := daemon.RefreshPlans(ctx); err != nil || len(again) != 0 {
 		t.Fatalf("second refresh: %v, %v; want nothing new", again, err)
 	}
-	// The margin has passed: prune deletes the snapshot, then its packs.
-	deleteEveryVersion(t, st, snapshotPrefix+oldSnap.ID)
-	for _, p := range oldPacks {
-		deleteEveryVersion(t, st, p.key())
-	}
+	carryOut(t, st, plan) // the margin has passed
 	s := snapshotOf(t, daemon, map[string][]BlockRef{"shared": again, "new": newFile})
 	reader := open()
 	got, err := reader.LoadSnapshot(ctx, s.ID)
@@ -267,8 +282,7 @@ func TestResumedCheckpointIsRelied(t *testing.T) {
 	open := guardRepos(t, st)
 	first := open()
 	content := randBytes(6, 40<<10)
-	oldSnap := snapshotOf(t, first, map[string][]BlockRef{"x": writeFile(t, first, content)})
-	oldPacks := packsOfRefs(first, writeFile(t, first, content))
+	oldSnap, oldPacks := plannedSnapshot(t, first, content)
 	base := snapshotOf(t, first, map[string][]BlockRef{"z": writeFile(t, first, randBytes(7, 5<<10))})
 	// The crashed daemon's checkpoint: base's z, and x's bytes in a new
 	// subdirectory.
@@ -300,16 +314,14 @@ func TestResumedCheckpointIsRelied(t *testing.T) {
 			t.Fatalf("the checkpoint's block %s is not relied on", b.ID)
 		}
 	}
-	if err := open().PutPrunePlan(ctx, Author{Source: "admin"}, &PrunePlan{Snapshots: []string{oldSnap.ID}, Packs: oldPacks}); err != nil {
+	plan := &PrunePlan{Snapshots: []string{oldSnap.ID}, Packs: oldPacks}
+	if err := open().PutPrunePlan(ctx, Author{Source: "admin"}, plan); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := resumed.RefreshPlans(ctx); err != nil {
 		t.Fatal(err)
 	}
-	deleteEveryVersion(t, st, snapshotPrefix+oldSnap.ID)
-	for _, p := range oldPacks {
-		deleteEveryVersion(t, st, p.key())
-	}
+	carryOut(t, st, plan)
 	reader := open()
 	if got := readAll(t, reader, again); !bytes.Equal(got, content) {
 		t.Fatal("the checkpoint's file does not read back")
