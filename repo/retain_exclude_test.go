@@ -1,7 +1,10 @@
 package repo
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,6 +22,7 @@ type excludeFixture struct {
 	clock  *simClock
 	mem    *memory.Store
 	period time.Duration
+	logs   bytes.Buffer // every repository's log; slog's handler serializes writes
 }
 
 func newExcludeFixture(t *testing.T) *excludeFixture {
@@ -37,7 +41,8 @@ func newExcludeFixture(t *testing.T) *excludeFixture {
 }
 
 func (f *excludeFixture) open() *Repository {
-	r, err := Open(f.ctx, f.mem, pass("pw"), Options{PackSize: 16 << 10, Clock: f.clock.Now})
+	log := slog.New(slog.NewTextHandler(&f.logs, nil))
+	r, err := Open(f.ctx, f.mem, pass("pw"), Options{PackSize: 16 << 10, Clock: f.clock.Now, Logger: log})
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -125,6 +130,9 @@ func TestRetentionLeavesOutRequestedSnapshots(t *testing.T) {
 	}
 	if u := f.until(snapshotPrefix + old.ID); u.Before(f.clock.Now().Add(f.period)) {
 		t.Errorf("after the cancellation, the snapshot's object is locked until %s only", u)
+	}
+	if strings.Contains(f.logs.String(), "level=WARN") {
+		t.Errorf("warnings logged:\n%s", f.logs.String())
 	}
 }
 

@@ -82,8 +82,11 @@ func (r *Repository) neededObjects(ctx context.Context, stats *RetentionStats) (
 		if err != nil {
 			return need, err
 		}
-		r.putLedger(ctx, r.cover(w))
-		stats.Requests++
+		rec := r.cover(w)
+		if _, ok := st.version[retainPrefix+id]; !ok { // walked again after a change: it has one
+			r.putLedger(ctx, rec)
+			stats.Requests++
+		}
 	}
 	err = r.firstVersions(ctx, indexPrefix, stats, func(v objectstore.Version) {
 		indexes = append(indexes, v.Key)
