@@ -60,6 +60,14 @@ type Config struct {
 	Detach func(mountpoint string) error
 	// Events, if set, hears of the mount, each commit and the unmount.
 	Events Events
+	// Notify, if set, tells the service manager (systemd) of the mount:
+	// ready, each commit, stopping, and the watchdog's pings.
+	Notify *Notifier
+	// Uploaded, if set, counts the bytes the store has received so far;
+	// each commit's summary says how many came since the one before.
+	Uploaded func() int64
+	// Observer, if set, hears of each commit with its summary.
+	Observer CommitObserver
 }
 
 // Daemon serves one mount until it is stopped.
@@ -67,6 +75,8 @@ type Daemon struct {
 	cfg   Config
 	log   *slog.Logger
 	saved atomic.Uint64 // the head's version when last committed or checkpointed
+	// uploadedAt is Config.Uploaded at the last commit (summary.go).
+	uploadedAt atomic.Int64
 
 	stopMu  sync.Mutex // one stop at a time
 	stopped bool       // guarded by stopMu; unmounted, Run is returning
@@ -86,7 +96,11 @@ func New(cfg Config) *Daemon {
 	if cfg.Detach == nil {
 		cfg.Detach = func(mp string) error { return syscall.Unmount(mp, syscall.MNT_DETACH) }
 	}
-	return &Daemon{cfg: cfg, log: cfg.Log, umounted: make(chan struct{})}
+	d := &Daemon{cfg: cfg, log: cfg.Log, umounted: make(chan struct{})}
+	if cfg.Uploaded != nil {
+		d.uploadedAt.Store(cfg.Uploaded())
+	}
+	return d
 }
 
 // Run serves until the mount is stopped: ctx is cancelled (a signal),
@@ -109,6 +123,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 		ev.Mounted(context.WithoutCancel(ctx))
 		defer ev.Unmounted(context.WithoutCancel(ctx))
 	}
+	d.notify("READY=1", "STATUS=serving "+d.cfg.Mountpoint)
+	stopWatchdog := make(chan struct{})
+	defer close(stopWatchdog)
+	go d.watchdog(stopWatchdog)
 	var snapTick, checkpointTick <-chan time.Time
 	if d.cfg.Head != nil && d.cfg.SnapshotEvery > 0 {
 		t := time.NewTicker(d.cfg.SnapshotEvery)
@@ -150,6 +168,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			// Unmounted from outside (umount(8), fusermount -u): no
 			// process can use the mount any more, so nothing is open.
 			d.log.Info("unmounted from outside: committing")
+			d.notify("STOPPING=1", "STATUS=unmounted from outside: committing")
 			if d.cfg.Head != nil && d.cfg.Head.Changed() {
 				if _, err := d.commit(bg, nil); err != nil {
 					d.saveCheckpoint(bg)
@@ -171,11 +190,11 @@ func (d *Daemon) handle(ctx context.Context, req Request) (Reply, func()) {
 		if d.cfg.Head == nil {
 			return Reply{Error: d.cfg.Mountpoint + " is a read-only snapshot mount", Code: 2}, nil
 		}
-		s, err := d.commit(bg, req.Tags)
+		s, sum, err := d.commitSummary(bg, req.Tags)
 		if err != nil {
 			return d.failed("snapshot not committed: %w", err), nil
 		}
-		return Reply{ID: s.ID, Time: s.Time, Created: true}, nil
+		return Reply{ID: s.ID, Time: s.Time, Created: true, Summary: &sum}, nil
 	case "umount":
 		s, err := d.stop(bg, true)
 		if err != nil {
@@ -195,13 +214,21 @@ func (d *Daemon) handle(ctx context.Context, req Request) (Reply, func()) {
 
 // commit commits the head and drops the checkpoint it supersedes.
 func (d *Daemon) commit(ctx context.Context, tags []string) (*repo.Snapshot, error) {
+	s, _, err := d.commitSummary(ctx, tags)
+	return s, err
+}
+
+// commitSummary is commit, also saying what the commit did.
+func (d *Daemon) commitSummary(ctx context.Context, tags []string) (*repo.Snapshot, CommitSummary, error) {
 	h := d.cfg.Head
 	version := h.Version()
+	start := time.Now()
 	s, err := h.Commit(ctx, tags)
 	if err != nil {
 		d.log.Error("snapshot failed", "err", err)
-		return nil, err
+		return nil, CommitSummary{}, err
 	}
+	sum := d.summarize(s.ID, s.Time, s.Files, s.Size, time.Since(start))
 	if d.cfg.Checkpoints != nil {
 		if err := d.cfg.Checkpoints.Remove(); err != nil {
 			d.log.Warn("old head checkpoint not removed", "err", err)
@@ -211,8 +238,12 @@ func (d *Daemon) commit(ctx context.Context, tags []string) (*repo.Snapshot, err
 	if d.cfg.Events != nil {
 		d.cfg.Events.Committed(ctx, s)
 	}
-	d.log.Info("snapshot committed", "id", s.ID, "files", s.Files, "bytes", s.Size)
-	return s, nil
+	if d.cfg.Observer != nil {
+		d.cfg.Observer.Committed(sum)
+	}
+	d.notify(statusLine(d.cfg.Mountpoint, sum))
+	d.log.Info("snapshot committed", "id", s.ID, "files", s.Files, "bytes", s.Size, "stored", sum.Stored, "took", sum.Took)
+	return s, sum, nil
 }
 
 // saveCheckpoint records the head if it changed since it was last
