@@ -91,6 +91,7 @@ func (p *packer) pending(id cipher.ID) ([]byte, location, error) {
 func (r *Repository) SaveBlock(ctx context.Context, t BlockType, id cipher.ID, plaintext []byte) error {
 	p := r.packer
 	if p.known(id) {
+		r.count.countData(t, len(plaintext), true)
 		return nil
 	}
 	n := len(plaintext) + cipher.Overhead
@@ -109,8 +110,10 @@ func (r *Repository) SaveBlock(ctx context.Context, t BlockType, id cipher.ID, p
 	}
 	if _, ok := p.pend[id]; ok || r.index.has(id) {
 		p.mu.Unlock()
+		r.count.countData(t, len(plaintext), true)
 		return nil
 	}
+	r.count.countData(t, len(plaintext), false)
 	var full *pack
 	if p.cur != nil && len(p.cur.buf)+n > cap(p.cur.buf) {
 		full, p.cur = p.cur, nil

@@ -130,6 +130,7 @@ type Repository struct {
 	skipIDCheck bool
 
 	retain retainState // what keeps retention ahead of snapshots (retain.go)
+	count  counters    // running totals for metrics (counters.go)
 }
 
 // Open unlocks the repository in st with secret and loads its index.
