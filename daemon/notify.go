@@ -7,6 +7,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"coffer/bytesize"
+	"coffer/duration"
 )
 
 // Notifier tells a service manager how the mount is doing, with systemd's
@@ -138,13 +141,7 @@ func (d *Daemon) watchdog(stop <-chan struct{}) {
 // statusLine is the STATUS= a commit leaves: what `systemctl status`
 // shows until the next one.
 func statusLine(mountpoint string, c CommitSummary) string {
-	return fmt.Sprintf("STATUS=serving %s; last snapshot %s at %s (%d files, %d bytes new, %s)",
-		mountpoint, shortID(c.ID), c.Time.UTC().Format(time.RFC3339), c.Files, c.Stored, c.Took.Round(time.Millisecond))
-}
-
-func shortID(id string) string {
-	if len(id) > 16 {
-		return id[:16]
-	}
-	return id
+	return fmt.Sprintf("STATUS=serving %s; last snapshot %s: %d files, %s new in the store, took %s",
+		mountpoint, c.Time.UTC().Format(time.RFC3339), c.Files, bytesize.IEC(uint64(max(c.Stored, 0))),
+		duration.Format(c.Took.Round(time.Millisecond)))
 }

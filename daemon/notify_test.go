@@ -86,7 +86,7 @@ func TestNotifyLifecycle(t *testing.T) {
 		if r.Summary == nil || r.Summary.Stored != 4000 || r.Summary.ID != "s1" {
 			t.Fatalf("snapshot reply %+v, summary %+v; want s1 with 4000 bytes stored", r, r.Summary)
 		}
-		expect(t, got, "STATUS=serving /mnt; last snapshot s1")
+		expect(t, got, "STATUS=serving /mnt; last snapshot 0001-01-01T00:00:00Z: 0 files, 3.9 KiB new in the store")
 		expect(t, got, "WATCHDOG=1")
 		cancel()
 		expect(t, got, "STOPPING=1")

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"coffer/objectstore/s3"
+	"coffer/progress"
 )
 
 var version = "dev"
@@ -67,6 +68,8 @@ S3 bucket with an optional prefix (s3://bucket/prefix).
 		newUmountCmd(), newKeyCmd(), newVersionCmd(), newPolicyCmd(), newDoctorCmd(), newAuditCmd(), newCheckCmd())
 	root.Version = version
 	root.SetVersionTemplate(versionLine() + "\n")
+	root.PersistentFlags().BoolVarP(&progress.Quiet, "quiet", "q", false,
+		"print no progress bars, informational lines or info-level log lines; results, warnings and errors still")
 	// Declared here so cobra adds no -v shorthand: -v is --verbose elsewhere.
 	root.Flags().Bool("version", false, "print coffer's version and repository format")
 	markUsageErrors(root)
