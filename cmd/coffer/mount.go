@@ -220,7 +220,7 @@ func mountHead(ctx context.Context, r *repo.Repository, f *mountFlags, mp string
 	}
 	f.service.configure(&cfg)
 	raiseReadahead(mp, log)
-	inform(os.Stderr, "coffer: mounted %s\n", mp)
+	f.announce(log, mp, "")
 	err = daemon.New(cfg).Run(ctx)
 	rememberSnapshots(context.WithoutCancel(ctx), r, state, log)
 	return err
@@ -240,10 +240,29 @@ func mountSnapshot(ctx context.Context, r *repo.Repository, f *mountFlags, mp st
 		return fmt.Errorf("mount %s: %w", mp, err)
 	}
 	raiseReadahead(mp, log)
-	inform(os.Stderr, "coffer: mounted %s (snapshot %s, read-only)\n", mp, s.ID)
+	f.announce(log, mp, s.ID)
 	cfg := daemon.Config{Mountpoint: mp, RunDir: runDir, Server: server, Log: log, Describe: describeForClient, Events: f.events}
 	f.service.configure(&cfg)
 	return daemon.New(cfg).Run(ctx)
+}
+
+// announce says the mount serves: a line on stderr that scripts (and the
+// tests) wait for, or with --log-format json a log record, so that every
+// line the daemon writes is JSON. A service manager hears READY=1 instead.
+func (f *mountFlags) announce(log *slog.Logger, mp, snapshot string) {
+	if f.logFormat == logJSON {
+		if snapshot == "" {
+			log.Info("mounted", "mountpoint", mp)
+		} else {
+			log.Info("mounted", "mountpoint", mp, "snapshot", snapshot, "mode", "read-only")
+		}
+		return
+	}
+	if snapshot == "" {
+		inform(os.Stderr, "coffer: mounted %s\n", mp)
+	} else {
+		inform(os.Stderr, "coffer: mounted %s (snapshot %s, read-only)\n", mp, snapshot)
+	}
 }
 
 // rememberSnapshots warns of snapshots that vanished since the set last

@@ -73,8 +73,8 @@ func printCommit(out, errw io.Writer, reply daemon.Reply, asJSON bool) error {
 	}
 	fmt.Fprintln(out, reply.ID)
 	if reply.Summary != nil {
-		inform(errw, "coffer: snapshot committed: %d files, %s; %s new in the store; took %s\n",
-			sum.Files, bytesize.IEC(sum.Bytes), bytesize.IEC(uint64(max(sum.Stored, 0))),
+		inform(errw, "coffer: snapshot committed: %s, %s; %s new in the store; took %s\n",
+			plural(sum.Files, "file"), bytesize.IEC(sum.Bytes), bytesize.IEC(uint64(max(sum.Stored, 0))),
 			duration.Format(sum.Took.Round(time.Millisecond)))
 	}
 	return nil
