@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -277,5 +278,81 @@ func TestQuiet(t *testing.T) {
 			t.Errorf("coffer snapshot without --quiet: stderr %q, want the summary", res.stderr)
 		}
 		m.umount(t)
+	})
+}
+
+// mountOptions turns the backend's flags and the repository's key into
+// fstab options (--insecure-http → insecure-http).
+func (r *repo) mountOptions(extra ...string) string {
+	opts := []string{"key-file=" + r.keyFile, "cache-dir=" + filepath.Join(r.scratch, "cache"), "_netdev", "nofail", "rw"}
+	for _, f := range r.be.flags {
+		opts = append(opts, strings.TrimPrefix(f, "--"))
+	}
+	return strings.Join(append(opts, extra...), ",")
+}
+
+// coffer as mount(8)'s helper (/sbin/mount.fuse.coffer, a symlink to
+// coffer) for a fuse.coffer line in /etc/fstab: it returns once the
+// mount serves, the daemon lives on in its own session, and coffer
+// umount stops it; a failure before serving is the helper's exit status.
+func TestMountHelper(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be *backend) {
+		r := newRepo(t, be)
+		helper := filepath.Join(t.TempDir(), "mount.fuse.coffer")
+		if err := os.Symlink(cofferBin, helper); err != nil {
+			t.Fatal(err)
+		}
+		dir := filepath.Join(t.TempDir(), "mnt")
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		logFile := filepath.Join(r.scratch, "daemon.log")
+		t.Cleanup(func() {
+			if isMounted(t, dir) { // the helper's daemon is not ours to kill by PID: unmount, it exits
+				_ = syscall.Unmount(dir, syscall.MNT_DETACH)
+			}
+			if t.Failed() {
+				b, _ := os.ReadFile(logFile)
+				t.Logf("daemon log:\n%s", b)
+			}
+		})
+		res := run(t, longTimeout, r.env(), helper, r.be.repoURL, dir, "-n", "-o", r.mountOptions("log-file="+logFile))
+		if res.err != nil {
+			t.Fatalf("mount.fuse.coffer: %v", res)
+		}
+		if !isMounted(t, dir) {
+			t.Fatal("the helper returned before the mount was up")
+		}
+		if err := os.WriteFile(filepath.Join(dir, "f"), []byte("from fstab\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		res = r.mustCoffer(t, longTimeout, "umount", dir)
+		if !strings.Contains(res.stdout, "committed snapshot") {
+			t.Errorf("coffer umount: %v", res)
+		}
+		deadline := time.Now().Add(mountTimeout)
+		for isMounted(t, dir) && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		if isMounted(t, dir) {
+			t.Fatal("still mounted after coffer umount")
+		}
+		if snaps := r.snapshots(t); len(snaps) != 1 || snaps[0].Files != 1 {
+			t.Errorf("snapshots after the helper's mount: %+v", snaps)
+		}
+
+		// A wrong key fails the helper with the daemon's exit status
+		// (3), the reason in the log.
+		bad := filepath.Join(t.TempDir(), "bad.key")
+		r.mustCoffer(t, shortTimeout, "key", "generate", bad)
+		res = run(t, longTimeout, r.env(), helper, r.be.repoURL, dir, "-o", r.mountOptions("key-file="+bad, "log-file="+logFile))
+		if res.exitCode() != 3 || !strings.Contains(res.stderr, logFile) || isMounted(t, dir) {
+			t.Errorf("helper with a wrong key: exit %d, %v", res.exitCode(), res)
+		}
+		// An unknown option is refused before anything starts.
+		res = run(t, shortTimeout, r.env(), helper, r.be.repoURL, dir, "-o", "key-file="+r.keyFile+",frobnicate")
+		if res.exitCode() != 2 || !strings.Contains(res.stderr, "frobnicate") {
+			t.Errorf("helper with an unknown option: exit %d, %v", res.exitCode(), res)
+		}
 	})
 }

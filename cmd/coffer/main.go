@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -125,8 +126,12 @@ func unknownCommand(c *cobra.Command, args []string) error {
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	root := newRootCmd()
-	err := root.ExecuteContext(ctx)
+	var err error
+	if mountHelperNames[filepath.Base(os.Args[0])] { // mount(8) runs us for fuse.coffer (mounthelper.go)
+		err = runMountHelper(ctx, os.Args[1:])
+	} else {
+		err = newRootCmd().ExecuteContext(ctx)
+	}
 	stop()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "coffer: %s\n", describe(err))
