@@ -70,7 +70,7 @@ S3 bucket with an optional prefix (s3://bucket/prefix).
 	root.Version = version
 	root.SetVersionTemplate(versionLine() + "\n")
 	root.PersistentFlags().BoolVarP(&progress.Quiet, "quiet", "q", false,
-		"print no progress bars, informational lines or info-level log lines; results, warnings and errors still")
+		"print no progress bars, informational lines or info-level log lines (results, warnings and errors still print)")
 	// Declared here so cobra adds no -v shorthand: -v is --verbose elsewhere.
 	root.Flags().Bool("version", false, "print coffer's version and repository format")
 	markUsageErrors(root)
