@@ -43,7 +43,8 @@ const exitCodesHelp = `Exit codes:
   5  the store could not be reached, or refused the request (also: no
      usable AWS credentials, a TLS certificate that does not verify)
   6  init refused: the location already holds data
-  7  check found problems, or restore/dump could not restore everything`
+  7  check found problems, or restore/dump could not restore everything,
+     or ls/diff/stats could not read every tree`
 
 func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
@@ -67,6 +68,8 @@ S3 bucket with an optional prefix (s3://bucket/prefix).
 	})
 	root.AddCommand(newInitCmd(), newMountCmd(), newSnapshotCmd(), newSnapshotsCmd(),
 		newUmountCmd(), newKeyCmd(), newVersionCmd(), newPolicyCmd(), newDoctorCmd(), newAuditCmd(), newCheckCmd())
+	root.AddCommand(newLsCmd(), newDiffCmd(), newStatsCmd())
+	root.AddCommand(newForgetCmd(), newRequestsCmd(), newHoldCmd(), newReleaseCmd())
 	root.Version = version
 	root.SetVersionTemplate(versionLine() + "\n")
 	root.PersistentFlags().BoolVarP(&progress.Quiet, "quiet", "q", false,

@@ -51,14 +51,6 @@ func newLogger(w io.Writer, format logFormat, verbose bool) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, o))
 }
 
-// plural renders n things: "1 file", "3 files".
-func plural(n uint64, thing string) string {
-	if n == 1 {
-		return "1 " + thing
-	}
-	return fmt.Sprintf("%d %ss", n, thing)
-}
-
 // inform prints an informational line (what happened, when the exit
 // status already says it went well); --quiet drops it. Results a script
 // reads (an ID, a listing), warnings and errors are printed without it.

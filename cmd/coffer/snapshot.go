@@ -55,7 +55,7 @@ seconds_elapsed.`,
 			return printCommit(cmd.OutOrStdout(), cmd.ErrOrStderr(), reply, asJSON)
 		},
 	}
-	c.Flags().StringSliceVar(&tags, "tag", nil, "tag the snapshot (repeatable)")
+	c.Flags().StringSliceVar(&tags, "tag", nil, "tag the snapshot (repeatable; a,b gives two tags); coffer snapshots --tag T lists them")
 	c.Flags().BoolVar(&asJSON, "json", false, "print the snapshot and what it cost as one JSON object")
 	return c
 }
@@ -74,7 +74,7 @@ func printCommit(out, errw io.Writer, reply daemon.Reply, asJSON bool) error {
 	fmt.Fprintln(out, reply.ID)
 	if reply.Summary != nil {
 		inform(errw, "coffer: snapshot committed: %s, %s; %s new in the store; took %s\n",
-			plural(sum.Files, "file"), bytesize.IEC(sum.Bytes), bytesize.IEC(uint64(max(sum.Stored, 0))),
+			count(int(sum.Files), "file"), bytesize.IEC(sum.Bytes), bytesize.IEC(uint64(max(sum.Stored, 0))),
 			duration.Format(sum.Took.Round(time.Millisecond)))
 	}
 	return nil
