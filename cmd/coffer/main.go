@@ -137,7 +137,9 @@ func main() {
 	}
 	stop()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "coffer: %s\n", describe(err))
+		if !errors.As(err, new(loggedError)) {
+			fmt.Fprintf(os.Stderr, "coffer: %s\n", describe(err))
+		}
 		os.Exit(exitCode(err))
 	}
 }

@@ -118,6 +118,16 @@ request latency by operation. Only loopback addresses are accepted unless
 }
 
 func runMount(ctx context.Context, f *mountFlags, arg string) error {
+	err := serveMount(ctx, f, arg)
+	if err != nil && f.logFormat == logJSON {
+		// The last line too is JSON: the error as a log record.
+		f.logger().Error(describe(err))
+		return loggedError{err}
+	}
+	return err
+}
+
+func serveMount(ctx context.Context, f *mountFlags, arg string) error {
 	mp, err := resolveMountpoint(arg)
 	if err != nil {
 		return err

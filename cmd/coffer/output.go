@@ -51,6 +51,12 @@ func newLogger(w io.Writer, format logFormat, verbose bool) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, o))
 }
 
+// loggedError is an error the command has already logged: main prints
+// nothing more, and exits with its code.
+type loggedError struct{ error }
+
+func (e loggedError) Unwrap() error { return e.error }
+
 // inform prints an informational line (what happened, when the exit
 // status already says it went well); --quiet drops it. Results a script
 // reads (an ID, a listing), warnings and errors are printed without it.
