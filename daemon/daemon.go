@@ -44,6 +44,14 @@ type Config struct {
 	RunDir     string // where the control socket lives (/run/coffer)
 	Server     Server
 	Log        *slog.Logger
+	// Notify, if set, tells the service manager (systemd) of the mount:
+	// ready, each commit, stopping, and the watchdog's pings.
+	Notify *Notifier
+	// Uploaded, if set, counts the bytes the store has received so far;
+	// each commit's summary says how many came since the one before.
+	Uploaded func() int64
+	// Observer, if set, hears of each commit with its summary.
+	Observer CommitObserver
 	// Head is nil for a read-only snapshot mount.
 	Head Head
 	// Checkpoints may be nil (--cache-dir off).
@@ -60,14 +68,6 @@ type Config struct {
 	Detach func(mountpoint string) error
 	// Events, if set, hears of the mount, each commit and the unmount.
 	Events Events
-	// Notify, if set, tells the service manager (systemd) of the mount:
-	// ready, each commit, stopping, and the watchdog's pings.
-	Notify *Notifier
-	// Uploaded, if set, counts the bytes the store has received so far;
-	// each commit's summary says how many came since the one before.
-	Uploaded func() int64
-	// Observer, if set, hears of each commit with its summary.
-	Observer CommitObserver
 }
 
 // Daemon serves one mount until it is stopped.
@@ -75,14 +75,15 @@ type Daemon struct {
 	cfg   Config
 	log   *slog.Logger
 	saved atomic.Uint64 // the head's version when last committed or checkpointed
-	// uploadedAt is Config.Uploaded at the last commit (summary.go).
-	uploadedAt atomic.Int64
 
 	stopMu  sync.Mutex // one stop at a time
 	stopped bool       // guarded by stopMu; unmounted, Run is returning
 
 	umounted chan struct{} // closed once `coffer umount` has its reply
 	once     sync.Once
+
+	// uploadedAt is Config.Uploaded at the last commit (summary.go).
+	uploadedAt atomic.Int64
 }
 
 // New prepares a daemon for a mounted server.
@@ -123,10 +124,6 @@ func (d *Daemon) Run(ctx context.Context) error {
 		ev.Mounted(context.WithoutCancel(ctx))
 		defer ev.Unmounted(context.WithoutCancel(ctx))
 	}
-	d.notify("READY=1", "STATUS=serving "+d.cfg.Mountpoint)
-	stopWatchdog := make(chan struct{})
-	defer close(stopWatchdog)
-	go d.watchdog(stopWatchdog)
 	var snapTick, checkpointTick <-chan time.Time
 	if d.cfg.Head != nil && d.cfg.SnapshotEvery > 0 {
 		t := time.NewTicker(d.cfg.SnapshotEvery)
@@ -138,6 +135,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 		defer t.Stop()
 		checkpointTick = t.C
 	}
+	d.notify("READY=1", "STATUS=serving "+d.cfg.Mountpoint)
+	stopWatchdog := make(chan struct{})
+	defer close(stopWatchdog)
+	go d.watchdog(stopWatchdog)
+
 	bg := context.WithoutCancel(ctx)
 	for {
 		select {
