@@ -222,21 +222,21 @@ func (d *Daemon) commit(ctx context.Context, tags []string) (*repo.Snapshot, err
 
 // commitSummary is commit, also saying what the commit did.
 func (d *Daemon) commitSummary(ctx context.Context, tags []string) (*repo.Snapshot, CommitSummary, error) {
+	start := time.Now()
 	h := d.cfg.Head
 	version := h.Version()
-	start := time.Now()
 	s, err := h.Commit(ctx, tags)
 	if err != nil {
 		d.log.Error("snapshot failed", "err", err)
 		return nil, CommitSummary{}, err
 	}
-	sum := d.summarize(s.ID, s.Time, s.Files, s.Size, time.Since(start))
 	if d.cfg.Checkpoints != nil {
 		if err := d.cfg.Checkpoints.Remove(); err != nil {
 			d.log.Warn("old head checkpoint not removed", "err", err)
 		}
 	}
 	d.saved.Store(version)
+	sum := d.summarize(s.ID, s.Time, s.Files, s.Size, time.Since(start))
 	if d.cfg.Events != nil {
 		d.cfg.Events.Committed(ctx, s)
 	}
