@@ -356,3 +356,51 @@ func TestMountHelper(t *testing.T) {
 		}
 	})
 }
+
+// metricsURL is where a mount started with --metrics-listen serves, from
+// its text log.
+func metricsURL(t *testing.T, m *mount) string {
+	t.Helper()
+	re := regexp.MustCompile(`msg="metrics served" url=(http://127\.0\.0\.1:\d+/metrics)`)
+	deadline := time.Now().Add(mountTimeout)
+	for {
+		if sub := re.FindStringSubmatch(m.log()); sub != nil {
+			return sub[1]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no metrics URL in the log:\n%s", m.log())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// An S3 outage shows in the metrics while it lasts (upload errors,
+// retries, a pack pending) and the pending count goes back to zero once
+// the store heals and a snapshot commits.
+func TestMetricsDuringOutage(t *testing.T) {
+	be, px := proxiedS3Backend(t)
+	r := newRepo(t, be)
+	m := r.mount(t, "--metrics-listen", "127.0.0.1:0")
+	url := metricsURL(t, m)
+	px.set(proxyRule{Fault: slowDown503, Method: "PUT", Every: 1})
+	data := make([]byte, 20<<20) // more than a pack: one is uploaded before the commit
+	if _, err := rand.Read(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(m.dir, "during-outage"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitMetric(t, url, "coffer_upload_retries_total", func(v float64) bool { return v > 0 })
+	during := scrape(t, url)
+	if during["coffer_upload_errors_total"] == 0 || during["coffer_packs_pending"] == 0 {
+		t.Errorf("during the outage: %v upload errors, %v packs pending", during["coffer_upload_errors_total"], during["coffer_packs_pending"])
+	}
+	px.set(proxyRule{})
+	m.snapshot(t)
+	after := scrape(t, url)
+	if after["coffer_packs_pending"] != 0 || after["coffer_upload_errors_total"] < during["coffer_upload_errors_total"] {
+		t.Errorf("after the outage: %v packs pending, %v upload errors (were %v)", after["coffer_packs_pending"],
+			after["coffer_upload_errors_total"], during["coffer_upload_errors_total"])
+	}
+	m.umount(t)
+}
