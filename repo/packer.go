@@ -95,6 +95,7 @@ func (r *Repository) SaveBlock(ctx context.Context, t BlockType, id cipher.ID, p
 	p := r.packer
 	away := r.guard.relyOn(id)
 	if p.known(id, away) {
+		r.count.countData(t, len(plaintext), true)
 		return nil
 	}
 	n := len(plaintext) + cipher.Overhead
@@ -113,8 +114,10 @@ func (r *Repository) SaveBlock(ctx context.Context, t BlockType, id cipher.ID, p
 	}
 	if _, ok := p.pend[id]; ok || r.storedOutside(id, away) {
 		p.mu.Unlock()
+		r.count.countData(t, len(plaintext), true)
 		return nil
 	}
+	r.count.countData(t, len(plaintext), false)
 	var full *pack
 	if p.cur != nil && len(p.cur.buf)+n > cap(p.cur.buf) {
 		full, p.cur = p.cur, nil

@@ -124,6 +124,7 @@ type Repository struct {
 
 	damage damageLog // objects skipped as damaged or foreign
 	bad    badLog    // block locations that failed a read
+	count  counters  // running totals for metrics (counters.go)
 
 	// skipIDCheck turns off the check that a block's contents match
 	// its ID; only the benchmark that measures the check sets it.
