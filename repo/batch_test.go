@@ -60,7 +60,9 @@ func batchRepo(t *testing.T, n int, o Options) (*faulty.Store, *memory.Store, []
 }
 
 // ranged counts the ranged reads st has seen.
-func ranged(st *faulty.Store) int { return st.Calls(faulty.GetRange) + st.Calls(faulty.GetVersionRange) }
+func ranged(st *faulty.Store) int {
+	return st.Calls(faulty.GetRange) + st.Calls(faulty.GetVersionRange)
+}
 
 // fetched collects what FetchBlocks hands to fn, safe for its goroutines.
 type fetched struct {
