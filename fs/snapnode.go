@@ -28,6 +28,8 @@ type snapshotTree struct {
 	log  *slog.Logger
 	ino  *atomic.Uint64
 	snap *repo.Snapshot
+	// ahead fetches the next small files' blocks while a copy reads.
+	ahead *readAhead
 
 	linksMu sync.Mutex
 	links   repo.LinkTable // guarded by linksMu; nil until loaded
@@ -62,7 +64,7 @@ var (
 func newSnapRoot(r *repo.Repository, log *slog.Logger, ino *atomic.Uint64, s *repo.Snapshot) *snapNode {
 	e := s.Root
 	e.Type, e.Subtree = repo.TypeDir, s.Tree
-	return &snapNode{t: &snapshotTree{r: r, log: log, ino: ino, snap: s}, e: e}
+	return &snapNode{t: &snapshotTree{r: r, log: log, ino: ino, snap: s, ahead: newReadAhead(r, log)}, e: e}
 }
 
 // NewSnapshotRoot returns the root of a read-only mount of one snapshot.
@@ -150,6 +152,7 @@ func (n *snapNode) load(ctx context.Context) syscall.Errno {
 	}
 	n.loaded = true
 	prefetchSubtrees(ctx, n.t.r, tree)
+	n.t.ahead.listed(n.EmbeddedInode(), tree)
 	return 0
 }
 
@@ -241,6 +244,7 @@ func (n *snapNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, u
 	if flags&syscall.O_ACCMODE != syscall.O_RDONLY || flags&syscall.O_TRUNC != 0 {
 		return nil, 0, syscall.EROFS
 	}
+	n.t.ahead.opened(n.e.Blocks)
 	return nil, fuse.FOPEN_KEEP_CACHE, 0
 }
 

@@ -220,3 +220,29 @@ func (p *packer) holds(id cipher.ID) bool {
 	_, ok := p.pend[id]
 	return ok
 }
+
+// Preload fetches the wanted blocks that the block cache lacks into it
+// (FetchBlocks), so the reads that follow find them there. A block that
+// fails is left out, so its own read reports the error; Preload returns
+// only ctx's error.
+func (r *Repository) Preload(ctx context.Context, wants []BlockWant) error {
+	missing := make([]BlockWant, 0, len(wants))
+	for _, w := range wants {
+		if !r.blocks.Contains(w.ID) {
+			missing = append(missing, w)
+		}
+	}
+	return r.FetchBlocks(ctx, missing, func(i int, plain []byte, err error) error {
+		if err != nil {
+			r.log.Debug("preload: block not fetched", "block", missing[i].ID.String(), "err", err)
+			return nil
+		}
+		// A copy: plain lives in the span's buffer, which the cache
+		// must not keep alive.
+		r.blocks.Add(missing[i].ID, bytes.Clone(plain))
+		return nil
+	})
+}
+
+// CacheBytes is the block cache's bound: what Preload may fill.
+func (r *Repository) CacheBytes() int64 { return r.opts.CacheBytes }

@@ -1,0 +1,206 @@
+package fs
+
+import (
+	"cmp"
+	"context"
+	"log/slog"
+	"slices"
+	"sync"
+
+	fusefs "github.com/hanwen/go-fuse/v2/fs"
+
+	"coffer/cipher"
+	"coffer/repo"
+)
+
+// Read-ahead across files. A copy out of a snapshot (cp -a, rsync -a,
+// tar c) reads its small files one after the other, and a block fetched
+// when its file is opened costs a round trip per file. So when a
+// directory is listed, a walk starts there and fetches the blocks of the
+// small files below it, depth first and by name (the order those tools
+// read in), batch by batch with repo.Preload: one ranged GET covers the
+// neighbouring files of a pack, several run at once. The walk keeps at
+// most window bytes ahead of the furthest file opened, so what it
+// fetches is still cached when read.
+const (
+	aheadFileMax  = 4 << 20   // larger files are left to FileReader's own read-ahead
+	aheadFirst    = 256 << 10 // the first batch, small so the first files come soon
+	aheadBatchMax = 8 << 20   // batches double up to this
+)
+
+// readAhead is one snapshot's walk, if any.
+type readAhead struct {
+	r      *repo.Repository
+	log    *slog.Logger
+	window int64
+
+	mu   sync.Mutex
+	walk *aheadWalk // guarded by mu; the walk running now, nil before the first
+}
+
+// aheadWalk is one walk from a directory.
+type aheadWalk struct {
+	root   *fusefs.Inode
+	ctx    context.Context // ends when the walk does
+	cancel context.CancelFunc
+	kick   chan struct{} // a file was opened: the walk may go on
+
+	mu   sync.Mutex
+	ends map[cipher.ID]int64 // guarded by mu; a file's first block → bytes walked to its end
+	read int64               // guarded by mu; the furthest end opened
+}
+
+func newReadAhead(r *repo.Repository, log *slog.Logger) *readAhead {
+	return &readAhead{r: r, log: log, window: r.CacheBytes() / 2}
+}
+
+// listed is called when dir (an inode of this snapshot) has loaded its
+// entries, tree. A directory inside the running walk's is being reached
+// by it already; any other starts a new walk, ending the old one.
+func (a *readAhead) listed(dir *fusefs.Inode, tree *repo.Tree) {
+	if a.window <= 0 {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.walk != nil && a.walk.running() && under(dir, a.walk.root) {
+		return
+	}
+	if a.walk != nil {
+		a.walk.cancel()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &aheadWalk{root: dir, ctx: ctx, cancel: cancel, kick: make(chan struct{}, 1), ends: map[cipher.ID]int64{}}
+	a.walk = w
+	go a.run(ctx, w, tree)
+}
+
+// running reports whether the walk is still going: its context ends
+// when it finishes or a new walk replaces it.
+func (w *aheadWalk) running() bool { return w.ctx.Err() == nil }
+
+// under reports whether n is root or below it.
+func under(n, root *fusefs.Inode) bool {
+	for n != nil {
+		if n == root {
+			return true
+		}
+		_, n = n.Parent()
+	}
+	return false
+}
+
+// opened is called when a file is opened: the walk may move its window
+// past it.
+func (a *readAhead) opened(blocks []repo.BlockRef) {
+	if len(blocks) == 0 {
+		return
+	}
+	a.mu.Lock()
+	w := a.walk
+	a.mu.Unlock()
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	end, ok := w.ends[blocks[0].ID]
+	if ok && end > w.read {
+		w.read = end
+	}
+	w.mu.Unlock()
+	if ok {
+		select {
+		case w.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// run walks tree and everything below it, then ends.
+func (a *readAhead) run(ctx context.Context, w *aheadWalk, tree *repo.Tree) {
+	b := &aheadBatch{a: a, w: w, target: aheadFirst}
+	if b.visit(ctx, tree) == nil {
+		_ = b.flush(ctx) // only ctx's error
+	}
+	w.cancel()
+}
+
+// aheadBatch gathers the blocks of the next files in walk order.
+type aheadBatch struct {
+	a      *readAhead
+	w      *aheadWalk
+	wants  []repo.BlockWant
+	bytes  int64 // in wants
+	walked int64 // file bytes walked so far, wants included
+	target int64 // flush when bytes reaches it
+}
+
+// visit adds tree's small files in name order, descending into each
+// directory where it comes. The subdirectories' trees are fetched
+// together first: they usually share a pack.
+func (b *aheadBatch) visit(ctx context.Context, tree *repo.Tree) error {
+	nodes := slices.Clone(tree.Nodes)
+	slices.SortFunc(nodes, func(x, y repo.Node) int { return cmp.Compare(x.Name, y.Name) })
+	var subtrees []repo.BlockWant
+	for i := range nodes {
+		if nodes[i].Type == repo.TypeDir {
+			subtrees = append(subtrees, repo.BlockWant{Type: repo.TreeBlock, ID: nodes[i].Subtree})
+		}
+	}
+	if err := b.a.r.Preload(ctx, subtrees); err != nil {
+		return err
+	}
+	for i := range nodes {
+		e := &nodes[i]
+		switch {
+		case e.Type == repo.TypeDir:
+			sub, err := b.a.r.LoadTree(ctx, e.Subtree)
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				continue // its own listing reports it
+			}
+			if err := b.visit(ctx, sub); err != nil {
+				return err
+			}
+		case e.Type == repo.TypeFile && len(e.Blocks) > 0 && e.Size <= aheadFileMax:
+			for _, ref := range e.Blocks {
+				b.wants = append(b.wants, repo.BlockWant{Type: repo.DataBlock, ID: ref.ID})
+			}
+			b.bytes += int64(e.Size)
+			b.walked += int64(e.Size)
+			b.w.mu.Lock()
+			b.w.ends[e.Blocks[0].ID] = b.walked
+			b.w.mu.Unlock()
+			if b.bytes >= b.target {
+				if err := b.flush(ctx); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// flush waits until the batch fits in the window ahead of the furthest
+// file opened, then fetches it into the block cache.
+func (b *aheadBatch) flush(ctx context.Context) error {
+	for {
+		b.w.mu.Lock()
+		ahead := b.walked - b.w.read
+		b.w.mu.Unlock()
+		if ahead <= b.a.window {
+			break
+		}
+		select {
+		case <-b.w.kick:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	err := b.a.r.Preload(ctx, b.wants)
+	b.wants, b.bytes = b.wants[:0], 0
+	b.target = min(2*b.target, aheadBatchMax)
+	return err
+}
