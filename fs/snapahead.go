@@ -25,7 +25,7 @@ import (
 const (
 	aheadFileMax  = 4 << 20   // larger files are left to FileReader's own read-ahead
 	aheadFirst    = 256 << 10 // the first batch, small so the first files come soon
-	aheadBatchMax = 8 << 20   // batches double up to this
+	aheadBatchMax = 4 << 20   // batches double up to this
 )
 
 // readAhead is one snapshot's walk, if any.
@@ -51,7 +51,9 @@ type aheadWalk struct {
 }
 
 func newReadAhead(r *repo.Repository, log *slog.Logger) *readAhead {
-	return &readAhead{r: r, log: log, window: r.CacheBytes() / 2}
+	// A quarter of the cache: what is fetched ahead must outlive, in
+	// the LRU, the blocks read meanwhile and any large file's.
+	return &readAhead{r: r, log: log, window: r.CacheBytes() / 4}
 }
 
 // listed is called when dir (an inode of this snapshot) has loaded its

@@ -39,6 +39,11 @@ const (
 // Options.Fetches at once, holding at most Options.FetchBytes (or one
 // span) at a time.
 //
+// Blocks it reads from the store are not added to the disk cache: a bulk
+// read (a restore, a copy out of a mount) would write every block a
+// second time, one synced file each, and push out what the cache holds
+// for later reads.
+//
 // fn is called from several goroutines at once; plain is valid only
 // during the call (copy it to keep it) and nil when err is set. A block
 // that fails verification in a coalesced read is read again alone, the
@@ -201,7 +206,7 @@ func (r *Repository) fetchSpan(ctx context.Context, s span, fn func(int, []byte,
 				sealed = bytes.Clone(sealed)
 			}
 			end = max(end, w.loc.Off+w.loc.Len)
-			plain, verr = r.openFetched(sealed, w.Type, w.ID, w.loc)
+			plain, verr = r.openFetched(sealed, w.Type, w.ID, w.loc, false)
 		}
 		if verr != nil {
 			plain, verr = r.fetchBlock(ctx, w.Type, w.ID)
