@@ -118,14 +118,72 @@ func (a *readAhead) opened(blocks []repo.BlockRef) {
 	}
 }
 
-// run walks tree and everything below it, then ends.
+// run walks tree and everything below it, then ends. One goroutine
+// lists the trees and hands on the small files in walk order, so the
+// trees' fetches overlap the files'; this one fetches the files' blocks
+// batch by batch.
 func (a *readAhead) run(ctx context.Context, w *aheadWalk, tree *repo.Tree) {
+	defer w.cancel()
+	files := make(chan *repo.Node, aheadQueue)
+	go func() {
+		defer close(files)
+		_ = a.visit(ctx, tree, files) // only ctx's error
+	}()
 	b := &aheadBatch{a: a, w: w, target: aheadFirst}
-	if b.visit(ctx, tree) == nil {
-		_ = b.flush(ctx) // only ctx's error
+	for e := range files {
+		if b.add(ctx, e) != nil {
+			return
+		}
 	}
-	w.cancel()
+	_ = b.flush(ctx)
 }
+
+// aheadQueue bounds the files listed but not yet batched.
+const aheadQueue = 1024
+
+// visit sends tree's small files in name order on files, descending into
+// each directory where it comes. The subdirectories' trees are fetched
+// together first: they usually share a pack.
+func (a *readAhead) visit(ctx context.Context, tree *repo.Tree, files chan<- *repo.Node) error {
+	nodes := slices.Clone(tree.Nodes)
+	slices.SortFunc(nodes, func(x, y repo.Node) int { return cmp.Compare(x.Name, y.Name) })
+	var subtrees []repo.BlockWant
+	for i := range nodes {
+		if nodes[i].Type == repo.TypeDir {
+			subtrees = append(subtrees, repo.BlockWant{Type: repo.TreeBlock, ID: nodes[i].Subtree})
+		}
+	}
+	if err := a.r.Preload(ctx, subtrees); err != nil {
+		return err
+	}
+	for i := range nodes {
+		e := &nodes[i]
+		switch {
+		case e.Type == repo.TypeDir:
+			sub, err := a.r.LoadTree(ctx, e.Subtree)
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				continue // its own listing reports it
+			}
+			if err := a.visit(ctx, sub, files); err != nil {
+				return err
+			}
+		case e.Type == repo.TypeFile && len(e.Blocks) > 0 && e.Size <= aheadFileMax:
+			select {
+			case files <- e:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
+	return nil
+}
+
+// aheadMinFile is what a file counts for in the window at least, so a
+// window of tiny files holds a bounded number of them (and of ends).
+const aheadMinFile = 4 << 10
 
 // aheadBatch gathers the blocks of the next files in walk order.
 type aheadBatch struct {
@@ -137,52 +195,21 @@ type aheadBatch struct {
 	target int64 // flush when bytes reaches it
 }
 
-// visit adds tree's small files in name order, descending into each
-// directory where it comes. The subdirectories' trees are fetched
-// together first: they usually share a pack.
-func (b *aheadBatch) visit(ctx context.Context, tree *repo.Tree) error {
-	nodes := slices.Clone(tree.Nodes)
-	slices.SortFunc(nodes, func(x, y repo.Node) int { return cmp.Compare(x.Name, y.Name) })
-	var subtrees []repo.BlockWant
-	for i := range nodes {
-		if nodes[i].Type == repo.TypeDir {
-			subtrees = append(subtrees, repo.BlockWant{Type: repo.TreeBlock, ID: nodes[i].Subtree})
-		}
+// add puts file e in the batch, and fetches the batch once it is full.
+func (b *aheadBatch) add(ctx context.Context, e *repo.Node) error {
+	for _, ref := range e.Blocks {
+		b.wants = append(b.wants, repo.BlockWant{Type: repo.DataBlock, ID: ref.ID})
 	}
-	if err := b.a.r.Preload(ctx, subtrees); err != nil {
-		return err
+	n := max(int64(e.Size), aheadMinFile)
+	b.bytes += n
+	b.walked += n
+	b.w.mu.Lock()
+	b.w.ends[e.Blocks[0].ID] = b.walked
+	b.w.mu.Unlock()
+	if b.bytes < b.target {
+		return nil
 	}
-	for i := range nodes {
-		e := &nodes[i]
-		switch {
-		case e.Type == repo.TypeDir:
-			sub, err := b.a.r.LoadTree(ctx, e.Subtree)
-			if err != nil {
-				if ctx.Err() != nil {
-					return ctx.Err()
-				}
-				continue // its own listing reports it
-			}
-			if err := b.visit(ctx, sub); err != nil {
-				return err
-			}
-		case e.Type == repo.TypeFile && len(e.Blocks) > 0 && e.Size <= aheadFileMax:
-			for _, ref := range e.Blocks {
-				b.wants = append(b.wants, repo.BlockWant{Type: repo.DataBlock, ID: ref.ID})
-			}
-			b.bytes += int64(e.Size)
-			b.walked += int64(e.Size)
-			b.w.mu.Lock()
-			b.w.ends[e.Blocks[0].ID] = b.walked
-			b.w.mu.Unlock()
-			if b.bytes >= b.target {
-				if err := b.flush(ctx); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	return nil
+	return b.flush(ctx)
 }
 
 // flush waits until the batch fits in the window ahead of the furthest
@@ -191,6 +218,7 @@ func (b *aheadBatch) flush(ctx context.Context) error {
 	for {
 		b.w.mu.Lock()
 		ahead := b.walked - b.w.read
+		b.w.forget()
 		b.w.mu.Unlock()
 		if ahead <= b.a.window {
 			break
@@ -205,4 +233,18 @@ func (b *aheadBatch) flush(ctx context.Context) error {
 	b.wants, b.bytes = b.wants[:0], 0
 	b.target = min(2*b.target, aheadBatchMax)
 	return err
+}
+
+// forget drops the ends of files the reader has passed (read or
+// skipped), once they are many: the others fit in the window.
+// w.mu must be held.
+func (w *aheadWalk) forget() {
+	if len(w.ends) < 4096 {
+		return
+	}
+	for id, end := range w.ends {
+		if end <= w.read {
+			delete(w.ends, id)
+		}
+	}
 }
