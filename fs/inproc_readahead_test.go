@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -40,7 +41,7 @@ func smallTree(t *testing.T, s *testStore) (*repo.Snapshot, map[string][]byte) {
 	for d := range 4 {
 		dir := fmt.Sprintf("src/pkg%d", d)
 		must(t, os.Mkdir(m.path(dir), 0o755))
-		for i := range 25 {
+		for i := range 80 {
 			put(fmt.Sprintf("%s/g%02d.go", dir, i), 2000+11*i)
 		}
 	}
@@ -49,17 +50,42 @@ func smallTree(t *testing.T, s *testStore) (*repo.Snapshot, map[string][]byte) {
 	return snap, files
 }
 
+// slowStore gives each ranged read a round trip's latency, as S3 has:
+// without it the reader, at memory speed, races the read-ahead.
+// It counts the bytes read in ranges.
+type slowStore struct {
+	*faulty.Store
+	read *atomic.Int64
+}
+
+const roundTrip = 2 * time.Millisecond
+
+func (s slowStore) GetRange(ctx context.Context, key string, off, length int64) ([]byte, error) {
+	time.Sleep(roundTrip)
+	s.read.Add(length)
+	return s.Store.GetRange(ctx, key, off, length)
+}
+
+func (s slowStore) GetVersionRange(ctx context.Context, key, vid string, off, length int64) ([]byte, error) {
+	time.Sleep(roundTrip)
+	s.read.Add(length)
+	return s.Store.GetVersionRange(ctx, key, vid, off, length)
+}
+
 // mountSnapshotOver mounts snap read-only from a repository opened over
-// st, as `coffer mount --snapshot` would.
-func (s *testStore) mountSnapshotOver(t *testing.T, st objectstore.Store, snap *repo.Snapshot) *mount {
+// st (with a round trip's latency), as `coffer mount --snapshot` would,
+// and returns it with the count of bytes read in ranges.
+func (s *testStore) mountSnapshotOver(t *testing.T, st *faulty.Store, snap *repo.Snapshot, o repo.Options) (*mount, *atomic.Int64) {
 	t.Helper()
-	r, err := repo.Open(context.Background(), st, s.secret, repo.Options{PackSize: 256 << 10, Logger: testLogger()})
+	o.PackSize, o.Logger = 256<<10, testLogger()
+	read := new(atomic.Int64)
+	r, err := repo.Open(context.Background(), slowStore{st, read}, s.secret, o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(r.Close)
 	hour := time.Hour
-	return serve(t, r, nil, cfs.NewSnapshotRoot(r, testLogger(), snap), &hour, true)
+	return serve(t, r, nil, cfs.NewSnapshotRoot(r, testLogger(), snap), &hour, true), read
 }
 
 // copyOut reads every file under dir depth first by name, as cp -a
@@ -110,7 +136,7 @@ func TestInprocSnapshotReadAhead(t *testing.T) {
 	s := newTestStore(t)
 	snap, files := smallTree(t, s)
 	st := faulty.New(s.st)
-	m := s.mountSnapshotOver(t, st, snap)
+	m, _ := s.mountSnapshotOver(t, st, snap, repo.Options{})
 	before := ranged(st)
 	got, errs := copyOut(t, m.dir)
 	if len(errs) != 0 {
@@ -126,7 +152,7 @@ func TestInprocSnapshotReadAhead(t *testing.T) {
 	}
 	n := ranged(st) - before
 	t.Logf("%d ranged GETs for %d files in %d packs", n, len(files), len(packs(t, s.st)))
-	// A GET per file would be 220, plus the trees. Each pack is read in
+	// A GET per file would be 440, plus the trees. Each pack is read in
 	// a few spans (the files, then the trees), and the reader may beat
 	// the walk to a few files; far fewer than one per file either way.
 	if limit := len(files) / 5; n > limit {
@@ -162,7 +188,7 @@ func TestInprocSnapshotReadAheadDamage(t *testing.T) {
 	must(t, err)
 
 	st := faulty.New(s.st)
-	m := s.mountSnapshotOver(t, st, snap)
+	m, _ := s.mountSnapshotOver(t, st, snap, repo.Options{})
 	got, errs := copyOut(t, m.dir)
 	if len(errs) != 1 {
 		t.Fatalf("%d files failed (%v), want exactly the damaged one", len(errs), errs)
@@ -179,5 +205,58 @@ func TestInprocSnapshotReadAheadDamage(t *testing.T) {
 		if _, bad := errs[rel]; !bad && !bytes.Equal(got[rel], data) {
 			t.Fatalf("%s differs", rel)
 		}
+	}
+}
+
+// TestInprocSnapshotReadAheadWaitsForReads: listing a snapshot (ls -R,
+// find, du) fetches its trees but no file data: the walk waits for a
+// file to be opened.
+func TestInprocSnapshotReadAheadWaitsForReads(t *testing.T) {
+	s := newTestStore(t)
+	snap, files := smallTree(t, s)
+	var total int64
+	for _, data := range files {
+		total += int64(len(data))
+	}
+	m, read := s.mountSnapshotOver(t, faulty.New(s.st), snap, repo.Options{})
+	must(t, filepath.WalkDir(m.dir, func(p string, d fs.DirEntry, err error) error { return err }))
+	time.Sleep(300 * time.Millisecond) // a walk that did not wait would fetch now
+	// The trees (each read twice: the listing's prefetch and the walk's
+	// race) come to about 0.2 MB, the files to 1.1 MB.
+	if n := read.Load(); n > total/2 {
+		t.Fatalf("listing read %d bytes of a snapshot of %d bytes of files: file data was fetched without a read", n, total)
+	}
+}
+
+// TestInprocSnapshotReadAheadFollowsReader: a reader copying one
+// directory below a listing the walk started from (which would fetch
+// other files first) moves the walk to that directory, so most of its
+// files still come in one GET.
+func TestInprocSnapshotReadAheadFollowsReader(t *testing.T) {
+	s := newTestStore(t)
+	snap, files := smallTree(t, s)
+	st := faulty.New(s.st)
+	// A small cache: the walk from the top stays 256 KiB ahead, far
+	// from src/pkg3 until its reader moves it.
+	m, _ := s.mountSnapshotOver(t, st, snap, repo.Options{CacheBytes: 1 << 20})
+	_, err := os.ReadDir(m.path("src"))
+	must(t, err)
+	before := ranged(st)
+	got, errs := copyOut(t, m.path("src/pkg3"))
+	if len(errs) != 0 {
+		t.Fatalf("read errors: %v", errs)
+	}
+	for rel, data := range got {
+		if !bytes.Equal(data, files["src/pkg3/"+rel]) {
+			t.Fatalf("%s differs", rel)
+		}
+	}
+	n := ranged(st) - before
+	t.Logf("%d ranged GETs for %d files", n, len(got))
+	// One GET each for the files read before the walk moves (16) and
+	// those the reader opens before the moved walk's first batch lands, a
+	// few for the rest and the walk from the top; 80 without the move.
+	if n > 50 {
+		t.Fatalf("%d ranged GETs for %d files of one directory, want at most 50", n, len(got))
 	}
 }

@@ -24,7 +24,7 @@ import (
 // fetches is still cached when read.
 const (
 	aheadFileMax  = 4 << 20   // larger files are left to FileReader's own read-ahead
-	aheadFirst    = 256 << 10 // the first batch, small so the first files come soon
+	aheadFirst    = 32 << 10  // the first batch, small so the first files come soon
 	aheadBatchMax = 4 << 20   // batches double up to this
 )
 
@@ -45,9 +45,13 @@ type aheadWalk struct {
 	cancel context.CancelFunc
 	kick   chan struct{} // a file was opened: the walk may go on
 
-	mu   sync.Mutex
-	ends map[cipher.ID]int64 // guarded by mu; a file's first block → bytes walked to its end
-	read int64               // guarded by mu; the furthest end opened
+	mu     sync.Mutex
+	ends   map[cipher.ID]int64 // guarded by mu; a file's first block → bytes walked to its end
+	read   int64               // guarded by mu; the furthest end opened
+	opened bool                // guarded by mu; a file was opened since the walk began
+	strays int                 // guarded by mu; files opened in a row that ends lacks
+	seeked bool                // the walk started at a file a reader opened
+	met    bool                // guarded by mu; a file it listed was opened
 }
 
 func newReadAhead(r *repo.Repository, log *slog.Logger) *readAhead {
@@ -56,25 +60,35 @@ func newReadAhead(r *repo.Repository, log *slog.Logger) *readAhead {
 	return &readAhead{r: r, log: log, window: r.CacheBytes() / 4}
 }
 
-// listed is called when dir (an inode of this snapshot) has loaded its
-// entries, tree. A directory inside the running walk's is being reached
-// by it already; any other starts a new walk, ending the old one.
-func (a *readAhead) listed(dir *fusefs.Inode, tree *repo.Tree) {
-	if a.window <= 0 {
-		return
-	}
+// listed is called when dir (an inode of this snapshot) lists its
+// entries, the tree subtree. A directory inside the running walk's is
+// being reached by it already; any other starts a new walk there, ending
+// the old one.
+func (a *readAhead) listed(dir *fusefs.Inode, subtree cipher.ID) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.walk != nil && a.walk.running() && under(dir, a.walk.root) {
+		return
+	}
+	a.startLocked(dir, subtree, nil, false)
+}
+
+// startLocked starts a walk from dir, ending the one running. from, if
+// set, is the path below dir of the file to start at (the walk skips
+// what comes before it); opened says a file is being read already. a.mu
+// must be held.
+func (a *readAhead) startLocked(dir *fusefs.Inode, subtree cipher.ID, from []string, opened bool) {
+	if a.window <= 0 {
 		return
 	}
 	if a.walk != nil {
 		a.walk.cancel()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	w := &aheadWalk{root: dir, ctx: ctx, cancel: cancel, kick: make(chan struct{}, 1), ends: map[cipher.ID]int64{}}
+	w := &aheadWalk{root: dir, ctx: ctx, cancel: cancel, kick: make(chan struct{}, 1),
+		ends: map[cipher.ID]int64{}, opened: opened, seeked: from != nil}
 	a.walk = w
-	go a.run(ctx, w, tree)
+	go a.run(ctx, w, subtree, from)
 }
 
 // running reports whether the walk is still going: its context ends
@@ -92,29 +106,61 @@ func under(n, root *fusefs.Inode) bool {
 	return false
 }
 
-// opened is called when a file is opened: the walk may move its window
-// past it.
-func (a *readAhead) opened(blocks []repo.BlockRef) {
-	if len(blocks) == 0 {
+// aheadStrays is how many files opened in a row the walk has not listed
+// (the reader went elsewhere, below a directory listed earlier) make it
+// start again from the last one's directory.
+const aheadStrays = 16
+
+// opened is called when file n is opened: the walk may fetch (it waits
+// for a first file, so ls, find and du fetch no file data) and move its
+// window past n.
+func (a *readAhead) opened(n *snapNode) {
+	if len(n.e.Blocks) == 0 {
 		return
 	}
 	a.mu.Lock()
+	defer a.mu.Unlock()
 	w := a.walk
-	a.mu.Unlock()
 	if w == nil {
 		return
 	}
 	w.mu.Lock()
-	end, ok := w.ends[blocks[0].ID]
-	if ok && end > w.read {
-		w.read = end
+	w.opened = true
+	end, ok := w.ends[n.e.Blocks[0].ID]
+	if ok {
+		w.read = max(w.read, end)
+		w.strays, w.met = 0, true
+	} else {
+		w.strays++
+	}
+	// A walk moved to a reader goes on until it has met the reader: a
+	// reader quicker than its first batch would move it again and again.
+	strays := w.strays
+	if w.seeked && !w.met {
+		strays = 0
 	}
 	w.mu.Unlock()
-	if ok {
-		select {
-		case w.kick <- struct{}{}:
-		default:
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+	if strays < aheadStrays {
+		return
+	}
+	// Go on from n, in the same walk order: the reader will go on from
+	// there to what follows it.
+	var from []string
+	for in := n.EmbeddedInode(); in != w.root; {
+		name, parent := in.Parent()
+		if parent == nil {
+			return // not below the walk's root: its next listing moves the walk
 		}
+		from = append(from, name)
+		in = parent
+	}
+	slices.Reverse(from)
+	if d, ok := w.root.Operations().(*snapNode); ok {
+		a.startLocked(w.root, d.e.Subtree, from, true)
 	}
 }
 
@@ -122,12 +168,16 @@ func (a *readAhead) opened(blocks []repo.BlockRef) {
 // lists the trees and hands on the small files in walk order, so the
 // trees' fetches overlap the files'; this one fetches the files' blocks
 // batch by batch.
-func (a *readAhead) run(ctx context.Context, w *aheadWalk, tree *repo.Tree) {
+func (a *readAhead) run(ctx context.Context, w *aheadWalk, subtree cipher.ID, from []string) {
 	defer w.cancel()
 	files := make(chan *repo.Node, aheadQueue)
 	go func() {
 		defer close(files)
-		_ = a.visit(ctx, tree, files) // only ctx's error
+		tree, err := a.r.LoadTree(ctx, subtree)
+		if err != nil {
+			return // the directory's own listing reports it
+		}
+		_ = a.visit(ctx, tree, from, files) // only ctx's error
 	}()
 	b := &aheadBatch{a: a, w: w, target: aheadFirst}
 	for e := range files {
@@ -142,11 +192,16 @@ func (a *readAhead) run(ctx context.Context, w *aheadWalk, tree *repo.Tree) {
 const aheadQueue = 1024
 
 // visit sends tree's small files in name order on files, descending into
-// each directory where it comes. The subdirectories' trees are fetched
-// together first: they usually share a pack.
-func (a *readAhead) visit(ctx context.Context, tree *repo.Tree, files chan<- *repo.Node) error {
+// each directory where it comes, from the path from on (all of tree when
+// from is empty). The subdirectories' trees are fetched together first:
+// they usually share a pack.
+func (a *readAhead) visit(ctx context.Context, tree *repo.Tree, from []string, files chan<- *repo.Node) error {
 	nodes := slices.Clone(tree.Nodes)
 	slices.SortFunc(nodes, func(x, y repo.Node) int { return cmp.Compare(x.Name, y.Name) })
+	if len(from) > 0 {
+		i, _ := slices.BinarySearchFunc(nodes, from[0], func(e repo.Node, name string) int { return cmp.Compare(e.Name, name) })
+		nodes = nodes[i:]
+	}
 	var subtrees []repo.BlockWant
 	for i := range nodes {
 		if nodes[i].Type == repo.TypeDir {
@@ -167,7 +222,11 @@ func (a *readAhead) visit(ctx context.Context, tree *repo.Tree, files chan<- *re
 				}
 				continue // its own listing reports it
 			}
-			if err := a.visit(ctx, sub, files); err != nil {
+			var below []string
+			if len(from) > 0 && e.Name == from[0] {
+				below = from[1:]
+			}
+			if err := a.visit(ctx, sub, below, files); err != nil {
 				return err
 			}
 		case e.Type == repo.TypeFile && len(e.Blocks) > 0 && e.Size <= aheadFileMax:
@@ -206,21 +265,24 @@ func (b *aheadBatch) add(ctx context.Context, e *repo.Node) error {
 	b.w.mu.Lock()
 	b.w.ends[e.Blocks[0].ID] = b.walked
 	b.w.mu.Unlock()
-	if b.bytes < b.target {
+	// Half the window at most, so a batch never waits for the whole
+	// window to be read.
+	if b.bytes < min(b.target, b.a.window/2) {
 		return nil
 	}
 	return b.flush(ctx)
 }
 
-// flush waits until the batch fits in the window ahead of the furthest
-// file opened, then fetches it into the block cache.
+// flush waits until a file was opened and the batch fits in the window
+// ahead of the furthest file opened, then fetches it into the block
+// cache.
 func (b *aheadBatch) flush(ctx context.Context) error {
 	for {
 		b.w.mu.Lock()
-		ahead := b.walked - b.w.read
+		ready := b.w.opened && b.walked-b.w.read <= b.a.window
 		b.w.forget()
 		b.w.mu.Unlock()
-		if ahead <= b.a.window {
+		if ready {
 			break
 		}
 		select {

@@ -152,7 +152,6 @@ func (n *snapNode) load(ctx context.Context) syscall.Errno {
 	}
 	n.loaded = true
 	prefetchSubtrees(ctx, n.t.r, tree)
-	n.t.ahead.listed(n.EmbeddedInode(), tree)
 	return 0
 }
 
@@ -180,6 +179,7 @@ func (n *snapNode) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Errno
 	if errno := n.load(ctx); errno != 0 {
 		return nil, errno
 	}
+	n.t.ahead.listed(n.EmbeddedInode(), n.e.Subtree)
 	children := n.Children()
 	entries := make([]fuse.DirEntry, 0, len(children))
 	for name, ch := range children {
@@ -194,6 +194,7 @@ func (n *snapNode) OpendirHandle(ctx context.Context, flags uint32) (fusefs.File
 	if errno := n.load(ctx); errno != 0 {
 		return nil, 0, errno
 	}
+	n.t.ahead.listed(n.EmbeddedInode(), n.e.Subtree)
 	children := n.Children()
 	d := &dirList{entries: make([]fuse.DirEntry, 0, len(children))}
 	for name, ch := range children {
@@ -244,7 +245,7 @@ func (n *snapNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, u
 	if flags&syscall.O_ACCMODE != syscall.O_RDONLY || flags&syscall.O_TRUNC != 0 {
 		return nil, 0, syscall.EROFS
 	}
-	n.t.ahead.opened(n.e.Blocks)
+	n.t.ahead.opened(n)
 	return nil, fuse.FOPEN_KEEP_CACHE, 0
 }
 
