@@ -23,9 +23,9 @@ import (
 // most window bytes ahead of the furthest file opened, so what it
 // fetches is still cached when read.
 const (
-	aheadFileMax  = 4 << 20   // larger files are left to FileReader's own read-ahead
-	aheadFirst    = 32 << 10  // the first batch, small so the first files come soon
-	aheadBatchMax = 4 << 20   // batches double up to this
+	aheadFileMax  = 4 << 20  // larger files are left to FileReader's own read-ahead
+	aheadFirst    = 32 << 10 // the first batch, small so the first files come soon
+	aheadBatchMax = 4 << 20  // batches double up to this
 )
 
 // readAhead is one snapshot's walk, if any.
