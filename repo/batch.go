@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"fmt"
 	"slices"
 
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/semaphore"
 
 	"coffer/cipher"
+	"coffer/objectstore"
 )
 
 // BlockWant names one block to fetch.
@@ -185,6 +187,11 @@ func (r *Repository) planFetch(wants []BlockWant, fn func(int, []byte, error) er
 // location; an outage fails every block of the span at once.
 func (r *Repository) fetchSpan(ctx context.Context, s span, fn func(int, []byte, error) error) error {
 	data, err := r.store.GetRange(ctx, s.pack.key(), int64(s.off), int64(s.len))
+	if err == nil && len(data) != int(s.len) {
+		// The contract promises exactly the range; a store that breaks
+		// it must not make the slicing below panic.
+		err = fmt.Errorf("pack %s: %d bytes for a range of %d: %w", s.pack, len(data), s.len, objectstore.ErrInvalidRange)
+	}
 	if err != nil && !isDamage(err) {
 		for _, w := range s.blocks {
 			if derr := w.deliver(ctx, nil, err, fn); derr != nil {
