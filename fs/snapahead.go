@@ -179,7 +179,8 @@ func (a *readAhead) run(ctx context.Context, w *aheadWalk, subtree cipher.ID, fr
 		}
 		_ = a.visit(ctx, tree, from, files) // only ctx's error
 	}()
-	b := &aheadBatch{a: a, w: w, target: aheadFirst}
+	b := &aheadBatch{a: a, w: w, target: aheadFirst, slots: make(chan struct{}, aheadBatches)}
+	defer b.fetching.Wait()
 	for e := range files {
 		if b.add(ctx, e) != nil {
 			return
@@ -188,8 +189,13 @@ func (a *readAhead) run(ctx context.Context, w *aheadWalk, subtree cipher.ID, fr
 	_ = b.flush(ctx)
 }
 
-// aheadQueue bounds the files listed but not yet batched.
-const aheadQueue = 1024
+// aheadQueue bounds the files listed but not yet batched; aheadBatches
+// the batches fetched at once, so the round trips of one batch's GETs
+// overlap the next's.
+const (
+	aheadQueue   = 1024
+	aheadBatches = 3
+)
 
 // visit sends tree's small files in name order on files, descending into
 // each directory where it comes, from the path from on (all of tree when
@@ -252,6 +258,9 @@ type aheadBatch struct {
 	bytes  int64 // in wants
 	walked int64 // file bytes walked so far, wants included
 	target int64 // flush when bytes reaches it
+
+	slots    chan struct{}  // one per batch being fetched
+	fetching sync.WaitGroup // the batches being fetched
 }
 
 // add puts file e in the batch, and fetches the batch once it is full.
@@ -273,9 +282,9 @@ func (b *aheadBatch) add(ctx context.Context, e *repo.Node) error {
 	return b.flush(ctx)
 }
 
-// flush waits until a file was opened and the batch fits in the window
-// ahead of the furthest file opened, then fetches it into the block
-// cache.
+// flush waits until a file was opened, the batch fits in the window
+// ahead of the furthest file opened and fewer than aheadBatches are being
+// fetched, then starts fetching it into the block cache.
 func (b *aheadBatch) flush(ctx context.Context) error {
 	for {
 		b.w.mu.Lock()
@@ -291,10 +300,20 @@ func (b *aheadBatch) flush(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
-	err := b.a.r.Preload(ctx, b.wants)
-	b.wants, b.bytes = b.wants[:0], 0
+	select {
+	case b.slots <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	wants := b.wants
+	b.wants, b.bytes = nil, 0
 	b.target = min(2*b.target, aheadBatchMax)
-	return err
+	b.fetching.Add(1)
+	go func() {
+		defer func() { <-b.slots; b.fetching.Done() }()
+		_ = b.a.r.Preload(ctx, wants) // only ctx's error, which ends the walk anyway
+	}()
+	return nil
 }
 
 // forget drops the ends of files the reader has passed (read or
