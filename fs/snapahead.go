@@ -3,7 +3,6 @@ package fs
 import (
 	"cmp"
 	"context"
-	"log/slog"
 	"slices"
 	"sync"
 
@@ -16,12 +15,13 @@ import (
 // Read-ahead across files. A copy out of a snapshot (cp -a, rsync -a,
 // tar c) reads its small files one after the other, and a block fetched
 // when its file is opened costs a round trip per file. So when a
-// directory is listed, a walk starts there and fetches the blocks of the
-// small files below it, depth first and by name (the order those tools
-// read in), batch by batch with repo.Preload: one ranged GET covers the
-// neighbouring files of a pack, several run at once. The walk keeps at
-// most window bytes ahead of the furthest file opened, so what it
-// fetches is still cached when read.
+// directory is listed, a walk starts there and, once a file is opened,
+// fetches the blocks of the small files below it, depth first and by
+// name (the order those tools read in), batch by batch with
+// repo.Preload: one ranged GET covers the neighbouring files of a pack,
+// several run at once. The walk keeps at most window bytes ahead of the
+// furthest file opened, so what it fetches is still cached when read,
+// and follows a reader that went elsewhere below it.
 const (
 	aheadFileMax  = 4 << 20  // larger files are left to FileReader's own read-ahead
 	aheadFirst    = 32 << 10 // the first batch, small so the first files come soon
@@ -31,8 +31,7 @@ const (
 // readAhead is one snapshot's walk, if any.
 type readAhead struct {
 	r      *repo.Repository
-	log    *slog.Logger
-	window int64
+	window int64 // bytes of small files fetched ahead of the reader at most
 
 	mu   sync.Mutex
 	walk *aheadWalk // guarded by mu; the walk running now, nil before the first
@@ -54,10 +53,10 @@ type aheadWalk struct {
 	met    bool                // guarded by mu; a file it listed was opened
 }
 
-func newReadAhead(r *repo.Repository, log *slog.Logger) *readAhead {
+func newReadAhead(r *repo.Repository) *readAhead {
 	// A quarter of the cache: what is fetched ahead must outlive, in
 	// the LRU, the blocks read meanwhile and any large file's.
-	return &readAhead{r: r, log: log, window: r.CacheBytes() / 4}
+	return &readAhead{r: r, window: r.CacheBytes() / 4}
 }
 
 // listed is called when dir (an inode of this snapshot) lists its
@@ -108,7 +107,7 @@ func under(n, root *fusefs.Inode) bool {
 
 // aheadStrays is how many files opened in a row the walk has not listed
 // (the reader went elsewhere, below a directory listed earlier) make it
-// start again from the last one's directory.
+// start again, from the walk's root, at the last one.
 const aheadStrays = 16
 
 // opened is called when file n is opened: the walk may fetch (it waits

@@ -64,7 +64,7 @@ var (
 func newSnapRoot(r *repo.Repository, log *slog.Logger, ino *atomic.Uint64, s *repo.Snapshot) *snapNode {
 	e := s.Root
 	e.Type, e.Subtree = repo.TypeDir, s.Tree
-	return &snapNode{t: &snapshotTree{r: r, log: log, ino: ino, snap: s, ahead: newReadAhead(r, log)}, e: e}
+	return &snapNode{t: &snapshotTree{r: r, log: log, ino: ino, snap: s, ahead: newReadAhead(r)}, e: e}
 }
 
 // NewSnapshotRoot returns the root of a read-only mount of one snapshot.
