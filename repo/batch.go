@@ -41,13 +41,14 @@ const (
 // Options.Fetches at once, holding at most Options.FetchBytes (or one
 // span) at a time.
 //
-// Blocks it reads from the store are not added to the disk cache: a bulk
+// Blocks read in coalesced GETs are not added to the disk cache: a bulk
 // read (a restore, a copy out of a mount) would write every block a
 // second time, one synced file each, and push out what the cache holds
 // for later reads.
 //
 // fn is called from several goroutines at once; plain is valid only
-// during the call (copy it to keep it) and nil when err is set. A block
+// during the call (copy it to keep it), must not be modified (it may be
+// the block cache's), and is nil when err is set. A block
 // that fails verification in a coalesced read is read again alone, the
 // way ReadBlock reads it, so damage fails only that block. FetchBlocks
 // returns fn's first error, or ctx's, and then calls fn no more; it
