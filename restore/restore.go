@@ -105,13 +105,13 @@ type Restorer struct {
 	chown  bool // root may give files away; others keep their own uid
 
 	files, bytes, skipped, skippedBytes, dirs, others, errs atomic.Int64
-	totalFiles, totalBytes                                 atomic.Int64
+	totalFiles, totalBytes                                  atomic.Int64
 
 	// Only the walking goroutine touches these.
-	made  map[string]bool   // directories (from the top) created or checked
-	todo  map[string]*repo.Node // directories passed on the way to a selected path, not created yet
-	links map[uint64]string // hard-link identity -> first name restored (full path)
-	dirList []dirMeta         // directories whose metadata is set last
+	made    map[string]bool       // directories (from the top) created or checked
+	todo    map[string]*repo.Node // directories passed on the way to a selected path, not created yet
+	links   map[uint64]string     // hard-link identity -> first name restored (full path)
+	dirList []dirMeta             // directories whose metadata is set last
 
 	pipe *pipeline
 }
