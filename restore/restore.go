@@ -196,7 +196,9 @@ func (x *Restorer) Restore(ctx context.Context, node repo.Node, target string) (
 	if err != nil {
 		return x.summary(start), err
 	}
-	x.setDirMeta()
+	if !x.o.DryRun {
+		x.setDirMeta()
+	}
 	sum := x.summary(start)
 	if sum.Errors > 0 {
 		return sum, ErrIncomplete
