@@ -27,6 +27,7 @@ const (
 	exitNoRepo      = 4 // no repository, snapshot or mount at that place
 	exitUnreachable = 5 // the store could not be reached or refused us; no credentials; TLS
 	exitExists      = 6 // init on a location that already holds data
+	exitIncomplete  = 7 // check found problems; restore or dump could not restore everything
 )
 
 const exitCodesHelp = `Exit codes:
@@ -39,7 +40,8 @@ const exitCodesHelp = `Exit codes:
   4  no repository, snapshot or mount at that place
   5  the store could not be reached, or refused the request (also: no
      usable AWS credentials, a TLS certificate that does not verify)
-  6  init refused: the location already holds data`
+  6  init refused: the location already holds data
+  7  check found problems; restore or dump could not restore everything`
 
 func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
@@ -63,6 +65,7 @@ S3 bucket with an optional prefix (s3://bucket/prefix).
 	})
 	root.AddCommand(newInitCmd(), newMountCmd(), newSnapshotCmd(), newSnapshotsCmd(),
 		newUmountCmd(), newKeyCmd(), newVersionCmd(), newPolicyCmd(), newDoctorCmd(), newAuditCmd())
+	root.AddCommand(newRestoreCmd(), newDumpCmd())
 	root.Version = version
 	root.SetVersionTemplate(versionLine() + "\n")
 	// Declared here so cobra adds no -v shorthand: -v is --verbose elsewhere.
@@ -128,7 +131,10 @@ func main() {
 func exitCode(err error) int {
 	var u usageError
 	var remote remoteError
+	var incomplete incompleteError
 	switch {
+	case errors.As(err, &incomplete):
+		return exitIncomplete
 	case errors.As(err, &remote) && remote.code != 0:
 		return remote.code
 	case errors.As(err, &u), errors.Is(err, s3.ErrConfig), isRefusedUnsafe(err), isUnkeepable(err):
