@@ -26,7 +26,7 @@ import (
 // be read is reported and written as zeros, and the archive then ends
 // with ErrIncomplete.
 func WriteTar(ctx context.Context, r *repo.Repository, node repo.Node, w io.Writer, onError func(p string, err error)) error {
-	t := &tarWriter{tw: tar.NewWriter(w), r: r, onError: onError, links: map[uint64]string{}}
+	t := &tarWriter{tw: tar.NewWriter(w), r: r, links: map[uint64]string{}, dirs: map[string]repo.Node{}}
 	t.onError = func(p string, err error) {
 		t.problems.Add(1)
 		onError(p, err)
@@ -34,14 +34,7 @@ func WriteTar(ctx context.Context, r *repo.Repository, node repo.Node, w io.Writ
 	var err error
 	if node.Type == repo.TypeDir {
 		if err = t.add(ctx, "./", node); err == nil {
-			err = walkPaths(ctx, r, node.Subtree, nil, t.onError, func(ctx context.Context, dir string, tree *repo.Tree) error {
-				for _, n := range tree.Nodes {
-					if err := t.add(ctx, strings.TrimPrefix(path.Join(dir, n.Name), "/"), n); err != nil {
-						return err
-					}
-				}
-				return nil
-			})
+			err = walkPaths(ctx, r, node.Subtree, nil, t.unreadable, t.visit)
 		}
 	} else {
 		err = t.add(ctx, node.Name, node)
@@ -62,8 +55,48 @@ type tarWriter struct {
 	tw       *tar.Writer
 	r        *repo.Repository
 	onError  func(p string, err error)
-	links    map[uint64]string // hard-link identity -> first name written
+	links    map[uint64]string    // hard-link identity -> first name written
+	dirs     map[string]repo.Node // directories listed whose header is not written yet
 	problems atomic.Int64
+}
+
+// visit writes directory dir's header and then its entries but the
+// directories beneath, whose headers wait until the walk reaches them:
+// each directory's members then follow its header without a break, and
+// tar -x sets a directory's times only once it is past all of them.
+func (t *tarWriter) visit(ctx context.Context, dir string, tree *repo.Tree) error {
+	if err := t.header(ctx, dir); err != nil {
+		return err
+	}
+	for _, n := range tree.Nodes {
+		p := path.Join(dir, n.Name)
+		if n.Type == repo.TypeDir {
+			t.dirs[p] = n
+			continue
+		}
+		if err := t.add(ctx, strings.TrimPrefix(p, "/"), n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *tarWriter) header(ctx context.Context, dir string) error {
+	n, ok := t.dirs[dir]
+	if !ok {
+		return nil // the top, written first
+	}
+	delete(t.dirs, dir)
+	return t.add(ctx, strings.TrimPrefix(dir, "/"), n)
+}
+
+// unreadable reports a directory whose listing cannot be read; it is
+// still written, empty.
+func (t *tarWriter) unreadable(dir string, err error) {
+	t.onError(dir, err)
+	if err := t.header(context.Background(), dir); err != nil {
+		t.onError(dir, err)
+	}
 }
 
 var tarTypes = map[repo.NodeType]byte{
