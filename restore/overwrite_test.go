@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync/atomic"
 	"testing"
 
@@ -15,11 +16,12 @@ import (
 )
 
 // countingFetch wraps r.FetchBlocks, counting the blocks asked for, and
-// failing every block after the first failAfter (when set).
-func countingFetch(r *repo.Repository, asked *atomic.Int64, failAfter int64) restore.FetchFunc {
+// failing the blocks of fail (if set), as a store that went away would.
+func countingFetch(r *repo.Repository, asked *atomic.Int64, fail *repo.Node) restore.FetchFunc {
 	return func(ctx context.Context, wants []repo.BlockWant, fn func(int, []byte, error) error) error {
 		return r.FetchBlocks(ctx, wants, func(i int, plain []byte, err error) error {
-			if n := asked.Add(1); failAfter > 0 && n > failAfter {
+			asked.Add(1)
+			if fail != nil && slices.ContainsFunc(fail.Blocks, func(b repo.BlockRef) bool { return b.ID == wants[i].ID }) {
 				return fn(i, nil, errors.New("injected: the store went away"))
 			}
 			return fn(i, plain, err)
@@ -40,27 +42,30 @@ func TestRestoreIfChangedFinishesAnInterruptedRestore(t *testing.T) {
 	target := t.TempDir()
 
 	var first atomic.Int64
-	_, _, err = restoreAll(t, r, node, target, restore.Options{Fetch: countingFetch(r, &first, 4), BatchBlocks: 3})
+	big, err := restore.Locate(context.Background(), r, s, "/big")
+	must(t, err)
+	_, _, err = restoreAll(t, r, node, target, restore.Options{Fetch: countingFetch(r, &first, &big), BatchBlocks: 3})
 	if !errors.Is(err, restore.ErrIncomplete) {
 		t.Fatalf("interrupted restore: %v, want ErrIncomplete", err)
 	}
 	var second atomic.Int64
 	sum, problems, err := restoreAll(t, r, node, target, restore.Options{Overwrite: restore.OverwriteIfChanged,
-		Fetch: countingFetch(r, &second, 0)})
+		Fetch: countingFetch(r, &second, nil)})
 	if err != nil || len(problems) > 0 {
 		t.Fatalf("second restore: %v %v", err, problems)
 	}
 	checkNode(t, r, root, target)
 	checkTree(t, r, root.Subtree, target)
-	if sum.FilesSkipped == 0 || second.Load() >= first.Load() {
-		t.Errorf("second restore skipped %d files and fetched %d blocks (first asked for %d): want it to skip what was done",
-			sum.FilesSkipped, second.Load(), first.Load())
+	if sum.Files != 1 || sum.FilesSkipped != 11 || second.Load() != int64(len(big.Blocks)) {
+		t.Errorf("second restore restored %d files, kept %d and fetched %d blocks (first asked for %d): "+
+			"want only big's %d blocks fetched again, the 8 other files and 3 other entries kept",
+			sum.Files, sum.FilesSkipped, second.Load(), first.Load(), len(big.Blocks))
 	}
 
 	// Nothing left to do: no block is fetched at all.
 	var third atomic.Int64
 	if _, _, err := restoreAll(t, r, node, target, restore.Options{Overwrite: restore.OverwriteIfChanged,
-		Fetch: countingFetch(r, &third, 0)}); err != nil {
+		Fetch: countingFetch(r, &third, nil)}); err != nil {
 		t.Fatal(err)
 	}
 	if third.Load() != 0 {
@@ -91,7 +96,7 @@ func TestRestoreOverwriteModes(t *testing.T) {
 			must(t, os.Chmod(suid, 0o600))
 			must(t, unix.Setxattr(suid, "user.stray", []byte("x"), 0))
 			var asked atomic.Int64
-			sum, p, err := restoreAll(t, r, node, target, restore.Options{Overwrite: mode, Fetch: countingFetch(r, &asked, 0)})
+			sum, p, err := restoreAll(t, r, node, target, restore.Options{Overwrite: mode, Fetch: countingFetch(r, &asked, nil)})
 			if err != nil || len(p) > 0 {
 				t.Fatal(err, p)
 			}
