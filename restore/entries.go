@@ -33,14 +33,17 @@ func (x *Restorer) skip(n repo.Node) {
 // linked to the first; a file already there is kept when the overwrite
 // mode says so; otherwise the file is made at its full size (so what is
 // never written stays a hole) and its blocks are queued.
-func (x *Restorer) file(ctx context.Context, p, full string, n repo.Node) error {
+func (x *Restorer) file(ctx context.Context, p, full string, n repo.Node, fi os.FileInfo) error {
 	if n.Link != 0 {
 		if first, ok := x.links[n.Link]; ok {
-			return x.hardLink(first, full, n)
+			// Linked once every file is made: the first name is
+			// created when its first block arrives.
+			x.later = append(x.later, laterLink{p: p, first: first, full: full, n: n, fi: fi})
+			return nil
 		}
 		x.links[n.Link] = full
 	}
-	if fi, err := os.Lstat(full); err == nil {
+	if fi != nil {
 		if x.o.Overwrite == OverwriteIfChanged && fi.Mode().IsRegular() && fi.Size() == int64(n.Size) {
 			same, err := x.sameContents(full, n.Blocks)
 			if err != nil {
@@ -55,24 +58,52 @@ func (x *Restorer) file(ctx context.Context, p, full string, n repo.Node) error 
 			return err
 		}
 	}
-	f, err := os.OpenFile(full, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
-	if err != nil {
-		return err
-	}
-	if n.Size > 0 {
-		if err := f.Truncate(int64(n.Size)); err != nil {
-			f.Close()
+	if len(n.Blocks) == 0 {
+		fd, err := createFile(full, 0)
+		if err != nil {
 			return err
 		}
-	}
-	if len(n.Blocks) == 0 {
-		if err := f.Close(); err != nil {
+		if err := unix.Close(fd); err != nil {
 			return err
 		}
 		x.files.Add(1)
 		return x.setMeta(full, n, false)
 	}
-	return x.pipe.add(ctx, newFileJob(p, full, n, f))
+	return x.pipe.add(ctx, newFileJob(p, full, n))
+}
+
+// createFile makes a new file of size bytes, all a hole, owner-only
+// until its metadata is set. It works on the descriptor directly: the
+// os package's poller costs five more system calls a file.
+func createFile(full string, size int64) (int, error) {
+	fd, err := unix.Open(full, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return -1, &os.PathError{Op: "create", Path: full, Err: err}
+	}
+	if size > 0 {
+		if err := unix.Ftruncate(fd, size); err != nil {
+			unix.Close(fd)
+			return -1, &os.PathError{Op: "truncate", Path: full, Err: err}
+		}
+	}
+	return fd, nil
+}
+
+// laterLink is a second (or later) name of a hard-linked file.
+type laterLink struct {
+	p, first, full string
+	n              repo.Node
+	fi             os.FileInfo
+}
+
+// linkAll makes the hard links put off until every file exists.
+func (x *Restorer) linkAll() {
+	for _, l := range x.later {
+		if err := x.hardLink(l.first, l.full, l.n, l.fi); err != nil {
+			x.fail(l.p, err)
+		}
+	}
+	x.later = nil
 }
 
 // sameContents reports whether the file at full holds exactly the
@@ -101,8 +132,8 @@ func (x *Restorer) sameContents(full string, blocks []repo.BlockRef) (bool, erro
 }
 
 // hardLink makes full another name of first.
-func (x *Restorer) hardLink(first, full string, n repo.Node) error {
-	if fi, err := os.Lstat(full); err == nil {
+func (x *Restorer) hardLink(first, full string, n repo.Node, fi os.FileInfo) error {
+	if fi != nil {
 		if ffi, err := os.Lstat(first); err == nil && os.SameFile(fi, ffi) {
 			x.skip(n)
 			return nil
@@ -118,8 +149,8 @@ func (x *Restorer) hardLink(first, full string, n repo.Node) error {
 	return nil
 }
 
-func (x *Restorer) symlink(full string, n repo.Node) error {
-	if fi, err := os.Lstat(full); err == nil {
+func (x *Restorer) symlink(full string, n repo.Node, fi os.FileInfo) error {
+	if fi != nil {
 		if x.o.Overwrite == OverwriteIfChanged && fi.Mode()&os.ModeSymlink != 0 {
 			if target, err := os.Readlink(full); err == nil && target == n.Target {
 				x.skip(n)
@@ -143,9 +174,9 @@ var fileType = map[repo.NodeType]uint32{
 }
 
 // special makes a fifo, device or socket node.
-func (x *Restorer) special(full string, n repo.Node) error {
+func (x *Restorer) special(full string, n repo.Node, fi os.FileInfo) error {
 	typ := fileType[n.Type]
-	if fi, err := os.Lstat(full); err == nil {
+	if fi != nil {
 		var st unix.Stat_t
 		if x.o.Overwrite == OverwriteIfChanged && unix.Lstat(full, &st) == nil &&
 			st.Mode&unix.S_IFMT == typ && st.Rdev == n.Rdev {

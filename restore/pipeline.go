@@ -9,22 +9,27 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"golang.org/x/sys/unix"
+
 	"coffer/repo"
 )
 
-// fileJob is a file being filled: open, at its full size, waiting for
-// its blocks.
+// fileJob is a file waiting for its blocks. It is made, at its full
+// size, when the first one arrives, so files are created in parallel.
 type fileJob struct {
 	p, full string // path from the top, and on disk
 	n       repo.Node
-	f       *os.File
 	offs    []int64 // where each block starts
 	left    atomic.Int64
 	failed  atomic.Bool
+
+	create sync.Once
+	fd     int   // set by create
+	err    error // set by create
 }
 
-func newFileJob(p, full string, n repo.Node, f *os.File) *fileJob {
-	j := &fileJob{p: p, full: full, n: n, f: f, offs: make([]int64, len(n.Blocks))}
+func newFileJob(p, full string, n repo.Node) *fileJob {
+	j := &fileJob{p: p, full: full, n: n, fd: -1, offs: make([]int64, len(n.Blocks))}
 	var off int64
 	for i, b := range n.Blocks {
 		j.offs[i] = off
@@ -80,7 +85,6 @@ func (p *pipeline) add(ctx context.Context, job *fileJob) error {
 		select {
 		case p.open <- struct{}{}:
 		case <-ctx.Done():
-			job.f.Close()
 			return ctx.Err()
 		}
 	}
@@ -141,12 +145,26 @@ func (p *pipeline) deliver(w blockOf, plain []byte, err error) {
 		err = fmt.Errorf("%w: %d bytes, the tree says %d", repo.ErrCorrupt, len(plain), ref.Len)
 	}
 	if err == nil {
-		err = writeSparse(j.f, plain, j.offs[w.i])
+		j.create.Do(func() {
+			j.fd, j.err = createFile(j.full, int64(j.n.Size))
+			if j.err != nil {
+				j.failed.Store(true)
+				p.x.fail(j.p, j.err)
+			}
+		})
+		if j.err != nil {
+			err = errCreate
+		}
+	}
+	if errors.Is(err, errCreate) {
+		// reported once, above
+	} else if err == nil {
+		err = writeSparse(j.fd, plain, j.offs[w.i])
 		if err == nil {
 			p.x.bytes.Add(int64(ref.Len))
 		}
 	}
-	if err != nil {
+	if err != nil && !errors.Is(err, errCreate) {
 		j.failed.Store(true)
 		if p.ctx.Err() == nil {
 			p.x.fail(j.p, fmt.Errorf("block %d of %d (%s, at offset %d): %w", w.i+1, len(j.n.Blocks), ref.ID, j.offs[w.i], err))
@@ -162,8 +180,18 @@ func (p *pipeline) deliver(w blockOf, plain []byte, err error) {
 // the time of the restore, so it cannot pass for the snapshot's.
 func (p *pipeline) done(j *fileJob) {
 	defer func() { <-p.open }()
-	if err := j.f.Close(); err != nil {
-		p.x.fail(j.p, err)
+	if j.fd < 0 {
+		// Never made: its creation or every block failed. A file
+		// made empty tells the user where it belongs.
+		if j.err == nil {
+			if fd, err := createFile(j.full, int64(j.n.Size)); err == nil {
+				unix.Close(fd)
+			}
+		}
+		return
+	}
+	if err := unix.Close(j.fd); err != nil {
+		p.x.fail(j.p, &os.PathError{Op: "close", Path: j.full, Err: err})
 		return
 	}
 	if j.failed.Load() {
@@ -183,13 +211,13 @@ var zeros [holeSize]byte
 
 // writeSparse writes b at off into a file that holds only zeros there,
 // skipping every page-aligned piece that is all zeros.
-func writeSparse(f *os.File, b []byte, off int64) error {
+func writeSparse(fd int, b []byte, off int64) error {
 	start := -1 // of the run of data not yet written
 	for i := 0; i < len(b); {
 		n := min(holeSize-int((off+int64(i))%holeSize), len(b)-i)
 		if bytes.Equal(b[i:i+n], zeros[:n]) {
 			if start >= 0 {
-				if _, err := f.WriteAt(b[start:i], off+int64(start)); err != nil {
+				if err := pwrite(fd, b[start:i], off+int64(start)); err != nil {
 					return err
 				}
 				start = -1
@@ -200,8 +228,23 @@ func writeSparse(f *os.File, b []byte, off int64) error {
 		i += n
 	}
 	if start >= 0 {
-		_, err := f.WriteAt(b[start:], off+int64(start))
-		return err
+		return pwrite(fd, b[start:], off+int64(start))
 	}
 	return nil
 }
+
+// pwrite writes all of b at off.
+func pwrite(fd int, b []byte, off int64) error {
+	for len(b) > 0 {
+		n, err := unix.Pwrite(fd, b, off)
+		if err != nil {
+			return &os.PathError{Op: "write", Err: err}
+		}
+		b, off = b[n:], off+int64(n)
+	}
+	return nil
+}
+
+// errCreate marks the blocks of a file that could not be made, which is
+// reported once.
+var errCreate = errors.New("file not made")

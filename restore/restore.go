@@ -111,6 +111,8 @@ type Restorer struct {
 	made    map[string]bool       // directories (from the top) created or checked
 	todo    map[string]*repo.Node // directories passed on the way to a selected path, not created yet
 	links   map[uint64]string     // hard-link identity -> first name restored (full path)
+	later   []laterLink           // hard links made once every file exists
+	fresh   map[string]bool       // directories (from the top) this restore made: nothing to find in them
 	dirList []dirMeta             // directories whose metadata is set last
 
 	pipe *pipeline
@@ -140,7 +142,7 @@ func New(r *repo.Repository, o Options) *Restorer {
 		o.OnError = func(string, error) {}
 	}
 	return &Restorer{r: r, o: o, chown: os.Geteuid() == 0,
-		made: map[string]bool{}, todo: map[string]*repo.Node{}, links: map[uint64]string{}}
+		made: map[string]bool{}, fresh: map[string]bool{}, todo: map[string]*repo.Node{}, links: map[uint64]string{}}
 }
 
 // Progress returns what is done so far and the totals expected (zero
@@ -202,6 +204,7 @@ func (x *Restorer) Restore(ctx context.Context, node repo.Node, target string) (
 	if err != nil {
 		return x.summary(start), err
 	}
+	x.linkAll()
 	if !x.o.DryRun {
 		x.setDirMeta()
 	}
@@ -268,16 +271,18 @@ func (x *Restorer) entry(ctx context.Context, dir string, n repo.Node) error {
 		}
 		return nil
 	}
-	var err error
-	switch n.Type {
-	case repo.TypeDir:
-		err = x.mkdir(p, full, n)
-	case repo.TypeFile:
-		err = x.file(ctx, p, full, n)
-	case repo.TypeSymlink:
-		err = x.symlink(full, n)
-	default:
-		err = x.special(full, n)
+	fi, err := x.lstat(dir, full)
+	if err == nil {
+		switch n.Type {
+		case repo.TypeDir:
+			err = x.mkdir(p, full, n, fi)
+		case repo.TypeFile:
+			err = x.file(ctx, p, full, n, fi)
+		case repo.TypeSymlink:
+			err = x.symlink(full, n, fi)
+		default:
+			err = x.special(full, n, fi)
+		}
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
@@ -320,20 +325,37 @@ func (x *Restorer) ensureDir(dir string) error {
 		x.dirs.Add(1)
 		return nil
 	}
-	return x.mkdir(dir, filepath.Join(x.target, filepath.FromSlash(dir)), *n)
+	full := filepath.Join(x.target, filepath.FromSlash(dir))
+	fi, err := x.lstat(path.Dir(dir), full)
+	if err != nil {
+		return err
+	}
+	return x.mkdir(dir, full, *n, fi)
+}
+
+// lstat returns what is at full, in directory dir (from the top), or
+// nil when nothing is; in a directory this restore made, nothing is.
+func (x *Restorer) lstat(dir, full string) (os.FileInfo, error) {
+	if x.fresh[dir] {
+		return nil, nil
+	}
+	fi, err := os.Lstat(full)
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	return fi, err
 }
 
 // mkdir makes directory p (from the top) at full, owner-only until its
 // metadata is set last, or takes the directory already there.
-func (x *Restorer) mkdir(p, full string, n repo.Node) error {
+func (x *Restorer) mkdir(p, full string, n repo.Node, fi os.FileInfo) error {
 	existed := false
-	fi, err := os.Lstat(full)
 	switch {
-	case err == nil && fi.IsDir():
+	case fi != nil && fi.IsDir():
 		existed = true
-	case err == nil && x.o.Overwrite == OverwriteNever:
+	case fi != nil && x.o.Overwrite == OverwriteNever:
 		return fmt.Errorf("not a directory, and --overwrite never keeps it")
-	case err == nil:
+	case fi != nil:
 		if err := os.Remove(full); err != nil {
 			return err
 		}
@@ -344,6 +366,7 @@ func (x *Restorer) mkdir(p, full string, n repo.Node) error {
 		}
 	}
 	x.made[p] = true
+	x.fresh[p] = !existed
 	x.dirs.Add(1)
 	x.dirMetaLater(full, n, existed)
 	return nil
