@@ -76,6 +76,27 @@ func Summary(rec Record) string {
 		} else {
 			fmt.Fprintf(&b, "failed: %s", strings.Join(rec.Doctor.Failed, "; "))
 		}
+	case rec.Deletion != nil:
+		d := rec.Deletion
+		fmt.Fprintf(&b, "%s", d.Object)
+		if len(d.Snapshots) > 0 {
+			fmt.Fprintf(&b, ": snapshots %s", shortAll(d.Snapshots))
+		}
+		if len(d.Targets) > 0 {
+			fmt.Fprintf(&b, " of %s", strings.Join(d.Targets, ", "))
+		}
+		if !d.Due.IsZero() {
+			fmt.Fprintf(&b, ", due %s", d.Due.UTC().Format("2006-01-02T15:04:05Z"))
+		}
+	case rec.Prune != nil:
+		p := rec.Prune
+		fmt.Fprintf(&b, "%s: %d snapshots, %d packs (%d bytes)", p.Plan, len(p.Snapshots), p.Packs, p.Bytes)
+		if p.Indexes > 0 || p.Slots > 0 {
+			fmt.Fprintf(&b, ", %d index objects, %d key slots", p.Indexes, p.Slots)
+		}
+		if p.Locked > 0 {
+			fmt.Fprintf(&b, "; %d objects still locked, left for a later prune", p.Locked)
+		}
 	case rec.Kind == KindGenesis:
 		fmt.Fprintf(&b, "%d snapshots already there", len(rec.Snapshots))
 	case rec.Mode != "":
@@ -91,6 +112,14 @@ func Summary(rec Record) string {
 		fmt.Fprintf(&b, " (%s)", rec.Note)
 	}
 	return b.String()
+}
+
+func shortAll(ids []string) string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = short(id)
+	}
+	return strings.Join(out, ", ")
 }
 
 func short(id string) string {

@@ -31,7 +31,13 @@ const (
 	KindRetention = "retention" // retention was extended
 	KindKeyAdd    = "key-add"   // a key slot was added
 	KindKeyRevoke = "key-revoke"
-	KindDoctor    = "doctor" // a doctor run
+	KindDoctor    = "doctor"     // a doctor run
+	KindForget    = "forget"     // a deletion request was written
+	KindCancel    = "cancel"     // a deletion request was cancelled
+	KindHold      = "hold"       // a hold was placed on snapshots
+	KindRelease   = "release"    // a hold was released
+	KindPrunePlan = "prune-plan" // prune published what it will remove
+	KindPrune     = "prune"      // prune removed objects
 )
 
 // Record is one audit record. Append fills Seq, Prev, Time, Source, Host,
@@ -52,13 +58,15 @@ type Record struct {
 	// crash left out, written by the next mount.
 	Repaired bool `json:"repaired,omitempty"`
 
-	Mode      string     `json:"mode,omitempty"`      // mount, unmount: "read-write" or "read-only"
-	Snapshot  *Commit    `json:"snapshot,omitempty"`  // commit
-	Snapshots []string   `json:"snapshots,omitempty"` // genesis: the snapshots already there
-	Retention *Extension `json:"retention,omitempty"` // retention
-	Key       *KeyChange `json:"key,omitempty"`       // key-add, key-revoke
-	Doctor    *DoctorRun `json:"doctor,omitempty"`    // doctor
-	Note      string     `json:"note,omitempty"`      // free text, for people
+	Mode      string          `json:"mode,omitempty"`      // mount, unmount: "read-write" or "read-only"
+	Snapshot  *Commit         `json:"snapshot,omitempty"`  // commit
+	Snapshots []string        `json:"snapshots,omitempty"` // genesis: the snapshots already there
+	Retention *Extension      `json:"retention,omitempty"` // retention
+	Key       *KeyChange      `json:"key,omitempty"`       // key-add, key-revoke
+	Doctor    *DoctorRun      `json:"doctor,omitempty"`    // doctor
+	Deletion  *DeletionChange `json:"deletion,omitempty"`  // forget, cancel, hold, release
+	Prune     *PruneRun       `json:"prune,omitempty"`     // prune-plan, prune
+	Note      string          `json:"note,omitempty"`      // free text, for people
 }
 
 // Commit describes a committed snapshot.
@@ -89,6 +97,27 @@ type KeyChange struct {
 type DoctorRun struct {
 	Passed bool     `json:"passed"`
 	Failed []string `json:"failed,omitempty"` // the promises that did not hold
+}
+
+// DeletionChange describes a deletion request, cancellation, hold or
+// release.
+type DeletionChange struct {
+	Object    string    `json:"object"`              // the object written: requests/…, cancellations/…, holds/…, releases/…
+	Snapshots []string  `json:"snapshots,omitempty"` // the snapshots it names
+	Targets   []string  `json:"targets,omitempty"`   // cancel, release: the requests or holds it ends
+	Due       time.Time `json:"due,omitzero"`        // forget: when the request matures
+}
+
+// PruneRun describes a prune plan published, or what a prune removed.
+type PruneRun struct {
+	Plan      string   `json:"plan"`                // the plan's key, prune/…
+	Snapshots []string `json:"snapshots,omitempty"` // snapshots planned or removed
+	Packs     int      `json:"packs"`
+	Bytes     int64    `json:"bytes"`
+	Indexes   int      `json:"indexes,omitempty"`
+	Slots     int      `json:"slots,omitempty"`
+	Locked    int      `json:"locked,omitempty"` // objects left for a later prune: still locked
+	Note      string   `json:"note,omitempty"`
 }
 
 // Skip names one object at a sequence key that was not a valid record.

@@ -70,6 +70,9 @@ type params struct {
 	Chunker   chunker.Params `json:"chunker"`
 	Retention Policy         `json:"retention"`
 	Created   time.Time      `json:"created"`
+	// Deletion is absent on repositories made before deletion existed:
+	// they get the defaults.
+	Deletion *DeletionSettings `json:"deletion,omitempty"`
 }
 
 // configObject is the plaintext config object: only the format version and
@@ -118,7 +121,10 @@ func (s Secret) wrap(mk cipher.MasterKey) (*cipher.Slot, error) {
 type InitOptions struct {
 	Chunker   chunker.Params
 	Retention Policy
-	Now       time.Time
+	// Deletion fixes the deletion delay and prune margin; zero fields
+	// take the defaults (see CheckDeletion for what is refused).
+	Deletion DeletionSettings
+	Now      time.Time
 	// Logger hears of key slots an unfinished init left that cannot be
 	// read; nil discards.
 	Logger *slog.Logger
@@ -151,6 +157,9 @@ func Init(ctx context.Context, st objectstore.Store, secret Secret, o InitOption
 	if err := o.Chunker.Validate(); err != nil {
 		return nil, err
 	}
+	// The floors are the command's to enforce (CheckDeletion): tests of
+	// other things make repositories with short retentions.
+	o.Deletion = o.Deletion.withDefaults()
 	if err := probeObjectLock(ctx, st, o.Retention); err != nil {
 		return nil, err
 	}
@@ -173,7 +182,7 @@ func Init(ctx context.Context, st objectstore.Store, secret Secret, o InitOption
 		return nil, err
 	}
 	keys := cipher.DeriveKeys(mk, id)
-	p, err := json.Marshal(params{Chunker: o.Chunker, Retention: o.Retention, Created: o.Now.UTC()})
+	p, err := json.Marshal(params{Chunker: o.Chunker, Retention: o.Retention, Created: o.Now.UTC(), Deletion: &o.Deletion})
 	if err != nil {
 		return nil, err
 	}

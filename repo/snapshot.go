@@ -28,6 +28,11 @@ type Snapshot struct {
 	Files  uint64    `json:"files"`
 	Size   uint64    `json:"size"`
 	Parent string    `json:"parent,omitempty"`
+	// Uploaded is the store's upload time of the snapshot object's first
+	// version (the store's clock, not the writer's): what deletion
+	// policies judge a snapshot's age by, since Time is the writer's word.
+	// Snapshots fills it in; a snapshot only loaded by ID has it zero.
+	Uploaded time.Time `json:"-"`
 }
 
 // SaveSnapshot flushes every pending block and index entry, then writes s.
@@ -64,6 +69,7 @@ func (r *Repository) SaveSnapshot(ctx context.Context, s *Snapshot) error {
 		return fmt.Errorf("write snapshot: %w", err)
 	}
 	s.ID = strings.TrimPrefix(key, snapshotPrefix)
+	s.Uploaded = r.storeTime()
 	r.snapMu.Lock()
 	r.snaps[s.ID] = s
 	r.snapMu.Unlock()
@@ -94,6 +100,7 @@ func (r *Repository) Snapshots(ctx context.Context) ([]*Snapshot, error) {
 // nothing.
 func (r *Repository) SnapshotsAsOf(ctx context.Context, asOf time.Time) ([]*Snapshot, error) {
 	var ids []string
+	uploaded := map[string]time.Time{}
 	err := r.store.List(ctx, snapshotPrefix, func(i objectstore.Info) error {
 		id := strings.TrimPrefix(i.Key, snapshotPrefix)
 		if _, ok := parseHexName("", id, 16); !ok || strings.Contains(id, "/") {
@@ -104,6 +111,7 @@ func (r *Repository) SnapshotsAsOf(ctx context.Context, asOf time.Time) ([]*Snap
 			return nil
 		}
 		ids = append(ids, id)
+		uploaded[id] = i.Modified
 		return nil
 	})
 	if err != nil {
@@ -127,6 +135,13 @@ func (r *Repository) SnapshotsAsOf(ctx context.Context, asOf time.Time) ([]*Snap
 		return nil, err
 	}
 	out = slices.DeleteFunc(out, func(s *Snapshot) bool { return s == nil })
+	r.snapMu.Lock()
+	for _, s := range out {
+		if s.Uploaded.IsZero() {
+			s.Uploaded = uploaded[s.ID]
+		}
+	}
+	r.snapMu.Unlock()
 	slices.SortStableFunc(out, func(a, b *Snapshot) int { return a.Time.Compare(b.Time) })
 	return out, nil
 }

@@ -27,7 +27,7 @@ func TestRetentionKeptAheadOfSnapshots(t *testing.T) {
 	if res.exitCode() != 2 || !strings.Contains(res.stderr, "min") {
 		t.Fatalf("init --retention 2m: want a usage error naming min, got %v", res)
 	}
-	r.mustCoffer(t, longTimeout, append([]string{"init", "--retention", "60s"}, r.repoArgs()...)...)
+	r.mustCoffer(t, longTimeout, append([]string{"init", "--retention", "60s", "--deletion-delay", "30s", "--unsafe-short-delays"}, r.repoArgs()...)...)
 
 	m := r.mount(t)
 	data := make([]byte, 3<<20)

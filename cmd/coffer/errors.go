@@ -43,7 +43,9 @@ func isRefusedUnsafe(err error) bool {
 
 // isUnkeepable: init asked for a retention the bucket cannot keep. It is a
 // usage error: the bucket or the --retention-days flag must change.
-func isUnkeepable(err error) bool { return errors.Is(err, repo.ErrNoObjectLock) }
+func isUnkeepable(err error) bool {
+	return errors.Is(err, repo.ErrNoObjectLock) || errors.Is(err, repo.ErrUnsafeDeletion)
+}
 
 func isExists(err error) bool {
 	return errors.Is(err, repo.ErrNotEmpty)

@@ -29,13 +29,25 @@ func TestInitRetentionFlags(t *testing.T) {
 	if r := init("both", "--retention", "30d", "--retention-days", "30"); r.code != exitUsage {
 		t.Errorf("--retention with --retention-days: want a usage error, got %+v", r)
 	}
-	if r := init("s", "--retention", "90s"); r.code != 0 || r.stderr != "" {
+	// A retention shorter than the deletion delay plus a day would let a
+	// lock lapse before a request matures: refused without the unsafe
+	// flag, and then still refused at or below the delay.
+	if r := init("short", "--retention", "7d"); r.code != exitUsage || !strings.Contains(r.stderr, "deletion delay") {
+		t.Errorf("--retention 7d with the 14-day delay: want a usage error naming the delay, got %+v", r)
+	}
+	if r := init("delay", "--deletion-delay", "1d"); r.code != exitUsage || !strings.Contains(r.stderr, "--unsafe-short-delays") {
+		t.Errorf("--deletion-delay 1d: want a usage error naming --unsafe-short-delays, got %+v", r)
+	}
+	if r := init("under", "--retention", "60s", "--deletion-delay", "60s", "--unsafe-short-delays"); r.code != exitUsage {
+		t.Errorf("retention equal to the delay: want a usage error, got %+v", r)
+	}
+	if r := init("s", "--retention", "90s", "--deletion-delay", "30s", "--unsafe-short-delays"); r.code != 0 || !strings.Contains(r.stderr, "tests only") {
 		t.Errorf("--retention 90s: %+v", r)
 	}
-	if r := init("days", "--retention-days", "7"); r.code != 0 {
+	if r := init("days", "--retention-days", "7", "--deletion-delay", "3d", "--unsafe-short-delays"); r.code != 0 {
 		t.Errorf("--retention-days 7: %+v", r)
 	}
-	if r := init("gov", "--retention", "1d", "--retention-mode", "GOVERNANCE"); r.code != 0 || !strings.Contains(r.stderr, "s3:BypassGovernanceRetention") {
+	if r := init("gov", "--retention", "1d", "--retention-mode", "GOVERNANCE", "--deletion-delay", "1h", "--unsafe-short-delays"); r.code != 0 || !strings.Contains(r.stderr, "s3:BypassGovernanceRetention") {
 		t.Errorf("GOVERNANCE: want a warning naming s3:BypassGovernanceRetention, got %+v", r)
 	}
 	// Each repository's config is locked as its flags asked.

@@ -35,13 +35,13 @@ const exitCodesHelp = `Exit codes:
   1  any other error
   2  bad flags or arguments (an unknown command, a missing argument, a
      request refused as unsafe without --force, a retention the bucket
-     cannot keep)
+     cannot keep, deletion settings below the safe floors)
   3  wrong passphrase or key file (or a key file readable by others)
   4  no repository, snapshot or mount at that place
   5  the store could not be reached, or refused the request (also: no
      usable AWS credentials, a TLS certificate that does not verify)
   6  init refused: the location already holds data
-  7  check found problems; restore or dump could not restore everything`
+  7  check found problems, or restore/dump could not restore everything`
 
 func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
@@ -76,6 +76,11 @@ S3 bucket with an optional prefix (s3://bucket/prefix).
 
 // usageError marks a mistake in how coffer was called.
 type usageError struct{ error }
+
+// incompleteError marks a command that ran to its end without doing all
+// of it (check found problems, restore left files out), having named
+// each problem already; it exits 7.
+type incompleteError struct{ error }
 
 // markUsageErrors makes every argument check under c report a usageError
 // (exit 2). A command that only groups others (coffer, coffer key) gets a
@@ -133,10 +138,10 @@ func exitCode(err error) int {
 	var remote remoteError
 	var incomplete incompleteError
 	switch {
-	case errors.As(err, &incomplete):
-		return exitIncomplete
 	case errors.As(err, &remote) && remote.code != 0:
 		return remote.code
+	case errors.As(err, &incomplete):
+		return exitIncomplete
 	case errors.As(err, &u), errors.Is(err, s3.ErrConfig), isRefusedUnsafe(err), isUnkeepable(err):
 		return exitUsage
 	case isWrongKey(err):

@@ -222,7 +222,3 @@ func (o *restoreOutput) summary(sum restore.Summary, dryRun bool) {
 	}
 	fmt.Fprintf(o.stderr, "coffer: %s in %s\n", line, sum.Duration.Round(time.Millisecond))
 }
-
-// incompleteError marks a restore or dump that went on past problems
-// (exit status 7).
-type incompleteError struct{ error }
