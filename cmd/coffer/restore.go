@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"coffer/progress"
 	"coffer/repo"
 	"coffer/restore"
 )
@@ -105,6 +106,7 @@ func (f *restoreFlags) run(ctx context.Context, cmd *cobra.Command, r *repo.Repo
 	if err != nil {
 		return err
 	}
+	progress.Quiet = progress.Quiet || f.quiet
 	out := newRestoreOutput(cmd.OutOrStdout(), cmd.ErrOrStderr(), f.asJSON, f.quiet)
 	x := restore.New(r, restore.Options{Filter: filter, Overwrite: over, DryRun: f.dryRun, OnError: out.problem})
 	stop := out.follow(x)
@@ -168,9 +170,10 @@ func (o *restoreOutput) follow(x *restore.Restorer) (stop func()) {
 	start := time.Now()
 	bar := newRestoreBar(o, x)
 	wg.Go(func() {
-		tick := time.NewTicker(time.Second)
+		// The bar moves four times a second, JSON lines once.
+		tick := time.NewTicker(250 * time.Millisecond)
 		defer tick.Stop()
-		for {
+		for n := 1; ; n++ {
 			select {
 			case <-done:
 				bar.done()
@@ -178,7 +181,7 @@ func (o *restoreOutput) follow(x *restore.Restorer) (stop func()) {
 			case <-tick.C:
 			}
 			c, files, bytes := x.Progress()
-			if o.json && !o.quiet {
+			if o.json && !o.quiet && n%4 == 0 {
 				o.line(restoreStatus{Type: "status", Seconds: time.Since(start).Seconds(), Counts: c,
 					TotalFiles: files, TotalBytes: bytes, PercentDone: fraction(c, bytes)})
 			}
