@@ -160,3 +160,38 @@ func TestRestore(t *testing.T) {
 		compareTrees(t, "tar -x of coffer dump --archive tar", wantLater, scanTree(t, untar), cmpOpts{})
 	})
 }
+
+// TestRestoreDamagedBlock: with one file's packs damaged in the store,
+// coffer restore (and dump) names the file and the block, restores
+// everything else exactly, and exits 7.
+func TestRestoreDamagedBlock(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be *backend) {
+		r := newRepo(t, be)
+		st := storeOf(t, be)
+		rng := newRand(t.Name())
+		good := map[string][]byte{"a/one": randBytes(rng, 300*kib), "b/two": randBytes(rng, 5*kib)}
+		m := r.mount(t, "--checkpoint-every", "0")
+		damaged := victim(t, st, filepath.Join(m.dir, "damaged.bin"), randBytes(rng, 3*mib))
+		for name, data := range good {
+			putFile(t, filepath.Join(m.dir, name), data)
+		}
+		m.snapshot(t)
+		m.umount(t)
+		for _, p := range damaged {
+			flipByte(t, objectFile(t, be, p), 0.3)
+		}
+
+		out := filepath.Join(t.TempDir(), "out")
+		res := r.coffer(t, longTimeout, append([]string{"restore", "latest", out}, r.repoArgs()...)...)
+		if res.exitCode() != 7 || !strings.Contains(res.stderr, "/damaged.bin: block ") {
+			t.Errorf("restore over a damaged block: exit %d, want 7 and an error naming /damaged.bin and its block:\n%s",
+				res.exitCode(), res.stderr)
+		}
+		checkFiles(t, out, good)
+		res = r.coffer(t, longTimeout, append([]string{"dump", "latest:/damaged.bin"}, r.repoArgs()...)...)
+		if res.exitCode() != 7 || len(res.stdout) != 3*mib || !strings.Contains(res.stderr, "written as zeros") {
+			t.Errorf("dump of a damaged file: exit %d, %d bytes, want 7 and the file's length:\n%s",
+				res.exitCode(), len(res.stdout), res.stderr)
+		}
+	})
+}
