@@ -64,15 +64,11 @@ func TestFilter(t *testing.T) {
 // directories above it are made with their snapshot metadata, and
 // nothing else is written.
 func TestRestoreInclude(t *testing.T) {
-	tr := newTestRepo(t)
-	root := sampleTree(t, tr)
-	s := tr.snapshot(t, root)
-	node, err := restore.Locate(context.Background(), tr.r, s, "/")
-	must(t, err)
+	r, s, _, node := sampleSnapshot(t)
 	target := t.TempDir()
 	f, err := restore.NewFilter([]string{"/sub/twin"}, []string{"*.log"})
 	must(t, err)
-	if _, p, err := restoreAll(t, tr.r, node, target, restore.Options{Filter: f}); err != nil || len(p) > 0 {
+	if _, p, err := restoreAll(t, r, node, target, restore.Options{Filter: f}); err != nil || len(p) > 0 {
 		t.Fatal(err, p)
 	}
 	var got []string
@@ -84,18 +80,18 @@ func TestRestoreInclude(t *testing.T) {
 	if want := []string{".", "sub", "sub/twin", "sub/twin/same"}; !slices.Equal(got, want) {
 		t.Errorf("restored %v, want %v", got, want)
 	}
-	sub, err := restore.Locate(context.Background(), tr.r, s, "/sub")
+	sub, err := restore.Locate(context.Background(), r, s, "/sub")
 	must(t, err)
-	checkNode(t, tr.r, sub, filepath.Join(target, "sub"))
+	checkNode(t, r, sub, filepath.Join(target, "sub"))
 
 	// SNAPSHOT:PATH of a file restores it into the target.
-	file, err := restore.Locate(context.Background(), tr.r, s, "sub/twin/same")
+	file, err := restore.Locate(context.Background(), r, s, "sub/twin/same")
 	must(t, err)
 	one := t.TempDir()
-	if _, p, err := restoreAll(t, tr.r, file, one, restore.Options{}); err != nil || len(p) > 0 {
+	if _, p, err := restoreAll(t, r, file, one, restore.Options{}); err != nil || len(p) > 0 {
 		t.Fatal(err, p)
 	}
-	checkNode(t, tr.r, file, filepath.Join(one, "same"))
+	checkNode(t, r, file, filepath.Join(one, "same"))
 }
 
 func TestSplitRef(t *testing.T) {

@@ -33,12 +33,7 @@ func countingFetch(r *repo.Repository, asked *atomic.Int64, fail *repo.Node) res
 // the store half-way is incomplete; run again with --overwrite
 // if-changed it fetches only what is missing or wrong and ends exact.
 func TestRestoreIfChangedFinishesAnInterruptedRestore(t *testing.T) {
-	tr := newTestRepo(t)
-	root := sampleTree(t, tr)
-	s := tr.snapshot(t, root)
-	r := tr.open(t)
-	node, err := restore.Locate(context.Background(), r, s, "/")
-	must(t, err)
+	r, s, root, node := sampleSnapshot(t)
 	target := t.TempDir()
 
 	var first atomic.Int64
@@ -77,12 +72,7 @@ func TestRestoreIfChangedFinishesAnInterruptedRestore(t *testing.T) {
 // bytes; and another with a stray xattr and mode) is rewritten by always
 // and if-changed, and left alone by never.
 func TestRestoreOverwriteModes(t *testing.T) {
-	tr := newTestRepo(t)
-	root := sampleTree(t, tr)
-	s := tr.snapshot(t, root)
-	r := tr.open(t)
-	node, err := restore.Locate(context.Background(), r, s, "/")
-	must(t, err)
+	r, _, root, node := sampleSnapshot(t)
 	for _, mode := range []restore.Overwrite{restore.OverwriteAlways, restore.OverwriteIfChanged, restore.OverwriteNever} {
 		t.Run(mode.String(), func(t *testing.T) {
 			target := t.TempDir()
@@ -124,13 +114,9 @@ func TestRestoreOverwriteModes(t *testing.T) {
 
 // TestRestoreDryRunWritesNothing counts without writing.
 func TestRestoreDryRunWritesNothing(t *testing.T) {
-	tr := newTestRepo(t)
-	root := sampleTree(t, tr)
-	s := tr.snapshot(t, root)
-	node, err := restore.Locate(context.Background(), tr.r, s, "/")
-	must(t, err)
+	r, _, root, node := sampleSnapshot(t)
 	target := filepath.Join(t.TempDir(), "none")
-	sum, p, err := restoreAll(t, tr.r, node, target, restore.Options{DryRun: true})
+	sum, p, err := restoreAll(t, r, node, target, restore.Options{DryRun: true})
 	if err != nil || len(p) > 0 {
 		t.Fatal(err, p)
 	}

@@ -59,6 +59,20 @@ func sampleTree(t *testing.T, tr *testRepo) repo.Node {
 	return root
 }
 
+// sampleSnapshot commits sampleTree as a snapshot and returns the
+// repository opened again (as a new process: nothing cached), the
+// snapshot, its root node as stored and as Locate finds it.
+func sampleSnapshot(t *testing.T) (r *repo.Repository, s *repo.Snapshot, root, top repo.Node) {
+	t.Helper()
+	tr := newTestRepo(t)
+	root = sampleTree(t, tr)
+	s = tr.snapshot(t, root)
+	r = tr.open(t)
+	top, err := restore.Locate(context.Background(), r, s, "/")
+	must(t, err)
+	return r, s, root, top
+}
+
 // restoreAll restores node into target and returns the summary and the
 // problems reported.
 func restoreAll(t *testing.T, r *repo.Repository, node repo.Node, target string, o restore.Options) (restore.Summary, []string, error) {
@@ -75,14 +89,7 @@ func restoreAll(t *testing.T, r *repo.Repository, node repo.Node, target string,
 }
 
 func TestRestoreRoundTrip(t *testing.T) {
-	tr := newTestRepo(t)
-	root := sampleTree(t, tr)
-	s := tr.snapshot(t, root)
-	r := tr.open(t) // a fresh process: nothing cached
-	node, err := restore.Locate(context.Background(), r, s, "/")
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, _, root, node := sampleSnapshot(t)
 	target := filepath.Join(t.TempDir(), "out")
 	sum, problems, err := restoreAll(t, r, node, target, restore.Options{})
 	if err != nil || len(problems) > 0 {
