@@ -39,12 +39,7 @@ status 7. SNAPSHOT is anything 'coffer restore' takes.`,
 				return usageError{fmt.Errorf("--archive %q: only tar is supported", archive)}
 			}
 			ctx := cmd.Context()
-			snapRef, p := restore.SplitRef(args[0])
-			s, err := r.FindSnapshotAsOf(ctx, snapRef, asOf.t)
-			if err != nil {
-				return err
-			}
-			node, err := restore.Locate(ctx, r, s, p)
+			node, p, err := findNode(ctx, r, args[0], asOf.t)
 			if err != nil {
 				return err
 			}

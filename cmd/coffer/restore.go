@@ -97,12 +97,7 @@ func (f *restoreFlags) run(ctx context.Context, cmd *cobra.Command, r *repo.Repo
 	if err != nil {
 		return usageError{err}
 	}
-	snapRef, p := restore.SplitRef(ref)
-	s, err := r.FindSnapshotAsOf(ctx, snapRef, f.asOf.t)
-	if err != nil {
-		return err
-	}
-	node, err := restore.Locate(ctx, r, s, p)
+	node, _, err := findNode(ctx, r, ref, f.asOf.t)
 	if err != nil {
 		return err
 	}
@@ -117,6 +112,18 @@ func (f *restoreFlags) run(ctx context.Context, cmd *cobra.Command, r *repo.Repo
 		return incompleteError{fmt.Errorf("%w: %d problems, listed above", err, sum.Errors)}
 	}
 	return err
+}
+
+// findNode resolves SNAPSHOT[:PATH] (among the snapshots uploaded by
+// asOf, when set) to the node at PATH and PATH itself.
+func findNode(ctx context.Context, r *repo.Repository, ref string, asOf time.Time) (repo.Node, string, error) {
+	snapRef, p := restore.SplitRef(ref)
+	s, err := r.FindSnapshotAsOf(ctx, snapRef, asOf)
+	if err != nil {
+		return repo.Node{}, "", err
+	}
+	node, err := restore.Locate(ctx, r, s, p)
+	return node, p, err
 }
 
 // restoreOutput prints a restore's problems, progress and summary, as
