@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"coffer/bytesize"
 	"coffer/progress"
 	"coffer/repo"
 	"coffer/restore"
@@ -223,9 +224,9 @@ func (o *restoreOutput) summary(sum restore.Summary, dryRun bool) {
 		verb = "would restore"
 	}
 	line := fmt.Sprintf("%s %d files (%s), %d directories, %d other entries", verb, sum.Files,
-		humanBytes(uint64(sum.Bytes)), sum.Dirs, sum.Others)
+		bytesize.IEC(uint64(sum.Bytes)), sum.Dirs, sum.Others)
 	if sum.FilesSkipped > 0 {
-		line += fmt.Sprintf("; kept %d already there (%s)", sum.FilesSkipped, humanBytes(uint64(sum.BytesSkipped)))
+		line += fmt.Sprintf("; kept %d already there (%s)", sum.FilesSkipped, bytesize.IEC(uint64(sum.BytesSkipped)))
 	}
 	if sum.Errors > 0 {
 		line += fmt.Sprintf("; %d problems", sum.Errors)

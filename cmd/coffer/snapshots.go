@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"coffer/bytesize"
 	"coffer/repo"
 )
 
@@ -72,7 +73,7 @@ forged later can be set aside.`,
 			fmt.Fprintln(w, "ID\tTIME (UTC)\tNAME\tHOST\tTAGS\tFILES\tSIZE")
 			for _, s := range out {
 				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", s.ID[:16], s.Time, s.Name, s.Host,
-					strings.Join(s.Tags, ","), s.Files, humanBytes(s.Size))
+					strings.Join(s.Tags, ","), s.Files, bytesize.IEC(s.Size))
 			}
 			return w.Flush()
 		}),
@@ -122,17 +123,4 @@ func warn(w io.Writer, r *repo.Repository, snaps []*repo.Snapshot) {
 	for _, line := range repo.CheckHistory(snaps, nil) {
 		fmt.Fprintf(w, "coffer: warning: %s\n", line)
 	}
-}
-
-func humanBytes(n uint64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := uint64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
