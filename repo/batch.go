@@ -39,6 +39,11 @@ const (
 // Options.Fetches at once, holding at most Options.FetchBytes (or one
 // span) at a time.
 //
+// Blocks it reads from the store are not added to the disk cache: a bulk
+// read (a restore, a copy out of a mount) would write every block a
+// second time, one synced file each, and push out what the cache holds
+// for later reads.
+//
 // fn is called from several goroutines at once; plain is valid only
 // during the call (copy it to keep it) and nil when err is set. A block
 // that fails verification in a coalesced read is read again alone, the
@@ -201,7 +206,7 @@ func (r *Repository) fetchSpan(ctx context.Context, s span, fn func(int, []byte,
 				sealed = bytes.Clone(sealed)
 			}
 			end = max(end, w.loc.Off+w.loc.Len)
-			plain, verr = r.openFetched(sealed, w.Type, w.ID, w.loc)
+			plain, verr = r.openFetched(sealed, w.Type, w.ID, w.loc, false)
 		}
 		if verr != nil {
 			plain, verr = r.fetchBlock(ctx, w.Type, w.ID)
@@ -220,3 +225,29 @@ func (p *packer) holds(id cipher.ID) bool {
 	_, ok := p.pend[id]
 	return ok
 }
+
+// Preload fetches the wanted blocks that the block cache lacks into it
+// (FetchBlocks), so the reads that follow find them there. A block that
+// fails is left out, so its own read reports the error; Preload returns
+// only ctx's error.
+func (r *Repository) Preload(ctx context.Context, wants []BlockWant) error {
+	missing := make([]BlockWant, 0, len(wants))
+	for _, w := range wants {
+		if !r.blocks.Contains(w.ID) {
+			missing = append(missing, w)
+		}
+	}
+	return r.FetchBlocks(ctx, missing, func(i int, plain []byte, err error) error {
+		if err != nil {
+			r.log.Debug("preload: block not fetched", "block", missing[i].ID.String(), "err", err)
+			return nil
+		}
+		// A copy: plain lives in the span's buffer, which the cache
+		// must not keep alive.
+		r.blocks.Add(missing[i].ID, bytes.Clone(plain))
+		return nil
+	})
+}
+
+// CacheBytes is the block cache's bound: what Preload may fill.
+func (r *Repository) CacheBytes() int64 { return r.opts.CacheBytes }

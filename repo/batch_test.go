@@ -309,3 +309,49 @@ func TestFetchBlocksCancel(t *testing.T) {
 		t.Fatalf("fn failing: FetchBlocks %v after %d calls, want its error after 1", err, calls)
 	}
 }
+
+// TestFetchBlocksDiskCache: a block the disk cache holds costs no GET,
+// and blocks read from the store are not added to it (a bulk read would
+// rewrite the whole cache); Preload fills the block cache, so ReadBlock
+// then costs no GET either.
+func TestFetchBlocksDiskCache(t *testing.T) {
+	disk := &mapCache{m: map[string][]byte{}}
+	st, _, files, wants, r := batchRepo(t, 6, Options{SealedCache: disk})
+	ctx := context.Background()
+	if _, err := r.ReadBlock(ctx, DataBlock, wants[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if len(disk.m) != 1 {
+		t.Fatalf("%d blocks on disk after one read, want 1", len(disk.m))
+	}
+	r2, err := Open(ctx, st, Secret{Passphrase: []byte("pw")}, Options{SealedCache: disk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Close()
+	// Only block 0 is on disk: want it alone, then all of them.
+	before := ranged(st)
+	got := newFetched()
+	if err := r2.FetchBlocks(ctx, wants[:1], got.fn); err != nil {
+		t.Fatal(err)
+	}
+	if n := ranged(st) - before; n != 0 || !bytes.Equal(got.plain[0], files[0]) {
+		t.Fatalf("block on disk: %d GETs, plaintext right %v", n, bytes.Equal(got.plain[0], files[0]))
+	}
+	if err := r2.Preload(ctx, wants); err != nil {
+		t.Fatal(err)
+	}
+	if len(disk.m) != 1 {
+		t.Fatalf("%d blocks on disk after FetchBlocks, want still 1", len(disk.m))
+	}
+	before = ranged(st)
+	for i, w := range wants {
+		b, err := r2.ReadBlock(ctx, DataBlock, w.ID)
+		if err != nil || !bytes.Equal(b, files[i]) {
+			t.Fatalf("block %d after Preload: %v", i, err)
+		}
+	}
+	if n := ranged(st) - before; n != 0 {
+		t.Fatalf("%d GETs reading preloaded blocks, want 0", n)
+	}
+}

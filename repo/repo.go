@@ -313,7 +313,7 @@ func (r *Repository) readLocation(ctx context.Context, t BlockType, id cipher.ID
 	if err != nil {
 		return nil, err
 	}
-	return r.openFetched(sealed, t, id, loc)
+	return r.openFetched(sealed, t, id, loc, true)
 }
 
 // readSealedCache returns block id's plaintext from the disk cache if a
@@ -339,20 +339,23 @@ func (r *Repository) readSealedCache(t BlockType, id cipher.ID, loc location) ([
 }
 
 // openFetched verifies sealed, block id's bytes just read from loc in the
-// store (openVerified, which consumes sealed), and keeps a copy in the
-// disk cache once they verify.
-func (r *Repository) openFetched(sealed []byte, t BlockType, id cipher.ID, loc location) ([]byte, error) {
+// store (openVerified, which consumes sealed), and if keep, stores a copy
+// in the disk cache once they verify.
+func (r *Repository) openFetched(sealed []byte, t BlockType, id cipher.ID, loc location, keep bool) ([]byte, error) {
 	c := r.opts.SealedCache
-	var keep []byte
+	if !keep {
+		c = nil
+	}
+	var kept []byte
 	if c != nil {
-		keep = bytes.Clone(sealed)
+		kept = bytes.Clone(sealed)
 	}
 	plain, err := r.openVerified(sealed, t, id)
 	if err != nil {
 		return nil, fmt.Errorf("%w (pack %s)", err, loc.Pack)
 	}
 	if c != nil {
-		if err := c.Put(id.String(), keep); err != nil {
+		if err := c.Put(id.String(), kept); err != nil {
 			r.log.Warn("block cache on disk: not stored", "err", err)
 		}
 	}
