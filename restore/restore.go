@@ -124,9 +124,6 @@ type dirMeta struct {
 	existed bool
 }
 
-// treesAhead bounds the trees read into the cache before the walk.
-const treesAhead = 256 << 20
-
 // New prepares a restore from r.
 func New(r *repo.Repository, o Options) *Restorer {
 	if o.MaxOpen <= 0 {
@@ -191,7 +188,7 @@ func (x *Restorer) Restore(ctx context.Context, node repo.Node, target string) (
 	x.pipe = newPipeline(ctx, x)
 	if node.Type == repo.TypeDir {
 		x.dirMetaLater(abs, node, true)
-		err = x.r.LoadTreesAhead(ctx, node.Subtree, treesAhead)
+		err = loadTreesAhead(ctx, x.r, node.Subtree)
 		if err == nil {
 			err = walkPaths(ctx, x.r, node.Subtree, x.descend, x.fail, x.visit)
 		}
