@@ -98,7 +98,7 @@ func loadTreesAhead(ctx context.Context, r *repo.Repository, root cipher.ID) err
 				continue
 			}
 			for _, n := range t.Nodes {
-				budget -= int64(len(n.Name)+150+90*len(n.Blocks)+len(n.Target)) // about its bytes in the tree block
+				budget -= int64(len(n.Name) + 150 + 90*len(n.Blocks) + len(n.Target)) // about its bytes in the tree block
 				if n.Type == repo.TypeDir && !seen[n.Subtree] {
 					seen[n.Subtree] = true
 					next = append(next, n.Subtree)
