@@ -33,7 +33,7 @@ func (x *Restorer) skip(n repo.Node) {
 // linked to the first; a file already there is kept when the overwrite
 // mode says so; otherwise the file is made at its full size (so what is
 // never written stays a hole) and its blocks are queued.
-func (x *Restorer) file(ctx context.Context, p, full string, n repo.Node, fi os.FileInfo) error {
+func (x *Restorer) file(ctx context.Context, p, full string, n repo.Node, fi os.FileInfo, mine bool) error {
 	if n.Link != 0 {
 		if first, ok := x.links[n.Link]; ok {
 			// Linked once every file is made: the first name is
@@ -51,7 +51,7 @@ func (x *Restorer) file(ctx context.Context, p, full string, n repo.Node, fi os.
 			}
 			if same {
 				x.skip(n)
-				return x.setMeta(full, n, true)
+				return x.setMeta(full, n, true, false)
 			}
 		}
 		if ok, err := x.clear(full, fi, n); !ok || err != nil {
@@ -67,9 +67,9 @@ func (x *Restorer) file(ctx context.Context, p, full string, n repo.Node, fi os.
 			return err
 		}
 		x.files.Add(1)
-		return x.setMeta(full, n, false)
+		return x.setMeta(full, n, false, mine)
 	}
-	return x.pipe.add(ctx, newFileJob(p, full, n))
+	return x.pipe.add(ctx, newFileJob(p, full, n, mine))
 }
 
 // createFile makes a new file of size bytes, all a hole, owner-only
@@ -149,12 +149,12 @@ func (x *Restorer) hardLink(first, full string, n repo.Node, fi os.FileInfo) err
 	return nil
 }
 
-func (x *Restorer) symlink(full string, n repo.Node, fi os.FileInfo) error {
+func (x *Restorer) symlink(full string, n repo.Node, fi os.FileInfo, mine bool) error {
 	if fi != nil {
 		if x.o.Overwrite == OverwriteIfChanged && fi.Mode()&os.ModeSymlink != 0 {
 			if target, err := os.Readlink(full); err == nil && target == n.Target {
 				x.skip(n)
-				return x.setMeta(full, n, true)
+				return x.setMeta(full, n, true, false)
 			}
 		}
 		if ok, err := x.clear(full, fi, n); !ok || err != nil {
@@ -165,7 +165,7 @@ func (x *Restorer) symlink(full string, n repo.Node, fi os.FileInfo) error {
 		return err
 	}
 	x.others.Add(1)
-	return x.setMeta(full, n, false)
+	return x.setMeta(full, n, false, mine)
 }
 
 // fileType is the st_mode type bits of a special file's node type.
@@ -174,14 +174,14 @@ var fileType = map[repo.NodeType]uint32{
 }
 
 // special makes a fifo, device or socket node.
-func (x *Restorer) special(full string, n repo.Node, fi os.FileInfo) error {
+func (x *Restorer) special(full string, n repo.Node, fi os.FileInfo, mine bool) error {
 	typ := fileType[n.Type]
 	if fi != nil {
 		var st unix.Stat_t
 		if x.o.Overwrite == OverwriteIfChanged && unix.Lstat(full, &st) == nil &&
 			st.Mode&unix.S_IFMT == typ && st.Rdev == n.Rdev {
 			x.skip(n)
-			return x.setMeta(full, n, true)
+			return x.setMeta(full, n, true, false)
 		}
 		if ok, err := x.clear(full, fi, n); !ok || err != nil {
 			return err
@@ -191,5 +191,5 @@ func (x *Restorer) special(full string, n repo.Node, fi os.FileInfo) error {
 		return fmt.Errorf("make %s: %w", n.Type, err)
 	}
 	x.others.Add(1)
-	return x.setMeta(full, n, false)
+	return x.setMeta(full, n, false, mine)
 }

@@ -17,10 +17,13 @@ import (
 // chown clears setuid bits and file capabilities, setting an ACL sets
 // the mode's group bits, and anything but the times changes the ctime
 // only. When the entry existed before the restore, attributes the
-// snapshot does not have are removed.
-func (x *Restorer) setMeta(full string, n repo.Node, existed bool) error {
+// snapshot does not have are removed. An entry that is mine (made by
+// this restore in a directory it made) is owned by this process already,
+// so a chown to that owner is left out: a file system journals even a
+// chown that changes nothing.
+func (x *Restorer) setMeta(full string, n repo.Node, existed, mine bool) error {
 	var errs []error
-	if x.chown {
+	if x.chown && !(mine && int(n.UID) == x.uid && int(n.GID) == x.gid) {
 		if err := unix.Lchown(full, int(n.UID), int(n.GID)); err != nil {
 			errs = append(errs, fmt.Errorf("set owner %d:%d: %w", n.UID, n.GID, err))
 		}

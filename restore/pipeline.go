@@ -22,14 +22,16 @@ type fileJob struct {
 	offs    []int64 // where each block starts
 	left    atomic.Int64
 	failed  atomic.Bool
+	end     atomic.Int64 // how far data was written; beyond it, a hole up to the size
+	mine    bool         // made where nothing was: owned by this process already
 
 	create sync.Once
 	fd     int   // set by create
 	err    error // set by create
 }
 
-func newFileJob(p, full string, n repo.Node) *fileJob {
-	j := &fileJob{p: p, full: full, n: n, fd: -1, offs: make([]int64, len(n.Blocks))}
+func newFileJob(p, full string, n repo.Node, mine bool) *fileJob {
+	j := &fileJob{p: p, full: full, n: n, mine: mine, fd: -1, offs: make([]int64, len(n.Blocks))}
 	var off int64
 	for i, b := range n.Blocks {
 		j.offs[i] = off
@@ -146,7 +148,7 @@ func (p *pipeline) deliver(w blockOf, plain []byte, err error) {
 	}
 	if err == nil {
 		j.create.Do(func() {
-			j.fd, j.err = createFile(j.full, int64(j.n.Size))
+			j.fd, j.err = createFile(j.full, 0) // sized when done, if it ends in a hole
 			if j.err != nil {
 				j.failed.Store(true)
 				p.x.fail(j.p, j.err)
@@ -159,9 +161,12 @@ func (p *pipeline) deliver(w blockOf, plain []byte, err error) {
 	if errors.Is(err, errCreate) {
 		// reported once, above
 	} else if err == nil {
-		err = writeSparse(j.fd, plain, j.offs[w.i])
+		var end int64
+		end, err = writeSparse(j.fd, plain, j.offs[w.i])
 		if err == nil {
 			p.x.bytes.Add(int64(ref.Len))
+			for e := j.end.Load(); end > e && !j.end.CompareAndSwap(e, end); e = j.end.Load() {
+			}
 		}
 	}
 	if err != nil && !errors.Is(err, errCreate) {
@@ -190,6 +195,12 @@ func (p *pipeline) done(j *fileJob) {
 		}
 		return
 	}
+	if size := int64(j.n.Size); j.end.Load() < size {
+		if err := unix.Ftruncate(j.fd, size); err != nil {
+			j.failed.Store(true)
+			p.x.fail(j.p, &os.PathError{Op: "truncate", Path: j.full, Err: err})
+		}
+	}
 	if err := unix.Close(j.fd); err != nil {
 		p.x.fail(j.p, &os.PathError{Op: "close", Path: j.full, Err: err})
 		return
@@ -197,7 +208,7 @@ func (p *pipeline) done(j *fileJob) {
 	if j.failed.Load() {
 		return
 	}
-	if err := p.x.setMeta(j.full, j.n, false); err != nil {
+	if err := p.x.setMeta(j.full, j.n, false, j.mine); err != nil {
 		p.x.fail(j.p, err)
 	}
 	p.x.files.Add(1)
@@ -210,16 +221,19 @@ const holeSize = 4096
 var zeros [holeSize]byte
 
 // writeSparse writes b at off into a file that holds only zeros there,
-// skipping every page-aligned piece that is all zeros.
-func writeSparse(fd int, b []byte, off int64) error {
+// skipping every page-aligned piece that is all zeros, and returns where
+// the data it wrote ends (off when it wrote none).
+func writeSparse(fd int, b []byte, off int64) (end int64, err error) {
+	end = off
 	start := -1 // of the run of data not yet written
 	for i := 0; i < len(b); {
 		n := min(holeSize-int((off+int64(i))%holeSize), len(b)-i)
 		if bytes.Equal(b[i:i+n], zeros[:n]) {
 			if start >= 0 {
 				if err := pwrite(fd, b[start:i], off+int64(start)); err != nil {
-					return err
+					return end, err
 				}
+				end = off + int64(i)
 				start = -1
 			}
 		} else if start < 0 {
@@ -228,9 +242,9 @@ func writeSparse(fd int, b []byte, off int64) error {
 		i += n
 	}
 	if start >= 0 {
-		return pwrite(fd, b[start:], off+int64(start))
+		return off + int64(len(b)), pwrite(fd, b[start:], off+int64(start))
 	}
-	return nil
+	return end, nil
 }
 
 // pwrite writes all of b at off.

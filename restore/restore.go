@@ -103,6 +103,8 @@ type Restorer struct {
 	o      Options
 	target string
 	chown  bool // root may give files away; others keep their own uid
+	uid    int  // who this process is: what a new entry is owned by
+	gid    int
 
 	files, bytes, skipped, skippedBytes, dirs, others, errs atomic.Int64
 	totalFiles, totalBytes                                  atomic.Int64
@@ -119,9 +121,9 @@ type Restorer struct {
 }
 
 type dirMeta struct {
-	full    string
-	node    repo.Node
-	existed bool
+	full          string
+	node          repo.Node
+	existed, mine bool
 }
 
 // New prepares a restore from r.
@@ -138,7 +140,7 @@ func New(r *repo.Repository, o Options) *Restorer {
 	if o.OnError == nil {
 		o.OnError = func(string, error) {}
 	}
-	return &Restorer{r: r, o: o, chown: os.Geteuid() == 0,
+	return &Restorer{r: r, o: o, chown: os.Geteuid() == 0, uid: os.Geteuid(), gid: os.Getegid(),
 		made: map[string]bool{}, fresh: map[string]bool{}, todo: map[string]*repo.Node{}, links: map[uint64]string{}}
 }
 
@@ -187,7 +189,7 @@ func (x *Restorer) Restore(ctx context.Context, node repo.Node, target string) (
 	x.made["/"] = true
 	x.pipe = newPipeline(ctx, x)
 	if node.Type == repo.TypeDir {
-		x.dirMetaLater(abs, node, true)
+		x.dirList = append(x.dirList, dirMeta{full: abs, node: node, existed: true})
 		err = loadTreesAhead(ctx, x.r, node.Subtree)
 		if err == nil {
 			err = walkPaths(ctx, x.r, node.Subtree, x.descend, x.fail, x.visit)
@@ -274,11 +276,11 @@ func (x *Restorer) entry(ctx context.Context, dir string, n repo.Node) error {
 		case repo.TypeDir:
 			err = x.mkdir(p, full, n, fi)
 		case repo.TypeFile:
-			err = x.file(ctx, p, full, n, fi)
+			err = x.file(ctx, p, full, n, fi, x.fresh[dir])
 		case repo.TypeSymlink:
-			err = x.symlink(full, n, fi)
+			err = x.symlink(full, n, fi, x.fresh[dir])
 		default:
-			err = x.special(full, n, fi)
+			err = x.special(full, n, fi, x.fresh[dir])
 		}
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
@@ -365,12 +367,8 @@ func (x *Restorer) mkdir(p, full string, n repo.Node, fi os.FileInfo) error {
 	x.made[p] = true
 	x.fresh[p] = !existed
 	x.dirs.Add(1)
-	x.dirMetaLater(full, n, existed)
+	x.dirList = append(x.dirList, dirMeta{full: full, node: n, existed: existed, mine: !existed && x.fresh[path.Dir(p)]})
 	return nil
-}
-
-func (x *Restorer) dirMetaLater(full string, n repo.Node, existed bool) {
-	x.dirList = append(x.dirList, dirMeta{full: full, node: n, existed: existed})
 }
 
 // setDirMeta sets every directory's metadata, deepest first, once
@@ -379,7 +377,7 @@ func (x *Restorer) setDirMeta() {
 	list := x.dirList
 	slices.SortStableFunc(list, func(a, b dirMeta) int { return len(b.full) - len(a.full) })
 	for _, d := range list {
-		if err := x.setMeta(d.full, d.node, d.existed); err != nil {
+		if err := x.setMeta(d.full, d.node, d.existed, d.mine); err != nil {
 			rel, _ := filepath.Rel(x.target, d.full)
 			x.fail(path.Join("/", filepath.ToSlash(rel)), err)
 		}
