@@ -61,9 +61,12 @@ type pipeline struct {
 	wg      sync.WaitGroup
 }
 
-// fetchers is how many batches are fetched at once: two, so one batch's
-// slowest blocks do not leave the store idle.
-const fetchers = 2
+// fetchers is how many batches are fetched at once. One: FetchBlocks
+// already runs Options.Fetches GETs at once, and more at once than the
+// HTTP client keeps idle connections for (the AWS SDK keeps 10 a host)
+// would open a new connection, a TLS handshake on a real store, per
+// request; the next batch is ready when one ends.
+const fetchers = 1
 
 func newPipeline(ctx context.Context, x *Restorer) *pipeline {
 	p := &pipeline{x: x, ctx: ctx, batches: make(chan []blockOf, 1), open: make(chan struct{}, x.o.MaxOpen)}
