@@ -57,10 +57,6 @@ type Options struct {
 	Overwrite Overwrite
 	// DryRun walks and counts what would be restored, and writes nothing.
 	DryRun bool
-	// Links is the snapshot's link table (repo.LoadLinks); restore
-	// needs only the Link identities in the tree, the table is kept for
-	// callers that report link counts.
-	Links repo.LinkTable
 	// OnError hears of each problem as it happens, with the path (from
 	// the top, "/…") it concerns. Problems are also counted in Summary.
 	OnError func(p string, err error)
