@@ -106,12 +106,12 @@ type Restorer struct {
 	totalFiles, totalBytes                                  atomic.Int64
 
 	// Only the walking goroutine touches these.
-	made    map[string]bool       // directories (from the top) created or checked
-	todo    map[string]*repo.Node // directories passed on the way to a selected path, not created yet
-	links   map[uint64]string     // hard-link identity -> first name restored (full path)
-	later   []laterLink           // hard links made once every file exists
-	fresh   map[string]bool       // directories (from the top) this restore made: nothing to find in them
-	dirList []dirMeta             // directories whose metadata is set last
+	made    map[string]bool      // directories (from the top) created or checked
+	todo    map[string]repo.Node // directories passed on the way to a selected path, not created yet (copies: no tree kept alive)
+	links   map[uint64]string    // hard-link identity -> first name restored (full path)
+	later   []laterLink          // hard links made once every file exists
+	fresh   map[string]bool      // directories (from the top) this restore made: nothing to find in them
+	dirList []dirMeta            // directories whose metadata is set last
 
 	pipe *pipeline
 }
@@ -137,7 +137,7 @@ func New(r *repo.Repository, o Options) *Restorer {
 		o.OnError = func(string, error) {}
 	}
 	return &Restorer{r: r, o: o, chown: os.Geteuid() == 0, uid: os.Geteuid(), gid: os.Getegid(),
-		made: map[string]bool{}, fresh: map[string]bool{}, todo: map[string]*repo.Node{}, links: map[uint64]string{}}
+		made: map[string]bool{}, fresh: map[string]bool{}, todo: map[string]repo.Node{}, links: map[uint64]string{}}
 }
 
 // Progress returns what is done so far and the totals expected (zero
@@ -233,7 +233,7 @@ func (x *Restorer) visit(ctx context.Context, dir string, t *repo.Tree) error {
 				continue
 			}
 			if !x.selected(p) {
-				x.todo[p] = n // made only if something beneath is selected
+				x.todo[p] = *n // made only if something beneath is selected
 				continue
 			}
 		} else if !x.selected(p) {
@@ -325,7 +325,7 @@ func (x *Restorer) ensureDir(dir string) error {
 	if err != nil {
 		return err
 	}
-	return x.mkdir(dir, full, *n, fi)
+	return x.mkdir(dir, full, n, fi)
 }
 
 // lstat returns what is at full, in directory dir (from the top), or
