@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -165,75 +164,45 @@ func (s *Store) LegalHold(ctx context.Context, key, versionID string) (bool, err
 	return out.LegalHold != nil && out.LegalHold.Status == types.ObjectLockLegalHoldStatusOn, nil
 }
 
-// canaryLock is the lock of CanDeleteVersions' canary: explicit, since an
-// explicit retention overrides a bucket's default rule (which could be
-// days), and short so that waiting for it is cheap. Two seconds on a
-// clock read to the second is at least one second in the future.
-const canaryLock = 2 * time.Second
-
-// CanDeleteVersions proves, with a real request, whether these
-// credentials may delete versions: it writes a canary under doctor/ with
-// a two-second lock (none on a bucket without object lock), waits by the
-// store's clock until the lock has lapsed, and deletes that version. Once nothing is locked, only a
-// denied permission can refuse (ErrPermission: false); a deletion that
-// succeeds removes the canary (true). Credentials that cannot write the
-// canary cannot be judged, and the refusal is the error. The canary of a
-// refused deletion stays, unlocked, beside doctor's.
+// CanDeleteVersions proves, with a real request that changes nothing,
+// whether these credentials may delete versions: prune asks before it
+// writes anything, so the server's credentials are refused with the
+// bucket untouched.
 func (s *Store) CanDeleteVersions(ctx context.Context) (bool, error) {
-	now, err := s.Now(ctx)
-	if err != nil {
+	// Asked with a DELETE of a version that cannot exist, of a key that
+	// does not: S3 judges the permission first (403 AccessDenied), and
+	// an allowed delete of nothing succeeds or names the version unknown
+	// or malformed. So the probe writes nothing, and a refused prune
+	// leaves the bucket as it found it.
+	var name, version [16]byte
+	if _, err := rand.Read(name[:]); err != nil {
 		return false, err
 	}
-	var suffix [8]byte
-	if _, err := rand.Read(suffix[:]); err != nil {
+	if _, err := rand.Read(version[:]); err != nil {
 		return false, err
 	}
-	key := "doctor/" + now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(suffix[:]) + "/can-delete-versions"
-	// A bucket without object lock refuses a retention (400), and has no
-	// default rule to override: then the canary goes unlocked.
-	locked, err := s.ObjectLockEnabled(ctx)
-	if err != nil {
-		return false, fmt.Errorf("s3: read the bucket's object lock for the delete-permission canary: %w", err)
+	key := "doctor/can-delete-versions-" + hex.EncodeToString(name[:])
+	_, err := s.client.DeleteObject(ctx, &awss3.DeleteObjectInput{
+		Bucket:    aws.String(s.cfg.Bucket),
+		Key:       aws.String(s.objectKey(key)),
+		VersionId: aws.String(hex.EncodeToString(version[:])),
+	})
+	if err == nil {
+		return true, nil
 	}
-	var ret objectstore.Retention
-	if locked {
-		ret = objectstore.Retention{Mode: objectstore.Compliance, Until: now.Truncate(time.Second).Add(canaryLock)}
-	}
-	vid, err := s.Put(ctx, key, []byte("coffer canary: may these credentials delete versions?\n"), ret)
-	if err != nil {
-		return false, fmt.Errorf("s3: write the delete-permission canary: %w", err)
-	}
-	if locked {
-		if err := s.waitPast(ctx, ret.Until); err != nil {
-			return false, err
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		switch apiErr.ErrorCode() {
+		case "NoSuchVersion", "NoSuchKey", "InvalidArgument", "InvalidVersionId", "InvalidRequest":
+			return true, nil
 		}
 	}
-	err = s.DeleteVersion(ctx, key, vid)
-	switch {
-	case err == nil:
-		return true, nil
-	case errors.Is(err, objectstore.ErrPermission):
+	err = translateError("delete-permission probe", key, err)
+	if errors.Is(err, objectstore.ErrPermission) {
 		return false, nil
 	}
-	return false, fmt.Errorf("s3: delete the delete-permission canary: %w", err)
-}
-
-// waitPast returns once the store's clock is past t, a whole second: the
-// Date header is truncated to the second, so a later reading means t has
-// passed.
-func (s *Store) waitPast(ctx context.Context, t time.Time) error {
-	for {
-		now, err := s.Now(ctx)
-		if err != nil {
-			return err
-		}
-		if now.After(t) {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(250 * time.Millisecond):
-		}
+	if errors.Is(err, objectstore.ErrNotFound) {
+		return true, nil
 	}
+	return false, fmt.Errorf("s3: probe whether these credentials may delete versions: %w", err)
 }
