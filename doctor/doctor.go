@@ -27,6 +27,7 @@ const (
 	PromiseRetention      = "retention outlasts the deletion delay"
 	PromiseNoTampering    = "no later versions or delete markers on coffer's keys"
 	PromiseGovernance     = "GOVERNANCE mode protects against these credentials"
+	PromiseLifecycle      = "no lifecycle rule deletes versions sooner than the deletion delay"
 )
 
 // Margins doctor works with, named in one place.
@@ -116,6 +117,11 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		if err := d.bucket(ctx, p); err != nil {
 			return Report{}, err
 		}
+		if lp, ok := o.Store.(LifecycleProber); ok {
+			d.lifecycle(ctx, lp)
+		} else {
+			d.add(Result{Promise: PromiseLifecycle, Status: NotApplicable, Detail: "the store cannot report lifecycle rules"})
+		}
 	} else {
 		if err := d.local(ctx); err != nil {
 			return Report{}, err
@@ -161,11 +167,19 @@ func (d *run) clock(server time.Time) {
 	d.add(r)
 }
 
+// delay is the repository's deletion delay, or the default one.
+func (d *run) delay() time.Duration {
+	if d.o.DeletionDelay <= 0 {
+		return DefaultDeletionDelay
+	}
+	return d.o.DeletionDelay
+}
+
 // retention checks that objects stay locked at least the deletion delay.
 func (d *run) retention() {
-	delay, note := d.o.DeletionDelay, ""
-	if delay <= 0 {
-		delay, note = DefaultDeletionDelay, "; no deletion delay exists yet, so the 14 days it will have were checked"
+	delay, note := d.delay(), ""
+	if d.o.DeletionDelay <= 0 {
+		note = "; no deletion delay exists yet, so the 14 days it will have were checked"
 	}
 	r := Result{Promise: PromiseRetention, Status: Holds,
 		Detail: fmt.Sprintf("retention %s, deletion delay %s%s", days(d.o.Retention), days(delay), note)}

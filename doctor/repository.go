@@ -33,7 +33,7 @@ func (d *run) local(ctx context.Context) error {
 	d.add(r)
 	na := "a local directory has no versions, bucket settings or credentials: anyone who can write to it can delete; keep backups that must outlive an intruder in an S3 bucket with object lock"
 	for _, p := range []string{PromiseVersioning, PromiseObjectLock, PromiseCompliance, PromiseNoDelete,
-		PromiseNoDeleteMarker, PromiseNoBypass, PromiseNoVersioning, PromiseNoLockConfig} {
+		PromiseNoDeleteMarker, PromiseNoBypass, PromiseNoVersioning, PromiseNoLockConfig, PromiseLifecycle} {
 		d.add(Result{Promise: p, Status: NotApplicable, Detail: na})
 	}
 	return nil

@@ -172,6 +172,13 @@ type Version struct {
 //   - Delete removes the current version (the previous one, if any,
 //     becomes current); a version whose retention has not passed gives
 //     ErrRetained and stays. Deleting an absent key is ErrNotFound.
+//   - DeleteVersion removes exactly one version or delete marker, by ID,
+//     whatever is newer or older. A version whose retention has not
+//     passed (or that carries a legal hold, see LegalHolder) gives
+//     ErrRetained and stays readable; an unknown ID is ErrNotFound;
+//     credentials that may not delete versions get ErrPermission. It
+//     never bypasses GOVERNANCE retention. Only prune calls it, with the
+//     administrator's credentials.
 //   - Retention is per version. ExtendRetentionVersion moves that
 //     version's retain-until later; it never shortens (an earlier or
 //     equal date is a no-op, not an error) and keeps a mode already set.
@@ -195,11 +202,40 @@ type Store interface {
 	GetVersion(ctx context.Context, key, versionID string) ([]byte, error)
 	GetVersionRange(ctx context.Context, key, versionID string, off, length int64) ([]byte, error)
 	Delete(ctx context.Context, key string) error
+	// DeleteVersion removes one version or delete marker by its ID.
+	DeleteVersion(ctx context.Context, key, versionID string) error
 	ExtendRetention(ctx context.Context, key string, ret Retention) error
 	// ExtendRetentionVersion moves that version's retain-until later (never earlier).
 	ExtendRetentionVersion(ctx context.Context, key, versionID string, ret Retention) error
 	// Now is the store's (server's) current time: S3's Date header.
 	Now(ctx context.Context) (time.Time, error)
+}
+
+// LegalHolder is implemented by stores that support S3 legal holds: a
+// per-version flag, independent of retention, that keeps the version from
+// being deleted (DeleteVersion gives ErrRetained) until the flag is
+// cleared. Whoever may set a hold may clear it (S3 has one permission,
+// s3:PutObjectLegalHold, for both), so a hold protects against a prune
+// that would remove what someone asked to keep, not against the holder
+// of the credentials that placed it. See docs/STORE.md for what
+// versitygw does.
+type LegalHolder interface {
+	// SetLegalHold places (on) or clears (off) the hold on one version;
+	// ErrNotFound for an unknown version or a delete marker.
+	SetLegalHold(ctx context.Context, key, versionID string, on bool) error
+	// LegalHold reports whether that version is held.
+	LegalHold(ctx context.Context, key, versionID string) (bool, error)
+}
+
+// DeleteProber is implemented by stores that can tell, before anything is
+// changed, whether the credentials in use may delete versions: prune asks
+// it first so that, run with the server's credentials, it stops before
+// its first deletion rather than half-way.
+type DeleteProber interface {
+	// CanDeleteVersions reports whether DeleteVersion of an unretained
+	// version would be allowed. An error means the question could not be
+	// answered (the store is unreachable), not a refusal.
+	CanDeleteVersions(ctx context.Context) (bool, error)
 }
 
 // CheckCall is how a backend starts an operation on key: it honours an

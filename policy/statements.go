@@ -9,8 +9,8 @@ type builder struct {
 // The actions each concern needs, named once so every role shares them.
 var (
 	listActions     = []string{"s3:ListBucket", "s3:ListBucketVersions"}
-	bucketState     = []string{"s3:GetBucketVersioning", "s3:GetBucketObjectLockConfiguration"}
-	readActions     = []string{"s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectRetention"}
+	bucketState     = []string{"s3:GetBucketVersioning", "s3:GetBucketObjectLockConfiguration", "s3:GetLifecycleConfiguration"}
+	readActions     = []string{"s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectRetention", "s3:GetObjectLegalHold"}
 	deleteActions   = []string{"s3:DeleteObject", "s3:DeleteObjectVersion", "s3:BypassGovernanceRetention"}
 	configureBucket = []string{"s3:PutBucketVersioning", "s3:PutBucketObjectLockConfiguration",
 		"s3:PutLifecycleConfiguration", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:DeleteBucket"}
@@ -45,9 +45,9 @@ func (b *builder) statements() []Statement {
 	out := []Statement{
 		list,
 		b.stmt("CofferBucketState", "Allow", bucketState, bucket,
-			"Read (never change) the bucket's versioning and object-lock settings: init and doctor check them."),
+			"Read (never change) the bucket's versioning, object-lock settings and lifecycle rules: init and doctor check them."),
 		b.stmt("CofferRead", "Allow", readActions, objects,
-			"Read objects and given versions of them, with their retention."),
+			"Read objects and given versions of them, with their retention and legal hold."),
 	}
 	switch b.o.Role {
 	case Server, Admin:
@@ -57,7 +57,9 @@ func (b *builder) statements() []Statement {
 			b.stmt("CofferExtendRetention", "Allow", []string{"s3:PutObjectRetention"}, objects,
 				"Move retain-until dates later as snapshots keep reusing objects. S3 refuses to shorten COMPLIANCE retention, and shortening GOVERNANCE needs the bypass denied below."),
 			b.stmt("CofferAbortUpload", "Allow", []string{"s3:AbortMultipartUpload"}, objects,
-				"Abandon a failed multipart upload: this removes the parts of an unfinished upload, never a stored object."))
+				"Abandon a failed multipart upload: this removes the parts of an unfinished upload, never a stored object."),
+			b.stmt("CofferLegalHold", "Allow", []string{"s3:PutObjectLegalHold"}, objects,
+				"Place legal holds on a held snapshot's objects (coffer hold) and clear them (coffer release). S3 has this one permission for both, so a hold placed with these credentials guards against a prune that would remove what someone asked to keep, not against whoever holds them; they cannot delete anything anyway (denied below)."))
 	case Restore:
 		out = append(out, b.stmt("CofferWriteAudit", "Allow", []string{"s3:PutObject"}, []string{b.objectsARN("audit/")},
 			"Write the audit records of restores and read-only mounts, and nothing else."))

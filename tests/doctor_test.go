@@ -13,6 +13,7 @@ import (
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"coffer/doctor"
+	crepo "coffer/repo"
 )
 
 // doctorReport runs `coffer doctor --json` and returns its report and
@@ -226,4 +227,51 @@ func TestDoctorGovernance(t *testing.T) {
 		t.Errorf("the GOVERNANCE warning does not name the bypass permission: %q", res.Fix)
 	}
 	expect(t, rep, doctor.Holds, doctor.PromiseObjectLock, doctor.PromiseNoBypass, doctor.PromiseNoDelete)
+}
+
+// TestDoctorPendingRequest: a deletion request filed directly with the
+// key (as an intruder holding it could, without coffer forget) makes
+// doctor warn, naming the request, its due date and who filed it; the
+// unsafe delays the repository was made with warn too.
+func TestDoctorPendingRequest(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be *backend) {
+		r := newRepo(t, be, "--deletion-delay", "1h", "--prune-margin", "1min", "--unsafe-short-delays")
+		m := r.mount(t)
+		if err := os.WriteFile(filepath.Join(m.dir, "f"), []byte("keep me\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		snap := m.snapshot(t)
+		m.umount(t)
+
+		rep, _ := doctorReport(t, r)
+		expect(t, rep, doctor.Holds, doctor.PromiseNoPending, doctor.PromiseSnapshotCadence)
+		expect(t, rep, doctor.Warning, doctor.PromiseDeletionDelay)
+		if res, _ := rep.Find(doctor.PromiseDeletionDelay); !strings.Contains(res.Detail, "deletion delay 1h0m0s, prune margin 1m0s") {
+			t.Errorf("doctor does not show the delays: %q", res.Detail)
+		}
+
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		intruder := openWithKey(ctx, t, storeOf(t, be), r.keyFile)
+		req, err := intruder.RequestDeletion(ctx, crepo.Author{Source: "intruder-src", Host: "elsewhere"}, []string{snap}, "forged")
+		must(t, err)
+		intruder.Close()
+
+		rep, _ = doctorReport(t, r)
+		expect(t, rep, doctor.Warning, doctor.PromiseNoPending)
+		res, _ := rep.Find(doctor.PromiseNoPending)
+		if !strings.Contains(res.Detail, "1 request(s) pending for 1 snapshot(s), earliest due "+req.Due.UTC().Format(time.RFC3339)) {
+			t.Errorf("pending detail %q, want one request due %s", res.Detail, req.Due.UTC().Format(time.RFC3339))
+		}
+		if len(res.Items) != 1 || !strings.Contains(res.Items[0], req.Key) || !strings.Contains(res.Items[0], "source intruder-src on elsewhere") {
+			t.Errorf("pending items %q, want %s filed by intruder-src on elsewhere", res.Items, req.Key)
+		}
+		if !strings.Contains(res.Fix, "coffer requests") {
+			t.Errorf("the warning does not point at coffer requests: %q", res.Fix)
+		}
+		text := r.coffer(t, longTimeout, append([]string{"doctor"}, r.repoArgs()...)...)
+		if !strings.Contains(text.stdout, "WARN "+doctor.PromiseNoPending) {
+			t.Errorf("doctor's text report has no pending-request warning:\n%s", text.stdout)
+		}
+	})
 }

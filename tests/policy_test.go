@@ -74,6 +74,24 @@ func TestPolicyVersitygw(t *testing.T) {
 	if _, err := st.Put(ctx, "multipart-under-policy", big, objectstore.Retention{}); err != nil {
 		t.Errorf("a multipart upload under the policy: %v", err)
 	}
+	// The server places and clears legal holds (coffer hold, release), and
+	// still cannot delete what it released.
+	heldVID, err := st.Put(ctx, "held-under-policy", []byte("held"), objectstore.Retention{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetLegalHold(ctx, "held-under-policy", heldVID, true); err != nil {
+		t.Errorf("place a legal hold under the policy: %v", err)
+	}
+	if held, err := st.LegalHold(ctx, "held-under-policy", heldVID); err != nil || !held {
+		t.Errorf("read the legal hold under the policy: %v, %v; want held", held, err)
+	}
+	if err := st.SetLegalHold(ctx, "held-under-policy", heldVID, false); err != nil {
+		t.Errorf("clear a legal hold under the policy: %v", err)
+	}
+	if err := st.DeleteVersion(ctx, "held-under-policy", heldVID); !errors.Is(err, objectstore.ErrPermission) {
+		t.Errorf("delete a released version under the policy: %v, want ErrPermission", err)
+	}
 
 	c := gw.client(user)
 	out, err := c.ListObjectVersions(ctx, &awss3.ListObjectVersionsInput{

@@ -10,7 +10,14 @@ import (
 
 	"coffer/audit"
 	"coffer/doctor"
+	"coffer/objectstore/s3"
 	"coffer/repo"
+)
+
+// The S3 backend answers every probe doctor makes.
+var (
+	_ doctor.Prober          = (*s3.Store)(nil)
+	_ doctor.LifecycleProber = (*s3.Store)(nil)
 )
 
 func newDoctorCmd() *cobra.Command {
@@ -28,9 +35,18 @@ On S3: versioning on; object lock on in the repository's mode; a second
 conditional PUT refused; COMPLIANCE retention neither shortened nor switched
 to GOVERNANCE; the credentials in use unable to delete a version, place a
 delete marker, bypass GOVERNANCE, or change versioning or the lock
-configuration. Everywhere: the store's clock within a minute of ours; key
+configuration; no lifecycle rule deleting noncurrent versions sooner than
+the deletion delay (where the provider has lifecycle rules: versitygw has
+none). Everywhere: the store's clock within a minute of ours; key
 slots and audit records locked; retention at least the deletion delay;
 later versions or delete markers on coffer's keys (tampering), listed.
+
+Deletion: the deletion delay and prune margin (a warning when init was
+given --unsafe-short-delays); pending deletion requests (a warning: anyone
+holding the key can file one; 'coffer requests' lists them, with due
+dates); and snapshots rarer than the retention minus the delay (each
+snapshot renews the locks that enforce the delay, so with fewer a request
+could mature after they lapse).
 
 It exits non-zero if any promise is broken. With the bucket owner's
 credentials the "cannot delete" lines are broken, truthfully: give the
@@ -43,15 +59,21 @@ server the credentials 'coffer policy' describes.`,
 			}
 			p := r.RetentionPolicy()
 			rep, err := doctor.Run(cmd.Context(), doctor.Options{
-				Store:     st,
-				Mode:      p.Mode,
-				Retention: p.Period(),
-				Clock:     time.Now,
+				Store:         st,
+				Mode:          p.Mode,
+				Retention:     p.Period(),
+				DeletionDelay: r.DeletionDelay(),
+				Clock:         time.Now,
 			})
 			if err != nil {
 				return err
 			}
 			rep.Results = append(rep.Results, forgedBlocks(cmd.Context(), r))
+			del, err := deletionState(cmd.Context(), r)
+			if err != nil {
+				return err
+			}
+			rep.Results = append(rep.Results, doctor.DeletionChecks(del)...)
 			log := f.logger()
 			if _, err := f.auditLog(r, nil, log).Append(cmd.Context(), audit.Record{Kind: audit.KindDoctor,
 				Doctor: &audit.DoctorRun{Passed: !rep.Failed(), Failed: rep.FailedPromises()}}); err != nil {
@@ -75,6 +97,43 @@ server the credentials 'coffer policy' describes.`,
 	f.register(c)
 	c.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return c
+}
+
+// deletionState reads what doctor judges about deletion: the settings,
+// the requests still pending for snapshots that exist (a pruned snapshot's
+// request stays in the bucket, locked, and asks for nothing any more), and
+// the store's upload time of the newest snapshot.
+func deletionState(ctx context.Context, r *repo.Repository) (doctor.Deletion, error) {
+	dels, err := r.Deletions(ctx)
+	if err != nil {
+		return doctor.Deletion{}, fmt.Errorf("doctor: read the deletion requests: %w", err)
+	}
+	snaps, err := r.Snapshots(ctx)
+	if err != nil {
+		return doctor.Deletion{}, fmt.Errorf("doctor: list the snapshots: %w", err)
+	}
+	d := doctor.Deletion{Now: dels.Now, Delay: r.DeletionDelay(), Margin: r.PruneMargin(),
+		Unsafe: r.UnsafeDelays(), Retention: r.RetentionPolicy().Period()}
+	live := map[string]bool{}
+	for _, s := range snaps {
+		live[s.ID] = true
+		if s.Uploaded.After(d.NewestSnapshot) {
+			d.NewestSnapshot = s.Uploaded
+		}
+	}
+	for _, req := range dels.Requests {
+		var pending []string
+		for _, id := range req.Snapshots {
+			if _, cancelled := req.Cancelled[id]; !cancelled && live[id] {
+				pending = append(pending, id)
+			}
+		}
+		if len(pending) > 0 {
+			d.Pending = append(d.Pending, doctor.PendingRequest{Key: req.Key, Due: req.Due,
+				Snapshots: pending, Source: req.Source, Host: req.Host})
+		}
+	}
+	return d, nil
 }
 
 // forgedBlocks reads every copy of the blocks the indexes name more than

@@ -31,7 +31,11 @@ const (
 	GetVersion             Op = "GetVersion"
 	GetVersionRange        Op = "GetVersionRange"
 	ExtendRetentionVersion Op = "ExtendRetentionVersion"
-	Now                    Op = "Now" // its key is ""
+	DeleteVersion          Op = "DeleteVersion"
+	SetLegalHold           Op = "SetLegalHold"
+	LegalHold              Op = "LegalHold"
+	CanDeleteVersions      Op = "CanDeleteVersions" // its key is ""
+	Now                    Op = "Now"               // its key is ""
 )
 
 // Fault describes which calls a rule hits and what happens to them.

@@ -10,6 +10,7 @@ import (
 
 	"coffer/objectstore"
 	"coffer/objectstore/faulty"
+	"coffer/objectstore/local"
 	"coffer/objectstore/memory"
 	"coffer/objectstore/storetest"
 )
@@ -19,7 +20,7 @@ func TestConformance(t *testing.T) {
 	clock := storetest.NewClock(time.Now())
 	storetest.Run(t, func(t *testing.T) objectstore.Store {
 		return faulty.New(memory.New(clock.Now))
-	}, storetest.Options{Advance: clock.Advance, Retention: true, Now: clock.Now})
+	}, storetest.Options{Advance: clock.Advance, Retention: true, Now: clock.Now, LegalHolds: true, DeleteProber: true})
 }
 
 func put(st objectstore.Store, key string) error {
@@ -128,5 +129,43 @@ func TestSwitchAtRuntime(t *testing.T) {
 	st.Clear()
 	if err := put(st, "c"); err != nil {
 		t.Fatalf("rules cleared: %v", err)
+	}
+}
+
+// A lost answer to DeleteVersion leaves the version deleted, so a retry
+// finds ErrNotFound: what prune must take as done.
+func TestDeleteVersionAppliedAnswerLost(t *testing.T) {
+	ctx := context.Background()
+	st := faulty.New(memory.New(nil))
+	vid, err := st.Put(ctx, "packs/p", []byte("p"), objectstore.Retention{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Add(faulty.Fault{Ops: []faulty.Op{faulty.DeleteVersion}, Applied: true, Times: 1})
+	if err := st.DeleteVersion(ctx, "packs/p", vid); !faulty.IsInjected(err) {
+		t.Fatalf("DeleteVersion = %v, want the injected fault", err)
+	}
+	if err := st.DeleteVersion(ctx, "packs/p", vid); !errors.Is(err, objectstore.ErrNotFound) {
+		t.Fatalf("retried DeleteVersion = %v, want ErrNotFound", err)
+	}
+	if st.Calls(faulty.DeleteVersion) != 2 {
+		t.Fatalf("DeleteVersion calls = %d, want 2", st.Calls(faulty.DeleteVersion))
+	}
+}
+
+// Over a store without legal holds, the pass-through says so.
+func TestLegalHoldUnsupported(t *testing.T) {
+	dir := t.TempDir()
+	inner, err := local.New(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inner.Close()
+	st := faulty.New(inner)
+	if _, err := st.LegalHold(context.Background(), "k", "1"); !errors.Is(err, errors.ErrUnsupported) {
+		t.Fatalf("LegalHold over a local store = %v, want ErrUnsupported", err)
+	}
+	if can, err := st.CanDeleteVersions(context.Background()); err != nil || !can {
+		t.Fatalf("CanDeleteVersions over a local store = %v, %v; want true", can, err)
 	}
 }

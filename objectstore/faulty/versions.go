@@ -46,6 +46,11 @@ func (s *Store) ExtendRetentionVersion(ctx context.Context, key, versionID strin
 	})
 }
 
+// DeleteVersion removes one version unless a rule hits the call.
+func (s *Store) DeleteVersion(ctx context.Context, key, versionID string) error {
+	return s.do(ctx, DeleteVersion, key, func() error { return s.inner.DeleteVersion(ctx, key, versionID) })
+}
+
 // Now tells the inner store's time unless a rule hits the call (a rule
 // with a Prefix never does: Now has no key).
 func (s *Store) Now(ctx context.Context) (time.Time, error) {

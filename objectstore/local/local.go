@@ -33,7 +33,10 @@ type Store struct {
 	lock *os.File   // guarded by mu; @lock, opened on first use
 }
 
-var _ objectstore.Store = (*Store)(nil)
+var (
+	_ objectstore.Store        = (*Store)(nil)
+	_ objectstore.DeleteProber = (*Store)(nil)
+)
 
 // New opens the store in dir, which must exist (ErrNoBucket otherwise),
 // judging retention against clock (nil means time.Now). It creates

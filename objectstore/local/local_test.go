@@ -24,5 +24,5 @@ func TestConformance(t *testing.T) {
 	clock := storetest.NewClock(time.Now())
 	storetest.Run(t, func(t *testing.T) objectstore.Store {
 		return newStore(t, clock.Now)
-	}, storetest.Options{Advance: clock.Advance, Retention: true, Now: clock.Now})
+	}, storetest.Options{Advance: clock.Advance, Retention: true, Now: clock.Now, DeleteProber: true})
 }

@@ -68,3 +68,21 @@ func (s *Store) ExtendRetentionVersion(ctx context.Context, key, versionID strin
 	}
 	return s.ExtendRetention(ctx, key, ret)
 }
+
+// DeleteVersion removes the object if versionID is its one version's,
+// refusing while its retention lasts, as Delete does.
+func (s *Store) DeleteVersion(ctx context.Context, key, versionID string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := checkVersion("delete", key, versionID); err != nil {
+		return err
+	}
+	return s.Delete(ctx, key)
+}
+
+// CanDeleteVersions is always true: a directory has no credentials beyond
+// the file permissions, which Delete reports as they are.
+func (s *Store) CanDeleteVersions(ctx context.Context) (bool, error) {
+	return true, ctx.Err()
+}

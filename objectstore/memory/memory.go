@@ -20,6 +20,7 @@ type version struct {
 	modified  time.Time
 	retention objectstore.Retention
 	marker    bool
+	held      bool // a legal hold is on (SetLegalHold)
 }
 
 // Store is a concurrency-safe, in-memory, versioned objectstore.Store.
@@ -31,7 +32,11 @@ type Store struct {
 	seq  int64                 // versions and markers made so far, for IDs
 }
 
-var _ objectstore.Store = (*Store)(nil)
+var (
+	_ objectstore.Store        = (*Store)(nil)
+	_ objectstore.LegalHolder  = (*Store)(nil)
+	_ objectstore.DeleteProber = (*Store)(nil)
+)
 
 // New returns an empty store whose retention and Now follow clock; nil
 // means time.Now.

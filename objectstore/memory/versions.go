@@ -23,8 +23,12 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	return s.remove("delete", key, v)
 }
 
-// remove drops version v of key unless it is retained; s.mu must be held.
+// remove drops version v of key unless it is retained or held; s.mu must
+// be held.
 func (s *Store) remove(op, key string, v *version) error {
+	if v.held {
+		return fmt.Errorf("memory %s %s version %s: under a legal hold: %w", op, key, v.id, objectstore.ErrRetained)
+	}
 	if v.retention.Until.After(s.clock()) {
 		return fmt.Errorf("memory %s %s version %s: retained until %v: %w",
 			op, key, v.id, v.retention.Until, objectstore.ErrRetained)
@@ -57,16 +61,22 @@ func (s *Store) ExtendRetention(ctx context.Context, key string, ret objectstore
 // ExtendRetentionVersion moves one version's retain-until date later,
 // never earlier; an existing mode is kept.
 func (s *Store) ExtendRetentionVersion(ctx context.Context, key, versionID string, ret objectstore.Retention) error {
+	return s.onVersion(ctx, "extend retention", key, versionID, func(v *version) { v.extend(ret) })
+}
+
+// onVersion runs fn on key's version versionID (not a delete marker)
+// under s.mu, or returns why it cannot.
+func (s *Store) onVersion(ctx context.Context, op, key, versionID string, fn func(*version)) error {
 	if err := objectstore.CheckCall(ctx, key); err != nil {
 		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	v, err := s.byID("extend retention", key, versionID)
+	v, err := s.byID(op, key, versionID)
 	if err != nil {
 		return err
 	}
-	v.extend(ret)
+	fn(v)
 	return nil
 }
 
@@ -105,7 +115,9 @@ func (s *Store) Hide(key string) (versionID string) {
 }
 
 // DeleteVersion removes one version or delete marker; ErrRetained while
-// its retention holds, ErrNotFound if there is no such version.
+// its retention or a legal hold holds, ErrNotFound if there is no such
+// version. It is the Store contract's method, and also what an intruder
+// holding delete permission could do, so intruder scenarios use it too.
 func (s *Store) DeleteVersion(ctx context.Context, key, versionID string) error {
 	if err := objectstore.CheckCall(ctx, key); err != nil {
 		return err
@@ -118,4 +130,22 @@ func (s *Store) DeleteVersion(ctx context.Context, key, versionID string) error 
 		}
 	}
 	return fmt.Errorf("memory delete %s version %q: %w", key, versionID, objectstore.ErrNotFound)
+}
+
+// SetLegalHold places or clears the legal hold on one version (not a
+// delete marker).
+func (s *Store) SetLegalHold(ctx context.Context, key, versionID string, on bool) error {
+	return s.onVersion(ctx, "legal hold", key, versionID, func(v *version) { v.held = on })
+}
+
+// LegalHold reports whether one version is under a legal hold.
+func (s *Store) LegalHold(ctx context.Context, key, versionID string) (bool, error) {
+	var held bool
+	err := s.onVersion(ctx, "legal hold", key, versionID, func(v *version) { held = v.held })
+	return held, err
+}
+
+// CanDeleteVersions is always true: the memory store has no credentials.
+func (s *Store) CanDeleteVersions(ctx context.Context) (bool, error) {
+	return true, ctx.Err()
 }

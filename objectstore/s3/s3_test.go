@@ -41,7 +41,7 @@ func TestConformance(t *testing.T) {
 		st := newStore(t, srv.Config(bucket, prefix))
 		prefixes.Store(st, prefix)
 		return st
-	}, storetest.Options{Retention: true, Intruder: func(t *testing.T, st objectstore.Store) storetest.Intruder {
+	}, storetest.Options{Retention: true, LegalHolds: true, DeleteProber: true, Intruder: func(t *testing.T, st objectstore.Store) storetest.Intruder {
 		prefix, _ := prefixes.Load(st)
 		return srv.Intruder(t, bucket, prefix.(string))
 	}})

@@ -31,6 +31,12 @@ type Options struct {
 	// for a backend where nobody can (a local directory has one version
 	// per key): the suite then checks versions as Put makes them only.
 	Intruder func(t *testing.T, st objectstore.Store) Intruder
+	// LegalHolds says the backend is an objectstore.LegalHolder whose
+	// holds refuse deletion (for S3: the bucket has object lock).
+	LegalHolds bool
+	// DeleteProber says the backend is an objectstore.DeleteProber; the
+	// suite's credentials may delete versions.
+	DeleteProber bool
 }
 
 // Intruder writes versions and delete markers that coffer never does.
@@ -68,12 +74,21 @@ func Run(t *testing.T, newStore func(t *testing.T) objectstore.Store, opts Optio
 	t.Run("Now", s.testNow)
 	t.Run("Versions", s.testVersions)
 	t.Run("VersionsOfAPrefix", s.testVersionsPrefix)
+	t.Run("DeleteVersion", s.testDeleteVersion)
 	if opts.Intruder != nil {
 		t.Run("LaterVersions", s.testLaterVersions)
 		t.Run("DeleteMarkers", s.testDeleteMarkers)
+		t.Run("DeleteVersionOfMarkers", s.testDeleteVersionMarkers)
+	}
+	if opts.LegalHolds {
+		t.Run("LegalHold", s.testLegalHold)
+	}
+	if opts.DeleteProber {
+		t.Run("DeleteProber", s.testDeleteProber)
 	}
 	if opts.Retention {
 		t.Run("RetentionRefusesDelete", s.testRetentionRefusesDelete)
+		t.Run("DeleteVersionRetained", s.testDeleteVersionRetained)
 		t.Run("ExtendRetention", s.testExtendRetention)
 		if opts.Intruder != nil {
 			t.Run("RetentionPerVersion", s.testRetentionPerVersion)

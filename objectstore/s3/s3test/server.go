@@ -29,6 +29,9 @@ type Options struct {
 	// TLS serves HTTPS with a certificate from a fresh self-signed CA
 	// (Server.CAFile) instead of plain HTTP.
 	TLS bool
+	// IAM runs versitygw's internal IAM service, so CreateUser can make
+	// accounts of role "user" that reach a bucket only through its policy.
+	IAM bool
 }
 
 // Server is a running versitygw. It stops when the test that started it
@@ -49,6 +52,7 @@ type Server struct {
 	// certificate; empty without TLS.
 	CAFile string
 
+	bin     string       // the versitygw binary, for its admin commands
 	buckets atomic.Int64 // numbers the buckets NewBucket creates
 }
 
@@ -69,6 +73,7 @@ func Start(t testing.TB, opts Options) *Server {
 		Region:        "us-east-1",
 		RootDir:       t.TempDir(),
 		VersioningDir: t.TempDir(),
+		bin:           bin,
 	}
 	var certFile, keyFile string
 	if opts.TLS {
@@ -88,6 +93,9 @@ func Start(t testing.TB, opts Options) *Server {
 		addr := fmt.Sprintf("127.0.0.1:%d", port)
 		args := []string{"--access", srv.AccessKey, "--secret", srv.SecretKey,
 			"--region", srv.Region, "--port", addr, "--quiet"}
+		if opts.IAM {
+			args = append(args, "--iam-dir", t.TempDir())
+		}
 		scheme := "http"
 		if opts.TLS {
 			args = append(args, "--cert", certFile, "--key", keyFile)
