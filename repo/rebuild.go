@@ -37,26 +37,15 @@ func (r *Repository) rebuildIndex(ctx context.Context) error {
 		}
 	}
 	r.index.mu.RUnlock()
-	var unnamed []objectstore.Info
-	err := r.store.List(ctx, dataPrefix, func(i objectstore.Info) error {
-		b, ok := parseHexName(dataPrefix, i.Key, 16)
-		if !ok {
-			r.skip(i.Key, "not a coffer pack name, ignored", nil)
-			return nil
-		}
-		var id PackID
-		copy(id[:], b)
-		if i.Key != id.key() {
-			r.skip(i.Key, "not a coffer pack name, ignored", nil)
-			return nil
-		}
-		if !named[id] {
-			unnamed = append(unnamed, i)
-		}
-		return nil
-	})
+	packs, err := r.listPacks(ctx)
 	if err != nil {
-		return fmt.Errorf("list packs to rebuild the index: %w", err)
+		return fmt.Errorf("rebuild the index: %w", err)
+	}
+	var unnamed []objectstore.Info
+	for _, p := range packs {
+		if !named[p.ID] {
+			unnamed = append(unnamed, objectstore.Info{Key: p.Key, Size: p.Size, Modified: p.Modified})
+		}
 	}
 	var found atomic.Int64
 	g, gctx := errgroup.WithContext(ctx)
@@ -122,6 +111,12 @@ func (r *Repository) readTrailer(ctx context.Context, info objectstore.Info) ([]
 	} else if sealed, err = r.store.GetRange(ctx, key, body, n); err != nil {
 		return nil, fmt.Errorf("pack %s: %w", key, err)
 	}
+	return r.openTrailer(key, sealed, body)
+}
+
+// openTrailer opens the sealed trailer of pack key, whose blocks end at
+// body, and checks that every entry lies inside the pack and names it.
+func (r *Repository) openTrailer(key string, sealed []byte, body int64) ([]indexEntry, error) {
 	plain, err := r.keys.Metadata().Open(nil, sealed, objectAD(r.id, "pack", key))
 	if err != nil {
 		return nil, fmt.Errorf("pack %s trailer: %w: %w", key, ErrCorrupt, err)

@@ -167,15 +167,8 @@ func unlockSlot(ctx context.Context, st objectstore.Store, secret Secret, repoID
 
 // Slots lists the repository's key slots, each with its revocation state.
 func (r *Repository) Slots(ctx context.Context) ([]SlotInfo, error) {
-	slots, j, err := r.slotsJudged(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]SlotInfo, 0, len(slots))
-	for _, s := range slots {
-		out = append(out, SlotInfo{ID: s.id, Kind: s.slot.Kind(), Revoked: j.revoked[s.id], Unhonoured: j.unhonoured[s.id]})
-	}
-	return out, nil
+	slots, _, _, err := r.CheckSlots(ctx)
+	return slots, err
 }
 
 // SlotID is the ID of the key slot this repository was opened with.
