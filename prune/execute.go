@@ -85,8 +85,8 @@ func (st *state) due() []*repo.PrunePlan {
 // needs is left without a copy elsewhere, and no open session may rely on
 // it. The order keeps every remaining snapshot whole at every step:
 // snapshot objects first (one still locked counts as remaining), then the
-// compacted index of the superseded ones, durable, then packs, then the
-// superseded indexes, then revoked key slots. dry decides the same and
+// compacted index of the superseded ones, durable, then the superseded
+// indexes, then packs, then revoked key slots. dry decides the same and
 // removes nothing (a lock is then read from the object's retain-until).
 func (st *state) execute(ctx context.Context, r *repo.Repository, plans []*repo.PrunePlan, dry bool) (*Result, error) {
 	start := time.Now()
@@ -145,27 +145,48 @@ func (st *state) execute(ctx context.Context, r *repo.Repository, plans []*repo.
 	}
 	away := st.deletable(u.packs, need, res)
 
-	// The compacted index: every entry of the superseded indexes whose
-	// pack stays, durable before any pack or index goes.
+	// Index objects: the plan's, and any other naming a pack about to go,
+	// are replaced by one compacted index holding their entries whose
+	// pack stays, durable before any of them goes; they go before the
+	// packs, so no index ever names a pack the store lost (a kill between
+	// leaves unindexed packs, which the next prune finds by their
+	// trailers). One still locked stays, and so do the packs it names.
 	var superseded []string
-	for _, k := range u.indexes {
-		if _, ok := st.indexes[k]; !ok {
-			continue
+	for k, ix := range st.indexes {
+		if slices.Contains(u.indexes, k) || slices.ContainsFunc(ix.Entries, func(l repo.BlockLocation) bool { return away[l.Pack] }) {
+			superseded = append(superseded, k)
 		}
+	}
+	slices.Sort(superseded)
+	var gone []string
+	for _, k := range superseded {
 		until, err := r.RetainedUntil(ctx, k)
 		if err != nil {
 			return res, err
 		}
-		if until.After(st.now) { // compacting it now would copy it again at each prune
+		if until.After(st.now) {
 			res.Locked = append(res.Locked, Locked{Key: k, Until: until})
+			st.keepNamed(k, away, res)
 			continue
 		}
-		superseded = append(superseded, k)
+		gone = append(gone, k)
 	}
-	if entries := st.compacted(superseded, away); len(entries) > 0 && !dry {
+	if entries := st.compacted(gone, away); len(entries) > 0 && !dry {
 		if res.Compacted, err = r.WriteIndex(ctx, entries); err != nil {
 			return res, err
 		}
+	}
+	for _, k := range gone {
+		m, err := st.removeOne(ctx, r, k, dry, func() (repo.Removal, error) { return r.RemoveObject(ctx, k) })
+		if err != nil {
+			return res, err
+		}
+		if m.Locked {
+			res.Locked = append(res.Locked, Locked{Key: m.Key, Until: m.Until})
+			st.keepNamed(k, away, res)
+			continue
+		}
+		res.Indexes++
 	}
 	for _, id := range u.packs {
 		if !away[id] {
@@ -181,17 +202,6 @@ func (st *state) execute(ctx context.Context, r *repo.Repository, plans []*repo.
 		}
 		res.Packs++
 		res.Bytes += st.packs[id].Size
-	}
-	for _, k := range superseded {
-		m, err := st.removeOne(ctx, r, k, dry, func() (repo.Removal, error) { return r.RemoveObject(ctx, k) })
-		if err != nil {
-			return res, err
-		}
-		if m.Locked {
-			res.Locked = append(res.Locked, Locked{Key: m.Key, Until: m.Until})
-			continue
-		}
-		res.Indexes++
 	}
 	for _, s := range st.revoked {
 		if !slices.Contains(u.slots, s.Key) || s.Revoked.Add(st.del.Delay).After(st.now) {
@@ -262,6 +272,17 @@ func (st *state) deletable(packs []repo.PackID, need map[cipher.ID]bool, res *Re
 		}
 	}
 	return away
+}
+
+// keepNamed takes the packs index k names out of away: k stays, and an
+// index never names a pack the store does not have.
+func (st *state) keepNamed(k string, away map[repo.PackID]bool, res *Result) {
+	for _, l := range st.indexes[k].Entries {
+		if away[l.Pack] {
+			delete(away, l.Pack)
+			res.KeptPacks = append(res.KeptPacks, l.Pack.String()+": named by "+k+", which is still locked")
+		}
+	}
 }
 
 // compacted returns the entries of the indexes keys whose pack the store
