@@ -1,6 +1,9 @@
 package prune
 
 import (
+	"fmt"
+	"math"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -17,3 +20,14 @@ func short(id string) string {
 }
 
 func cmpString(a, b string) int { return strings.Compare(a, b) }
+
+// ParseShare reads a share as the flags take it: "5%" or "5" (per cent),
+// 0 to 100. Zero per cent is kept as the smallest share above zero, so
+// that "more than 0%" means "any".
+func ParseShare(s string) (float64, error) {
+	v, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(s, "%")), 64)
+	if err != nil || v < 0 || v > 100 {
+		return 0, fmt.Errorf("%q: want a percentage from 0 to 100, such as 5%%", s)
+	}
+	return max(v/100, math.SmallestNonzeroFloat64), nil
+}

@@ -142,7 +142,7 @@ func (st *state) chosen(id cipher.ID, earlier planned) (repo.PackID, bool) {
 
 // plan decides everything but the repack itself (see Plan).
 func (st *state) plan(ctx context.Context, r *repo.Repository, o Options) (*Plan, map[cipher.ID]bool, error) {
-	pl := &Plan{Now: st.now}
+	pl := &Plan{Now: st.now, Remove: []Snapshot{}, Kept: []Snapshot{}, Packs: []Pack{}, Repack: []Pack{}}
 	earlier := st.planned()
 	remove := st.choose(pl, earlier, o)
 	var keep []*repo.Snapshot

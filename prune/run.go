@@ -140,6 +140,7 @@ func Run(ctx context.Context, r *repo.Repository, o Options) (*Report, error) {
 	if o.NoWait {
 		return rep, nil
 	}
+	o.Logger.Info("prune: plan published; waiting for the prune margin before deleting (--no-wait returns here)", "plan", pl.Key, "until", pl.Due)
 	if err := waitUntil(ctx, r, pl.Due, o); err != nil {
 		return rep, err
 	}

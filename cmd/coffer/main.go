@@ -64,7 +64,7 @@ S3 bucket with an optional prefix (s3://bucket/prefix).
 		return usageError{fmt.Errorf("%w ('%s --help' lists the flags)", err, c.CommandPath())}
 	})
 	root.AddCommand(newInitCmd(), newMountCmd(), newSnapshotCmd(), newSnapshotsCmd(),
-		newUmountCmd(), newKeyCmd(), newVersionCmd(), newPolicyCmd(), newDoctorCmd(), newAuditCmd(), newCheckCmd())
+		newUmountCmd(), newKeyCmd(), newVersionCmd(), newPolicyCmd(), newDoctorCmd(), newAuditCmd(), newCheckCmd(), newPruneCmd())
 	root.Version = version
 	root.SetVersionTemplate(versionLine() + "\n")
 	// Declared here so cobra adds no -v shorthand: -v is --verbose elsewhere.
