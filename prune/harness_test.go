@@ -367,3 +367,7 @@ func (w *world) checkReport() *check.Report {
 	}
 	return rep
 }
+
+func auditUnmount(note string) audit.Record {
+	return audit.Record{Kind: audit.KindUnmount, Mode: "read-write", Note: note}
+}
