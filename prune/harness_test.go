@@ -258,7 +258,17 @@ func (w *world) prune(o Options, running ...*daemon) *Report {
 }
 
 func (w *world) tryPrune(o Options, running ...*daemon) (*Report, error) {
-	r := w.open()
+	return w.pruneOn(w.st, o, running...)
+}
+
+// pruneOn is tryPrune over st, a decorator of the world's store.
+func (w *world) pruneOn(st objectstore.Store, o Options, running ...*daemon) (*Report, error) {
+	r, err := repo.Open(w.ctx, st, w.secret, repo.Options{Clock: w.clock.Now, PackSize: 128 << 10,
+		RetryWait: time.Millisecond, HoldWriters: time.Millisecond, MaxBackoff: time.Millisecond})
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
 	o.Author = repo.Author{Source: "admin", Host: "admin"}
 	o.Log = r.AuditLog("admin", "admin", "test")
 	o.Sleep = func(ctx context.Context, d time.Duration) error {

@@ -2,6 +2,7 @@ package prune
 
 import (
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -28,8 +29,8 @@ func (w *world) history(n int) []string {
 		}
 		d := w.mount("src1", base, last)
 		files = w.change(files, day)
-		for p, b := range files {
-			d.write(p, b)
+		for _, p := range slices.Sorted(maps.Keys(files)) {
+			d.write(p, files[p])
 		}
 		ids = append(ids, d.commit())
 		d.unmount()
