@@ -197,10 +197,10 @@ func repack(ctx context.Context, r *repo.Repository, st *state, pl *Plan, need m
 		}
 	}
 	moved, err := r.MoveBlocks(ctx, ids, away)
+	pl.Moved = moved
 	if err != nil {
 		return fmt.Errorf("repack: %w", err)
 	}
-	pl.Moved = moved
 	return nil
 }
 
