@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"coffer/audit"
 	"coffer/objectstore"
 	"coffer/repo"
 )
@@ -194,4 +195,41 @@ func TestCancelledAfterThePlanIsKept(t *testing.T) {
 		t.Fatalf("executed %+v, want the cancelled snapshot kept", rep.Executed)
 	}
 	w.verify()
+}
+
+// TestEveryActionIsAnAuditRecord: a prune writes a prune-plan record
+// when it publishes and a prune record when it carries the plan out,
+// naming the plan, the snapshots and the counts; a dry run writes none.
+func TestEveryActionIsAnAuditRecord(t *testing.T) {
+	w := newWorld(t, 0)
+	ids := w.history(3)
+	w.request(ids[0])
+	w.clock.Advance(testDelay)
+	kinds := func() []audit.Record {
+		entries, _, err := w.open().AuditLog("", "", "").Read(w.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []audit.Record
+		for _, r := range audit.Records(entries) {
+			if r.Prune != nil {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	w.prune(Options{DryRun: true})
+	if got := kinds(); len(got) != 0 {
+		t.Fatalf("a dry run wrote %d prune records", len(got))
+	}
+	rep := w.prune(Options{})
+	got := kinds()
+	if len(got) != 2 || got[0].Kind != audit.KindPrunePlan || got[1].Kind != audit.KindPrune {
+		t.Fatalf("records %+v, want prune-plan then prune", got)
+	}
+	plan, done := got[0].Prune, got[1].Prune
+	if plan.Plan != rep.Plan.Key || done.Plan != rep.Plan.Key || !slices.Equal(done.Snapshots, []string{ids[0]}) ||
+		done.Packs != rep.Executed[0].Packs || done.Bytes != rep.Executed[0].Bytes || got[1].Source != "admin" {
+		t.Fatalf("plan record %+v, prune record %+v (source %q), report %+v", plan, done, got[1].Source, rep.Executed[0])
+	}
 }
