@@ -128,12 +128,11 @@ func (st *state) execute(ctx context.Context, r *repo.Repository, plans []*repo.
 			keep = append(keep, s)
 			continue
 		}
-		m, err := st.removeOne(ctx, r, repo.SnapshotKey(s.ID), dry, func() (repo.Removal, error) { return r.RemoveSnapshot(ctx, s.ID) })
+		gone, err := st.removeOne(ctx, r, repo.SnapshotKey(s.ID), dry, res, func() (repo.Removal, error) { return r.RemoveSnapshot(ctx, s.ID) })
 		if err != nil {
 			return res, err
 		}
-		if m.Locked {
-			res.Locked = append(res.Locked, Locked{Key: m.Key, Until: m.Until})
+		if !gone {
 			keep = append(keep, s)
 			continue
 		}
@@ -177,12 +176,11 @@ func (st *state) execute(ctx context.Context, r *repo.Repository, plans []*repo.
 		}
 	}
 	for _, k := range gone {
-		m, err := st.removeOne(ctx, r, k, dry, func() (repo.Removal, error) { return r.RemoveObject(ctx, k) })
+		gone, err := st.removeOne(ctx, r, k, dry, res, nil)
 		if err != nil {
 			return res, err
 		}
-		if m.Locked {
-			res.Locked = append(res.Locked, Locked{Key: m.Key, Until: m.Until})
+		if !gone {
 			st.keepNamed(k, away, res)
 			continue
 		}
@@ -192,47 +190,54 @@ func (st *state) execute(ctx context.Context, r *repo.Repository, plans []*repo.
 		if !away[id] {
 			continue
 		}
-		m, err := st.removeOne(ctx, r, id.Key(), dry, func() (repo.Removal, error) { return r.RemoveObject(ctx, id.Key()) })
+		gone, err := st.removeOne(ctx, r, id.Key(), dry, res, func() (repo.Removal, error) { return r.RemoveObject(ctx, id.Key()) })
 		if err != nil {
 			return res, err
 		}
-		if m.Locked {
-			res.Locked = append(res.Locked, Locked{Key: m.Key, Until: m.Until})
-			continue
+		if gone {
+			res.Packs++
+			res.Bytes += st.packs[id].Size
 		}
-		res.Packs++
-		res.Bytes += st.packs[id].Size
 	}
 	for _, s := range st.revoked {
 		if !slices.Contains(u.slots, s.Key) || s.Revoked.Add(st.del.Delay).After(st.now) {
 			continue
 		}
-		m, err := st.removeOne(ctx, r, s.Key, dry, func() (repo.Removal, error) { return r.RemoveObject(ctx, s.Key) })
+		gone, err := st.removeOne(ctx, r, s.Key, dry, res, nil)
 		if err != nil {
 			return res, err
 		}
-		if m.Locked {
-			res.Locked = append(res.Locked, Locked{Key: m.Key, Until: m.Until})
-			continue
+		if gone {
+			res.Slots++
 		}
-		res.Slots++
 	}
 	res.Took = time.Since(start)
 	return res, nil
 }
 
-// removeOne removes key with remove, or, when dry, says whether it would
-// be refused as locked.
-func (st *state) removeOne(ctx context.Context, r *repo.Repository, key string, dry bool, remove func() (repo.Removal, error)) (repo.Removal, error) {
-	if !dry {
-		m, err := remove()
+// removeOne removes key with remove (nil: every version of key), or,
+// when dry, says whether it would be refused as locked; a key left locked
+// is added to res.Locked.
+func (st *state) removeOne(ctx context.Context, r *repo.Repository, key string, dry bool, res *Result, remove func() (repo.Removal, error)) (gone bool, err error) {
+	var m repo.Removal
+	if dry {
+		until, err := r.RetainedUntil(ctx, key)
 		if err != nil {
-			return m, fmt.Errorf("prune: %w", err)
+			return false, err
 		}
-		return m, nil
+		m = repo.Removal{Key: key, Locked: until.After(st.now), Until: until}
+	} else if remove == nil {
+		m, err = r.RemoveObject(ctx, key)
+	} else {
+		m, err = remove()
 	}
-	until, err := r.RetainedUntil(ctx, key)
-	return repo.Removal{Key: key, Locked: until.After(st.now), Until: until}, err
+	if err != nil {
+		return false, fmt.Errorf("prune: %w", err)
+	}
+	if m.Locked {
+		res.Locked = append(res.Locked, Locked{Key: m.Key, Until: m.Until})
+	}
+	return !m.Locked, nil
 }
 
 // deletable returns the planned packs that may go: present, protected by
