@@ -76,7 +76,9 @@ func Sessions(records []audit.Record) []Session {
 			if start := commitStart(rec); start.After(st.lastCommit) {
 				st.lastCommit = start
 			}
-			if st.open {
+			// A repaired record, written at a mount for a commit a crash
+			// left unrecorded, says nothing of what this head builds on.
+			if st.open && !rec.Repaired {
 				st.s.Base = rec.Snapshot.ID
 			}
 		case audit.KindUnmount:
