@@ -47,7 +47,7 @@ func Run(ctx context.Context, r *repo.Repository, o Options) (*Report, error) {
 	}
 	c := &checker{r: r, o: o, rep: &Report{Errors: []Finding{}, Warnings: []Finding{}}}
 	steps := []func(context.Context) error{
-		c.config, c.keySlots, c.packs, c.snapshots, c.unused, c.audit, c.deletions, c.duplicates, c.readData, c.tampering, c.damage,
+		c.config, c.keySlots, c.deletions, c.packs, c.snapshots, c.pending, c.unused, c.audit, c.duplicates, c.readData, c.tampering, c.damage,
 	}
 	for _, step := range steps {
 		if err := step(ctx); err != nil {
@@ -68,6 +68,8 @@ type checker struct {
 	located  map[cipher.ID]bool                   // blocks with at least one location in a listed pack, long enough
 	used     map[cipher.ID]bool                   // blocks a snapshot references (trees, file blocks, link tables)
 	snapIDs  []string
+	del      *repo.Deletions
+	planned  map[repo.PackID]string // packs a prune plan removes -> the plan's key
 }
 
 func (c *checker) config(ctx context.Context) error {

@@ -2,6 +2,7 @@ package check
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"coffer/chunker"
 	"coffer/cipher"
 	"coffer/objectstore"
+	"coffer/objectstore/faulty"
 	"coffer/objectstore/memory"
 	"coffer/repo"
 )
@@ -116,13 +118,43 @@ func (f *fixture) check(t *testing.T, o Options) *Report {
 // packOf is the key of the pack holding block id.
 func (f *fixture) packOf(t *testing.T, id cipher.ID) string {
 	t.Helper()
+	return f.location(t, id).Pack.Key()
+}
+
+// snapshots opens the repository and lists its snapshots.
+func (f *fixture) snapshots(t *testing.T) (*repo.Repository, []*repo.Snapshot) {
+	t.Helper()
+	r := f.open(t)
+	snaps, err := r.Snapshots(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, snaps
+}
+
+// location is where the index puts block id.
+func (f *fixture) location(t *testing.T, id cipher.ID) repo.BlockLocation {
+	t.Helper()
 	for _, l := range f.open(t).Locations() {
 		if l.Block == id {
-			return l.Pack.Key()
+			return l
 		}
 	}
 	t.Fatalf("block %s has no location", id)
-	return ""
+	return repo.BlockLocation{}
+}
+
+// rot flips a bit in the middle of block id's stored bytes, in place.
+func (f *fixture) rot(t *testing.T, id cipher.ID) repo.BlockLocation {
+	t.Helper()
+	loc := f.location(t, id)
+	data, err := f.st.Get(context.Background(), loc.Pack.Key())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[loc.Off+loc.Len/2] ^= 1
+	replaceKey(t, f.st, loc.Pack.Key(), data)
+	return loc
 }
 
 func keys(t *testing.T, st objectstore.Store, prefix string) []string {
@@ -213,19 +245,7 @@ func TestMissingPack(t *testing.T) {
 func TestCorruptBlock(t *testing.T) {
 	f := newFixture(t)
 	id := f.files["/a"][1].ID
-	pack := f.packOf(t, id)
-	var off uint32
-	for _, l := range f.open(t).Locations() {
-		if l.Block == id {
-			off = l.Off
-		}
-	}
-	data, err := f.st.Get(context.Background(), pack)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data[off+40] ^= 1
-	replaceKey(t, f.st, pack, data)
+	pack := f.rot(t, id).Pack.Key()
 	if rep := f.check(t, Options{}); !rep.OK() {
 		t.Fatalf("without read-data nothing reads the block, yet: %v", rep.Errors)
 	}
@@ -289,11 +309,7 @@ func TestIndexNamesMissingPack(t *testing.T) {
 // every snapshot it was in is named.
 func TestMissingTree(t *testing.T) {
 	f := newFixture(t)
-	r := f.open(t)
-	snaps, err := r.Snapshots(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, snaps := f.snapshots(t)
 	pack := f.packOf(t, snaps[1].Tree)
 	deleteKey(t, f.st, pack)
 	rep := f.check(t, Options{})
@@ -410,24 +426,9 @@ func contains(list []string, s string) bool {
 // with the snapshot and directory, without read-data.
 func TestCorruptTree(t *testing.T) {
 	f := newFixture(t)
-	r := f.open(t)
-	snaps, err := r.Snapshots(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, snaps := f.snapshots(t)
 	root := snaps[1].Tree
-	var loc repo.BlockLocation
-	for _, l := range r.Locations() {
-		if l.Block == root {
-			loc = l
-		}
-	}
-	data, err := f.st.Get(context.Background(), loc.Pack.Key())
-	if err != nil {
-		t.Fatal(err)
-	}
-	data[loc.Off+loc.Len/2] ^= 1
-	replaceKey(t, f.st, loc.Pack.Key(), data)
+	f.rot(t, root)
 	rep := f.check(t, Options{})
 	if !has(rep.Errors, KindTree, snaps[1].ID+") /:", root.String()) || !has(rep.Errors, KindBadBlock, root.String()) {
 		t.Fatalf("the corrupt root tree is not named: %v", rep.Errors)
@@ -438,12 +439,8 @@ func TestCorruptTree(t *testing.T) {
 // is a warning naming it and the request; a cancelled one is not.
 func TestPendingDeletionIsLoud(t *testing.T) {
 	f := newFixture(t)
-	r := f.open(t)
+	r, snaps := f.snapshots(t)
 	ctx := context.Background()
-	snaps, err := r.Snapshots(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	a := repo.Author{Source: "src", Host: "h"}
 	req, err := r.RequestDeletion(ctx, a, []string{snaps[0].ID, snaps[1].ID}, "test")
 	if err != nil {
@@ -459,5 +456,99 @@ func TestPendingDeletionIsLoud(t *testing.T) {
 	}
 	if has(rep.Warnings, KindDeletion, snaps[1].ID) {
 		t.Fatalf("a cancelled request is warned of: %v", rep.Warnings)
+	}
+}
+
+// TestSharedTreesWalkedOnce: snapshots that share trees cost one read of
+// each distinct tree, not one per snapshot.
+func TestSharedTreesWalkedOnce(t *testing.T) {
+	f := newFixture(t)
+	r, snaps := f.snapshots(t)
+	ctx := context.Background()
+	for range 3 {
+		if err := r.SaveSnapshot(ctx, &repo.Snapshot{Time: time.Now(), Host: "h", Tree: snaps[1].Tree}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.Close()
+	rep := f.check(t, Options{SkipAudit: true})
+	if !rep.OK() || rep.Snapshots != 5 || rep.Trees != 4 {
+		t.Fatalf("5 snapshots of 4 distinct trees: walked %d trees for %d snapshots; errors %v", rep.Trees, rep.Snapshots, rep.Errors)
+	}
+}
+
+// TestRevocationNotHonoured: a revocation that would leave no usable
+// slot is recorded, not honoured: a warning, not an error.
+func TestRevocationNotHonoured(t *testing.T) {
+	f := newFixture(t)
+	r := f.open(t)
+	honoured, err := r.RevokeSlot(context.Background(), r.SlotID(), true)
+	if err != nil || honoured {
+		t.Fatalf("forced revocation of the only slot: honoured %v, %v", honoured, err)
+	}
+	r.Close()
+	rep := f.check(t, Options{})
+	if !rep.OK() || !has(rep.Warnings, KindKeySlot, "revocations/") {
+		t.Fatalf("errors %v, warnings %v", rep.Errors, rep.Warnings)
+	}
+}
+
+// TestOutageIsNotDamage: a store that fails during a check (listing,
+// reading trees, reading packs, reading the audit log) makes Run fail
+// with the store's error; it never reports the objects it could not
+// read as damaged.
+func TestOutageIsNotDamage(t *testing.T) {
+	f := newFixture(t)
+	for _, fault := range []faulty.Fault{
+		{Ops: []faulty.Op{faulty.ListVersions}, Prefix: "data/"},
+		{Ops: []faulty.Op{faulty.GetRange, faulty.GetVersionRange}, Prefix: "data/"},
+		{Ops: []faulty.Op{faulty.GetRange, faulty.GetVersionRange}, Prefix: "data/", Skip: 3},
+		{Ops: []faulty.Op{faulty.Get, faulty.GetVersion}, Prefix: "audit/"},
+		{Ops: []faulty.Op{faulty.ListVersions}, Prefix: "requests/"},
+	} {
+		fs := faulty.New(f.st)
+		r, err := repo.Open(context.Background(), fs, testSecret, repo.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rule := fs.Add(fault)
+		rep, err := Run(context.Background(), r, Options{ReadData: true})
+		r.Close()
+		if rule.Hits() == 0 {
+			t.Errorf("fault %+v: never hit", fault)
+		}
+		if !errors.Is(err, objectstore.ErrUnavailable) {
+			t.Errorf("fault %+v: Run returned %v, want the store's error", fault, err)
+		}
+		if rep != nil && len(rep.Errors) > 0 {
+			t.Errorf("fault %+v: an outage reported as damage: %v", fault, rep.Errors)
+		}
+	}
+}
+
+// TestPrunedPackIsAWarning: a pack a prune plan removes, gone while an
+// index still names it (prune interrupted), is a warning; had a
+// snapshot still needed a block only there, that block is an error.
+func TestPrunedPackIsAWarning(t *testing.T) {
+	f := newFixture(t)
+	r := f.open(t)
+	leftover := writeFile(t, r, 96, 100<<10)
+	loc := f.location(t, leftover[0].ID)
+	needed := f.location(t, f.files["/d/b"][0].ID)
+	ctx := context.Background()
+	plan := &repo.PrunePlan{Packs: []repo.PackID{loc.Pack, needed.Pack}, Note: "test"}
+	if err := r.PutPrunePlan(ctx, repo.Author{Source: "src", Host: "h"}, plan); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	deleteKey(t, f.st, loc.Pack.Key())
+	rep := f.check(t, Options{})
+	if !rep.OK() || !has(rep.Warnings, KindMissingPack, loc.Pack.Key(), plan.Key) {
+		t.Fatalf("a pruned pack: errors %v, warnings %v", rep.Errors, rep.Warnings)
+	}
+	deleteKey(t, f.st, needed.Pack.Key())
+	rep = f.check(t, Options{})
+	if !has(rep.Errors, KindMissingBlock, "/d/b") {
+		t.Fatalf("a pruned pack a snapshot still needs: errors %v", rep.Errors)
 	}
 }

@@ -5,17 +5,32 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"coffer/repo"
 )
 
 // deletions reads the deletion requests, cancellations, holds, releases
 // and prune plans (damaged ones are recorded as damage, reported by step
-// damage) and warns of every snapshot a pending request names: a key
-// holder can file requests, so they are loud.
+// damage), and notes the packs the plans remove.
 func (c *checker) deletions(ctx context.Context) error {
 	d, err := c.r.Deletions(ctx)
 	if err != nil {
 		return err
 	}
+	c.del = d
+	c.planned = make(map[repo.PackID]string)
+	for _, p := range d.Plans {
+		for _, id := range p.Packs {
+			c.planned[id] = p.Key
+		}
+	}
+	return nil
+}
+
+// pending warns of every snapshot a pending request names: a key holder
+// can file requests, so they are loud.
+func (c *checker) pending(context.Context) error {
+	d := c.del
 	exists := make(map[string]bool, len(c.snapIDs))
 	for _, id := range c.snapIDs {
 		exists[id] = true

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 
+	"golang.org/x/sync/errgroup"
+
 	"coffer/cipher"
 	"coffer/repo"
 )
@@ -52,41 +54,63 @@ func (c *checker) packs(ctx context.Context) error {
 	}
 	c.rep.Blocks = len(c.located)
 	for _, k := range sortedKeys(missing) {
-		c.rep.fail(Finding{Kind: KindMissingPack, Object: k.pack.Key(),
-			What: fmt.Sprintf("%s names %d blocks in this pack, which is not in the store", indexName(k.index), missing[k]),
-			Do:   "the snapshots that need them are listed below as missing blocks; restore them from another copy, or forget those snapshots"})
+		what := fmt.Sprintf("%s names %d blocks in this pack, which is not in the store", indexName(k.index), missing[k])
+		if plan, ok := c.planned[k.pack]; ok {
+			// Prune removed it and has not yet removed the index
+			// naming it: interrupted, or running now. A snapshot that
+			// still needs a block only there is a missing block below.
+			c.rep.warn(Finding{Kind: KindMissingPack, Object: k.pack.Key(), What: what + "; prune plan " + plan + " removes it",
+				Do: "a prune was interrupted or is running: run coffer prune again to finish it"})
+			continue
+		}
+		c.rep.fail(Finding{Kind: KindMissingPack, Object: k.pack.Key(), What: what,
+			Do: "the snapshots that need them are listed below as missing blocks; restore them from another copy, or forget those snapshots"})
 	}
 	for _, k := range sortedKeys(short) {
 		c.rep.fail(Finding{Kind: KindShortPack, Object: k.pack.Key(),
 			What: fmt.Sprintf("%s names %d blocks past this pack's end (%d bytes)", indexName(k.index), short[k], size[k.pack]),
 			Do:   "the pack was truncated or replaced: look for tampering (coffer doctor)"})
 	}
+	var unnamed []repo.PackInfo
 	for _, p := range list {
 		if !named[p.ID] {
-			if err := c.unindexed(ctx, p); err != nil {
-				return err
-			}
+			unnamed = append(unnamed, p)
 		}
 	}
-	return nil
+	return c.unindexed(ctx, unnamed)
 }
 
-// unindexed reports pack p, which no index names: a leftover of an
-// upload whose index was never written (a crash, an outage before the
-// flush, a process killed). Its trailer says what it holds.
-func (c *checker) unindexed(ctx context.Context, p repo.PackInfo) error {
-	c.rep.UnindexedPacks++
-	c.rep.UnindexedBytes += p.Size
-	blocks, err := c.r.PackTrailer(ctx, p)
-	if err != nil && !repo.IsDamage(err) {
+// unindexed reports the packs no index names: leftovers of uploads whose
+// index was never written (a crash, an outage before the flush, a
+// process killed). Their trailers, read a few at a time, say what they
+// hold.
+func (c *checker) unindexed(ctx context.Context, packs []repo.PackInfo) error {
+	found := make([]Finding, len(packs))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for i, p := range packs {
+		g.Go(func() error {
+			blocks, err := c.r.PackTrailer(gctx, p)
+			if err != nil && !repo.IsDamage(err) {
+				return err
+			}
+			what := fmt.Sprintf("unindexed pack of %d bytes (no index names it); its trailer lists %d blocks", p.Size, len(blocks))
+			if err != nil {
+				what = fmt.Sprintf("unindexed pack of %d bytes (no index names it); its trailer is unreadable: %v", p.Size, err)
+			}
+			found[i] = Finding{Kind: KindUnindexedPack, Object: p.Key, What: what,
+				Do: "a leftover of an upload whose index was never written (a crash or an outage); coffer prune removes it"}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
 		return err
 	}
-	what := fmt.Sprintf("unindexed pack of %d bytes (no index names it); its trailer lists %d blocks", p.Size, len(blocks))
-	if err != nil {
-		what = fmt.Sprintf("unindexed pack of %d bytes (no index names it); its trailer is unreadable: %v", p.Size, err)
+	for i, p := range packs {
+		c.rep.UnindexedPacks++
+		c.rep.UnindexedBytes += p.Size
+		c.rep.warn(found[i])
 	}
-	c.rep.warn(Finding{Kind: KindUnindexedPack, Object: p.Key, What: what,
-		Do: "a leftover of an upload whose index was never written (a crash or an outage); coffer prune removes it"})
 	return nil
 }
 

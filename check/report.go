@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+
+	"coffer/bytesize"
 )
 
 // Kinds of Finding, stable: scripts may match them in --json output.
@@ -91,10 +93,10 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 	}
 	_, err := fmt.Fprintf(w, "%d snapshots, %d trees, %d packs (%s), %d blocks; unused: %d packs (%s); unindexed: %d packs (%s)\n",
-		r.Snapshots, r.Trees, r.Packs, sizeText(r.Bytes), r.Blocks, r.UnusedPacks, sizeText(r.UnusedBytes),
-		r.UnindexedPacks, sizeText(r.UnindexedBytes))
+		r.Snapshots, r.Trees, r.Packs, size(r.Bytes), r.Blocks, r.UnusedPacks, size(r.UnusedBytes),
+		r.UnindexedPacks, size(r.UnindexedBytes))
 	if err == nil && r.ReadPacks > 0 {
-		_, err = fmt.Fprintf(w, "read and verified %d packs (%s), %d blocks\n", r.ReadPacks, sizeText(r.ReadBytes), r.ReadBlocks)
+		_, err = fmt.Fprintf(w, "read and verified %d packs (%s), %d blocks\n", r.ReadPacks, size(r.ReadBytes), r.ReadBlocks)
 	}
 	if err == nil {
 		verdict := "no errors found"
@@ -106,15 +108,4 @@ func (r *Report) WriteText(w io.Writer) error {
 	return err
 }
 
-func sizeText(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
+func size(n int64) string { return bytesize.IEC(uint64(max(n, 0))) }

@@ -36,6 +36,7 @@ type PendingRequest struct {
 	Key       string    // requests/<hex>
 	Due       time.Time // the store's upload time plus the delay
 	Snapshots []string  // the snapshots it still asks for
+	Held      int       // how many of them a hold keeps from prune
 	Source    string
 	Host      string
 }
@@ -73,8 +74,12 @@ func pendingVerdict(d Deletion) Result {
 		if p.Due.Before(earliest) {
 			earliest = p.Due
 		}
-		items = append(items, fmt.Sprintf("%s: %d snapshot(s) %s, due %s, filed by source %s on %s",
-			p.Key, len(p.Snapshots), strings.Join(shortIDs(p.Snapshots), " "), stamp(p.Due), orUnknown(p.Source), orUnknown(p.Host)))
+		held := ""
+		if p.Held > 0 {
+			held = fmt.Sprintf(" (%d held: prune leaves them)", p.Held)
+		}
+		items = append(items, fmt.Sprintf("%s: %d snapshot(s) %s%s, due %s, filed by source %s on %s",
+			p.Key, len(p.Snapshots), strings.Join(shortIDs(p.Snapshots), " "), held, stamp(p.Due), orUnknown(p.Source), orUnknown(p.Host)))
 	}
 	due := "earliest due " + stamp(earliest)
 	if !earliest.After(d.Now) {

@@ -49,7 +49,7 @@ func TestPendingVerdicts(t *testing.T) {
 	}
 	d.Pending = []PendingRequest{
 		{Key: "requests/bb", Due: now.Add(10 * day), Snapshots: []string{"s1aaaaaaaaaa", "s2"}, Source: "src1", Host: "h1"},
-		{Key: "requests/aa", Due: now.Add(3 * day), Snapshots: []string{"s2"}},
+		{Key: "requests/aa", Due: now.Add(3 * day), Snapshots: []string{"s2"}, Held: 1},
 	}
 	r := findIn(t, DeletionChecks(d), PromiseNoPending)
 	if r.Status != Warning || !strings.Contains(r.Detail, "2 request(s) pending for 2 snapshot(s)") ||
@@ -60,7 +60,8 @@ func TestPendingVerdicts(t *testing.T) {
 		t.Errorf("the fix does not say a key holder can file them nor how to list them: %q", r.Fix)
 	}
 	if len(r.Items) != 2 || !strings.Contains(r.Items[0], "requests/bb: 2 snapshot(s) s1aaaaaa s2") ||
-		!strings.Contains(r.Items[0], "source src1 on h1") || !strings.Contains(r.Items[1], "source unknown") {
+		!strings.Contains(r.Items[0], "source src1 on h1") || strings.Contains(r.Items[0], "held") ||
+		!strings.Contains(r.Items[1], "source unknown") || !strings.Contains(r.Items[1], "(1 held: prune leaves them)") {
 		t.Errorf("items %q", r.Items)
 	}
 	d.Pending[1].Due = now.Add(-time.Hour)

@@ -1,7 +1,9 @@
 package prune
 
 import (
+	"bytes"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -36,6 +38,13 @@ func TestLockedObjectsWaitForTheirLock(t *testing.T) {
 	present := w.verify()
 	if !slices.Contains(present, ids[0]) {
 		t.Fatal("a locked snapshot went")
+	}
+	var text bytes.Buffer
+	rep.WriteText(&text)
+	for _, want := range []string{"still locked, left for a later prune: " + key + ", until " + stamp(until), "remove ", "published as prune/"} {
+		if !strings.Contains(text.String(), want) {
+			t.Fatalf("the report does not say %q:\n%s", want, text.String())
+		}
 	}
 	// Until its lock lapses, prunes leave it.
 	w.clock.Advance(until.Sub(w.clock.Now()) - time.Hour)

@@ -31,3 +31,12 @@ func ParseShare(s string) (float64, error) {
 	}
 	return max(v/100, math.SmallestNonzeroFloat64), nil
 }
+
+// shortAll is ids, each short, space separated.
+func shortAll(ids []string) string {
+	s := make([]string, len(ids))
+	for i, id := range ids {
+		s[i] = short(id)
+	}
+	return strings.Join(s, " ")
+}

@@ -121,12 +121,17 @@ func (r *Repository) PackTrailer(ctx context.Context, p PackInfo) ([]BlockLocati
 // missing, short), not that the store failed or the caller gave up.
 func IsDamage(err error) bool { return isDamage(err) }
 
+// maxPackRead bounds the pack VerifyPack reads whole, so its memory is
+// bounded: coffer fills packs to Options.PackSize (16 MiB by default)
+// plus at most one block.
+const maxPackRead = 64 << 20
+
 // PackCheck is what VerifyPack found in one pack.
 type PackCheck struct {
 	Blocks int   // blocks that opened and whose keyed MAC is their ID
 	Bytes  int64 // bytes read
-	// Trailer is nil if the pack's trailer opens and lists exactly the
-	// blocks the indexes name in it; else what is wrong with it.
+	// Trailer is nil if the pack's trailer opens and lists every block
+	// the indexes name in it, at the same place; else what is wrong.
 	Trailer error
 	Bad     []BadLocation // locations whose bytes failed, each also in BadLocations
 }
@@ -139,6 +144,9 @@ type PackCheck struct {
 // damage, see IsDamage). Memory: one pack.
 func (r *Repository) VerifyPack(ctx context.Context, p PackInfo, blocks []BlockLocation) (PackCheck, error) {
 	var res PackCheck
+	if p.Size > maxPackRead {
+		return res, fmt.Errorf("pack %s: %w: %d bytes, more than coffer writes in a pack (%d at most), not read", p.Key, ErrCorrupt, p.Size, maxPackRead)
+	}
 	data, err := r.store.GetRange(ctx, p.Key, 0, p.Size)
 	if err != nil && r.retryAtFirst(ctx, p.ID, err) {
 		data, err = r.store.GetRange(ctx, p.Key, 0, p.Size)
@@ -240,20 +248,15 @@ func (r *Repository) CheckSlots(ctx context.Context) (slots []SlotInfo, damaged,
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	listed, err := listRevocations(ctx, r.store)
+	j, err := judgeStored(ctx, r.store, r.keys, r.id, loaded)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	revs, badRevs, err := readRevocations(ctx, r.store, r.keys, r.id, listed)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	j := judge(loaded, revs)
 	slots = make([]SlotInfo, 0, len(loaded))
 	for _, s := range loaded {
 		slots = append(slots, SlotInfo{ID: s.id, Kind: s.slot.Kind(), Revoked: j.revoked[s.id], Unhonoured: j.unhonoured[s.id]})
 	}
-	return slots, append(skipped, badRevs...), j.notes, nil
+	return slots, append(skipped, j.notes[:j.unreadable]...), j.notes[j.unreadable:], nil
 }
 
 // Key is the pack's object key in the store.

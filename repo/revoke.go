@@ -111,6 +111,7 @@ type judgement struct {
 	revoked    map[string]bool // slot IDs revoked by an honoured revocation
 	unhonoured map[string]bool // slot IDs named only by revocations not honoured
 	notes      []Damage        // one per revocation not honoured, or unreadable
+	unreadable int             // the first unreadable notes are the unreadable revocations
 }
 
 // judge applies the revocations to the slots. Revocations are taken in
@@ -179,6 +180,7 @@ func judgeStored(ctx context.Context, st objectstore.Store, keys *cipher.Keys, r
 	}
 	j := judge(slots, revs)
 	j.notes = append(skipped, j.notes...)
+	j.unreadable = len(skipped)
 	return j, nil
 }
 

@@ -95,5 +95,11 @@ func TestCheck(t *testing.T) {
 		if res.exitCode() != 2 || !strings.Contains(res.stderr, "coffer: ") {
 			t.Errorf("a bad subset: %v, want exit 2", res)
 		}
+		if be.name == "local" {
+			res = r.coffer(t, shortTimeout, "check", "--repo", t.TempDir(), "--key-file", r.keyFile)
+			if res.exitCode() != 4 {
+				t.Errorf("check of an empty directory: %v, want exit 4", res)
+			}
+		}
 	})
 }

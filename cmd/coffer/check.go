@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
@@ -27,11 +28,12 @@ of an upload whose index was never written); that every snapshot's trees
 read and every block they name (file contents, trees, link tables) is
 located; that the audit chain is whole and names every snapshot. It lists
 leftovers (packs no snapshot references, unindexed packs) and tampering
-(later versions and delete markers, which reads ignore) as warnings.
+(later versions and delete markers, which reads ignore) as warnings, and
+snapshots with a pending deletion request.
 
---read-data also reads every pack whole (several at once, with a progress
-bar on a terminal) and authenticates every block in it
-and its pack trailer: the only way to find bit rot before a restore does.
+--read-data also reads every pack whole (four at once, with a progress bar
+on a terminal) and authenticates every block in it and its trailer: the
+only way to find bit rot before a restore does.
 --read-data-subset reads part of them, as restic does: "n/t" reads group n
 of t (packs by the first byte of their ID; running 1/t to t/t reads each
 pack once), "P%" a random P per cent of the packs.
@@ -58,13 +60,7 @@ repository, 5 the store could not be reached.`,
 			if err != nil {
 				return err
 			}
-			out := cmd.OutOrStdout()
-			if asJSON {
-				err = rep.WriteJSON(out)
-			} else {
-				err = rep.WriteText(out)
-			}
-			if err != nil {
+			if err := printReport(cmd.OutOrStdout(), rep, asJSON); err != nil {
 				return err
 			}
 			if !rep.OK() {
@@ -79,4 +75,19 @@ repository, 5 the store could not be reached.`,
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "draw no progress bar (one is drawn for --read-data on a terminal only)")
 	c.Flags().StringVar(&subset, "read-data-subset", "", `read and authenticate part of the packs: "n/t" (group n of t) or "P%"`)
 	return c
+}
+
+// report is a result that prints as text for people or JSON for scripts:
+// doctor's and check's.
+type report interface {
+	WriteText(io.Writer) error
+	WriteJSON(io.Writer) error
+}
+
+// printReport prints rep to w, as JSON if asJSON.
+func printReport(w io.Writer, rep report, asJSON bool) error {
+	if asJSON {
+		return rep.WriteJSON(w)
+	}
+	return rep.WriteText(w)
 }

@@ -79,13 +79,7 @@ server the credentials 'coffer policy' describes.`,
 				Doctor: &audit.DoctorRun{Passed: !rep.Failed(), Failed: rep.FailedPromises()}}); err != nil {
 				log.Warn("the doctor run is not in the audit log", "err", err)
 			}
-			out := cmd.OutOrStdout()
-			if asJSON {
-				err = rep.WriteJSON(out)
-			} else {
-				err = rep.WriteText(out)
-			}
-			if err != nil {
+			if err := printReport(cmd.OutOrStdout(), rep, asJSON); err != nil {
 				return err
 			}
 			if failed := rep.FailedPromises(); len(failed) > 0 {
@@ -122,15 +116,17 @@ func deletionState(ctx context.Context, r *repo.Repository) (doctor.Deletion, er
 		}
 	}
 	for _, req := range dels.Requests {
-		var pending []string
+		p := doctor.PendingRequest{Key: req.Key, Due: req.Due, Source: req.Source, Host: req.Host}
 		for _, id := range req.Snapshots {
 			if _, cancelled := req.Cancelled[id]; !cancelled && live[id] {
-				pending = append(pending, id)
+				p.Snapshots = append(p.Snapshots, id)
+				if dels.Held(id) {
+					p.Held++
+				}
 			}
 		}
-		if len(pending) > 0 {
-			d.Pending = append(d.Pending, doctor.PendingRequest{Key: req.Key, Due: req.Due,
-				Snapshots: pending, Source: req.Source, Host: req.Host})
+		if len(p.Snapshots) > 0 {
+			d.Pending = append(d.Pending, p)
 		}
 	}
 	return d, nil

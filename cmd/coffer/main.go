@@ -41,7 +41,8 @@ const exitCodesHelp = `Exit codes:
   5  the store could not be reached, or refused the request (also: no
      usable AWS credentials, a TLS certificate that does not verify)
   6  init refused: the location already holds data
-  7  check found problems, or restore/dump could not restore everything`
+  7  check found problems, or restore/dump could not restore everything,
+     or ls/diff/stats could not read every tree`
 
 func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
@@ -64,7 +65,9 @@ S3 bucket with an optional prefix (s3://bucket/prefix).
 		return usageError{fmt.Errorf("%w ('%s --help' lists the flags)", err, c.CommandPath())}
 	})
 	root.AddCommand(newInitCmd(), newMountCmd(), newSnapshotCmd(), newSnapshotsCmd(),
-		newUmountCmd(), newKeyCmd(), newVersionCmd(), newPolicyCmd(), newDoctorCmd(), newAuditCmd(), newCheckCmd(), newPruneCmd())
+		newUmountCmd(), newKeyCmd(), newVersionCmd(), newPolicyCmd(), newDoctorCmd(), newAuditCmd(), newCheckCmd())
+	root.AddCommand(newLsCmd(), newDiffCmd(), newStatsCmd())
+	root.AddCommand(newForgetCmd(), newRequestsCmd(), newHoldCmd(), newReleaseCmd(), newPruneCmd())
 	root.Version = version
 	root.SetVersionTemplate(versionLine() + "\n")
 	// Declared here so cobra adds no -v shorthand: -v is --verbose elsewhere.

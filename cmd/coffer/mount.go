@@ -173,6 +173,7 @@ func mountHead(ctx context.Context, r *repo.Repository, f *mountFlags, mp string
 		return err
 	}
 	rememberSnapshots(ctx, r, state, log)
+	warnPendingRequests(ctx, r, log)
 	// Every change to the head passes through the kernel, so its caches
 	// stay true: let it keep entries, attributes and misses for a while.
 	cacheFor := headCacheTimeout

@@ -33,6 +33,6 @@ non-zero on any failure. A nightly backup is:
 			return nil
 		},
 	}
-	c.Flags().StringSliceVar(&tags, "tag", nil, "tag the snapshot (repeatable)")
+	c.Flags().StringSliceVar(&tags, "tag", nil, "tag the snapshot (repeatable; a,b gives two tags); coffer snapshots --tag T lists them")
 	return c
 }

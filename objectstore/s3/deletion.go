@@ -29,8 +29,8 @@ var (
 //
 // S3 answers the DELETE of an unknown version ID with success (the delete
 // is idempotent), so a HEAD of that version comes first to give the
-// contract's ErrNotFound; prune lists before it deletes, so the extra
-// request costs it nothing it would not spend anyway. S3 refuses a locked
+// contract's ErrNotFound (one more request per version, like the legal
+// hold's below; prune deletes few objects beside what it reads). S3 refuses a locked
 // version with 403 AccessDenied (versitygw: ObjectLocked), which alone
 // cannot be told from credentials that may not delete: the version's
 // retention and legal hold, read after a refusal, decide between
@@ -173,8 +173,8 @@ const canaryLock = 2 * time.Second
 
 // CanDeleteVersions proves, with a real request, whether these
 // credentials may delete versions: it writes a canary under doctor/ with
-// a two-second lock, waits by the store's clock until the lock has
-// lapsed, and deletes that version. Once nothing is locked, only a
+// a two-second lock (none on a bucket without object lock), waits by the
+// store's clock until the lock has lapsed, and deletes that version. Once nothing is locked, only a
 // denied permission can refuse (ErrPermission: false); a deletion that
 // succeeds removes the canary (true). Credentials that cannot write the
 // canary cannot be judged, and the refusal is the error. The canary of a
@@ -189,14 +189,24 @@ func (s *Store) CanDeleteVersions(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	key := "doctor/" + now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(suffix[:]) + "/can-delete-versions"
-	until := now.Truncate(time.Second).Add(canaryLock)
-	vid, err := s.Put(ctx, key, []byte("coffer canary: may these credentials delete versions?\n"),
-		objectstore.Retention{Mode: objectstore.Compliance, Until: until})
+	// A bucket without object lock refuses a retention (400), and has no
+	// default rule to override: then the canary goes unlocked.
+	locked, err := s.ObjectLockEnabled(ctx)
+	if err != nil {
+		return false, fmt.Errorf("s3: read the bucket's object lock for the delete-permission canary: %w", err)
+	}
+	var ret objectstore.Retention
+	if locked {
+		ret = objectstore.Retention{Mode: objectstore.Compliance, Until: now.Truncate(time.Second).Add(canaryLock)}
+	}
+	vid, err := s.Put(ctx, key, []byte("coffer canary: may these credentials delete versions?\n"), ret)
 	if err != nil {
 		return false, fmt.Errorf("s3: write the delete-permission canary: %w", err)
 	}
-	if err := s.waitPast(ctx, until); err != nil {
-		return false, err
+	if locked {
+		if err := s.waitPast(ctx, ret.Until); err != nil {
+			return false, err
+		}
 	}
 	err = s.DeleteVersion(ctx, key, vid)
 	switch {

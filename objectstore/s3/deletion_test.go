@@ -129,4 +129,7 @@ func TestDeleteVersionWithoutObjectLock(t *testing.T) {
 	if _, err := st.GetVersion(ctx, "k", vid); !errors.Is(err, objectstore.ErrNotFound) {
 		t.Fatalf("GetVersion after DeleteVersion = %v, want ErrNotFound", err)
 	}
+	if can, err := st.CanDeleteVersions(ctx); err != nil || !can {
+		t.Fatalf("CanDeleteVersions without object lock = %v, %v; want true", can, err)
+	}
 }

@@ -121,6 +121,9 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		return fmt.Errorf("s3 delete %s: retained until %s: %w: %w",
 			key, info.RetainUntil.UTC().Format("2006-01-02T15:04:05Z"), objectstore.ErrRetained, err)
 	}
+	if errors.Is(err, objectstore.ErrPermission) && info.VersionID != "" && s.locked(ctx, key, info.VersionID) {
+		return fmt.Errorf("s3 delete %s: locked: %w: %w", key, objectstore.ErrRetained, err) // a legal hold
+	}
 	return err
 }
 

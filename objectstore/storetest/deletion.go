@@ -102,8 +102,8 @@ func (s suite) testDeleteVersionMarkers(t *testing.T) {
 }
 
 // testLegalHold: on a store with legal holds, a held version is refused
-// like a retained one (and stays readable) until the hold is cleared,
-// whatever its retention; a delete marker takes no hold.
+// like a retained one (and stays readable) until the hold is cleared, even
+// once its retention has passed; a delete marker takes no hold.
 func (s suite) testLegalHold(t *testing.T) {
 	st := s.newStore(t)
 	lh, ok := st.(objectstore.LegalHolder)
@@ -112,30 +112,57 @@ func (s suite) testLegalHold(t *testing.T) {
 	}
 	data := randomBytes(t, 80)
 	id := mustPut(t, st, "lh/k", data, objectstore.Retention{})
-	if held, err := lh.LegalHold(ctx(t), "lh/k", id); err != nil || held {
-		t.Fatalf("LegalHold of a new version = %v, %v; want false", held, err)
-	}
-	if err := lh.SetLegalHold(ctx(t), "lh/k", id, true); err != nil {
-		t.Fatalf("SetLegalHold on: %v", err)
-	}
-	if held, err := lh.LegalHold(ctx(t), "lh/k", id); err != nil || !held {
-		t.Fatalf("LegalHold after SetLegalHold on = %v, %v; want true", held, err)
-	}
+	wantHold(t, lh, "lh/k", id, false)
+	setHold(t, lh, "lh/k", id, true)
 	if err := st.DeleteVersion(ctx(t), "lh/k", id); !errors.Is(err, objectstore.ErrRetained) {
 		t.Fatalf("DeleteVersion of a held version = %v, want ErrRetained", err)
 	}
+	if err := st.Delete(ctx(t), "lh/k"); !errors.Is(err, objectstore.ErrRetained) {
+		t.Fatalf("Delete of a held current version = %v, want ErrRetained", err)
+	}
 	mustGetVersion(t, st, "lh/k", id, data)
-	if err := lh.SetLegalHold(ctx(t), "lh/k", id, false); err != nil {
-		t.Fatalf("SetLegalHold off: %v", err)
-	}
-	if held, err := lh.LegalHold(ctx(t), "lh/k", id); err != nil || held {
-		t.Fatalf("LegalHold after SetLegalHold off = %v, %v; want false", held, err)
-	}
+	setHold(t, lh, "lh/k", id, false)
 	if err := st.DeleteVersion(ctx(t), "lh/k", id); err != nil {
 		t.Fatalf("DeleteVersion after the hold was cleared: %v", err)
 	}
 	if err := lh.SetLegalHold(ctx(t), "lh/k", id, true); !errors.Is(err, objectstore.ErrNotFound) {
 		t.Fatalf("SetLegalHold on a deleted version = %v, want ErrNotFound", err)
+	}
+	if s.opts.Intruder != nil {
+		mustPut(t, st, "lh/m", data, objectstore.Retention{})
+		marker := s.opts.Intruder(t, st).Hide("lh/m")
+		if err := lh.SetLegalHold(ctx(t), "lh/m", marker, true); !errors.Is(err, objectstore.ErrNotFound) {
+			t.Fatalf("SetLegalHold on a delete marker = %v, want ErrNotFound", err)
+		}
+	}
+	if s.opts.Advance == nil {
+		return // on S3, TestLegalHoldOutlivesRetention waits for a lock to lapse
+	}
+	now, err := st.Now(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id = mustPut(t, st, "lh/r", data, objectstore.Retention{Mode: objectstore.Compliance, Until: now.Add(time.Hour)})
+	setHold(t, lh, "lh/r", id, true)
+	s.opts.Advance(2 * time.Hour)
+	if err := st.DeleteVersion(ctx(t), "lh/r", id); !errors.Is(err, objectstore.ErrRetained) {
+		t.Fatalf("DeleteVersion of a held version whose retention passed = %v, want ErrRetained", err)
+	}
+}
+
+// setHold sets a legal hold and checks it reads back.
+func setHold(t *testing.T, lh objectstore.LegalHolder, key, id string, on bool) {
+	t.Helper()
+	if err := lh.SetLegalHold(ctx(t), key, id, on); err != nil {
+		t.Fatalf("SetLegalHold(%s, %v): %v", key, on, err)
+	}
+	wantHold(t, lh, key, id, on)
+}
+
+func wantHold(t *testing.T, lh objectstore.LegalHolder, key, id string, want bool) {
+	t.Helper()
+	if held, err := lh.LegalHold(ctx(t), key, id); err != nil || held != want {
+		t.Fatalf("LegalHold(%s) = %v, %v; want %v", key, held, err, want)
 	}
 }
 
