@@ -30,6 +30,9 @@ type Head interface {
 	EndStop()
 	// OpenWriters lists the files open for writing.
 	OpenWriters() []string
+	// Base is the ID of the snapshot the head started from or last
+	// committed; "" if none.
+	Base() string
 }
 
 // Checkpoints keeps the head's checkpoint on the local disk.
@@ -60,6 +63,9 @@ type Config struct {
 	Detach func(mountpoint string) error
 	// Events, if set, hears of the mount, each commit and the unmount.
 	Events Events
+	// Guard, if set on a read-write mount, reads prune plans at the
+	// start and every Guard.RefreshInterval, and keeps the relied set.
+	Guard Guard
 }
 
 // Daemon serves one mount until it is stopped.
@@ -67,6 +73,10 @@ type Daemon struct {
 	cfg   Config
 	log   *slog.Logger
 	saved atomic.Uint64 // the head's version when last committed or checkpointed
+	// uncommitted: the mount ended with changes no snapshot holds (a
+	// checkpoint keeps them), so its session stays open for prune.
+	uncommitted atomic.Bool
+	started     time.Time // when Run began
 
 	stopMu  sync.Mutex // one stop at a time
 	stopped bool       // guarded by stopMu; unmounted, Run is returning
@@ -105,11 +115,22 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return err
 	}
 	defer stopControl()
+	d.started = time.Now()
 	if ev := d.cfg.Events; ev != nil {
-		ev.Mounted(context.WithoutCancel(ctx))
-		defer ev.Unmounted(context.WithoutCancel(ctx))
+		base := ""
+		if d.cfg.Head != nil {
+			base = d.cfg.Head.Base()
+		}
+		ev.Mounted(context.WithoutCancel(ctx), base)
+		defer func() { ev.Unmounted(context.WithoutCancel(ctx), !d.uncommitted.Load()) }()
 	}
-	var snapTick, checkpointTick <-chan time.Time
+	var snapTick, checkpointTick, refreshTick <-chan time.Time
+	if d.cfg.Head != nil && d.cfg.Guard != nil {
+		d.refreshPlans(context.WithoutCancel(ctx))
+		t := time.NewTicker(d.cfg.Guard.RefreshInterval())
+		defer t.Stop()
+		refreshTick = t.C
+	}
 	if d.cfg.Head != nil && d.cfg.SnapshotEvery > 0 {
 		t := time.NewTicker(d.cfg.SnapshotEvery)
 		defer t.Stop()
@@ -125,6 +146,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 		select {
 		case <-checkpointTick:
 			d.saveCheckpoint(bg)
+		case <-refreshTick:
+			d.refreshPlans(bg)
 		case <-snapTick:
 			if d.cfg.Head.Changed() {
 				_, _ = d.commit(bg, []string{"timer"})
@@ -153,6 +176,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			if d.cfg.Head != nil && d.cfg.Head.Changed() {
 				if _, err := d.commit(bg, nil); err != nil {
 					d.saveCheckpoint(bg)
+					d.uncommitted.Store(true)
 					return err
 				}
 			}
@@ -182,7 +206,7 @@ func (d *Daemon) handle(ctx context.Context, req Request) (Reply, func()) {
 			return d.failed("not unmounted: %w", err), nil
 		}
 		if d.cfg.Events != nil {
-			d.cfg.Events.Unmounted(bg) // before the reply, so `coffer umount` returns after the record
+			d.cfg.Events.Unmounted(bg, true) // before the reply, so `coffer umount` returns after the record
 		}
 		done := func() { d.once.Do(func() { close(d.umounted) }) }
 		if s != nil {
@@ -197,10 +221,15 @@ func (d *Daemon) handle(ctx context.Context, req Request) (Reply, func()) {
 func (d *Daemon) commit(ctx context.Context, tags []string) (*repo.Snapshot, error) {
 	h := d.cfg.Head
 	version := h.Version()
+	mark, clean, started := d.beginCommit(ctx)
 	s, err := h.Commit(ctx, tags)
 	if err != nil {
 		d.log.Error("snapshot failed", "err", err)
 		return nil, err
+	}
+	s.Started = started
+	if clean {
+		d.cfg.Guard.DropRelied(mark) // every block given before is in s
 	}
 	if d.cfg.Checkpoints != nil {
 		if err := d.cfg.Checkpoints.Remove(); err != nil {

@@ -69,6 +69,7 @@ func (d *Daemon) stop(ctx context.Context, asked bool) (*repo.Snapshot, error) {
 				d.saveCheckpoint(ctx)
 				d.unmount(false)
 				d.stopped = true
+				d.uncommitted.Store(true)
 				return nil, fmt.Errorf("the final snapshot failed (a checkpoint keeps the head for the next mount): %w", err)
 			}
 		}
@@ -83,6 +84,7 @@ func (d *Daemon) stop(ctx context.Context, asked bool) (*repo.Snapshot, error) {
 			if err != nil {
 				d.saveCheckpoint(ctx)
 				d.stopped = true
+				d.uncommitted.Store(true)
 				return snap, fmt.Errorf("the final snapshot failed (a checkpoint keeps the head for the next mount): %w", err)
 			}
 			snap = s

@@ -102,11 +102,15 @@ func Sessions(records []audit.Record) []Session {
 	return out
 }
 
-// commitStart is when the commit rec records began, by the store's clock.
-// Records do not say yet, so it is the earlier of the record's time and
-// the snapshot's own, less commitStartGuess (a repaired record is written
-// long after its commit, at the next mount).
+// commitStart is when the commit rec records began, by the store's clock:
+// the record's Started; on a record without it (older ones, repaired
+// ones), the earlier of the record's time and the snapshot's own, less
+// commitStartGuess (a repaired record is written long after its commit,
+// at the next mount).
 func commitStart(rec audit.Record) time.Time {
+	if !rec.Snapshot.Started.IsZero() {
+		return rec.Snapshot.Started
+	}
 	t := rec.Time
 	if s := rec.Snapshot.Time; !s.IsZero() && s.Before(t) {
 		t = s

@@ -80,38 +80,7 @@ func (r *Repository) IndexObjects(ctx context.Context) ([]IndexObject, error) {
 
 // RefreshIndex loads the index objects written since the repository was
 // opened (by running daemons, say), so reads find the blocks they name.
-func (r *Repository) RefreshIndex(ctx context.Context) error {
-	r.index.mu.RLock()
-	loaded := make(map[string]bool, len(r.index.names))
-	for _, n := range r.index.names {
-		loaded[n] = true
-	}
-	r.index.mu.RUnlock()
-	var fresh []objectstore.Info
-	err := r.store.List(ctx, indexPrefix, func(i objectstore.Info) error {
-		if _, ok := parseHexName(indexPrefix, i.Key, 16); ok && strings.Count(i.Key, "/") == 1 && !loaded[i.Key] {
-			fresh = append(fresh, i)
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("list index: %w", err)
-	}
-	keys := oldestFirst(fresh)
-	srcs := r.index.register(keys)
-	for n, key := range keys {
-		entries, err := r.readIndex(ctx, key)
-		if isDamage(err) {
-			r.skip(key, "index object unreadable, skipped", err)
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		r.index.addFrom(entries, srcs[n])
-	}
-	return nil
-}
+func (r *Repository) RefreshIndex(ctx context.Context) error { return r.loadNewIndexes(ctx) }
 
 // WriteIndex stores entries as one new index object, locked with the
 // repository's retention, and returns its key once it is durable. Prune

@@ -130,6 +130,8 @@ type Repository struct {
 	skipIDCheck bool
 
 	retain retainState // what keeps retention ahead of snapshots (retain.go)
+	guard  guardState  // what a running daemon relies on, kept from prune (guard.go)
+	marks  sync.Map    // deletion object key → *mark opened: each is put once, so it stays true (deletion.go)
 }
 
 // Open unlocks the repository in st with secret and loads its index.

@@ -168,9 +168,15 @@ func mountHead(ctx context.Context, r *repo.Repository, f *mountFlags, mp string
 	}
 	cp := headCheckpoints{r: r, file: state.Checkpoint(makeRoom)}
 	host, _ := os.Hostname()
-	h, err := fs.NewHead(ctx, r, fs.HeadOptions{Logger: log, Host: host, Resume: cp.load(log), Parent: parent})
+	resume := cp.load(log)
+	h, err := fs.NewHead(ctx, r, fs.HeadOptions{Logger: log, Host: host, Resume: resume, Parent: parent})
 	if err != nil {
 		return err
+	}
+	if resume != nil { // what the crashed daemon relied on, before the first read of prune plans
+		if err := r.RelyOnCheckpoint(ctx, resume); err != nil {
+			log.Warn("the checkpoint's blocks are not all guarded from a prune", "err", err)
+		}
 	}
 	rememberSnapshots(ctx, r, state, log)
 	warnPendingRequests(ctx, r, log)
@@ -185,7 +191,7 @@ func mountHead(ctx context.Context, r *repo.Repository, f *mountFlags, mp string
 	cfg := daemon.Config{
 		Mountpoint: mp, RunDir: runDir, Server: server, Log: log, Head: h,
 		SnapshotEvery: f.every, CheckpointEvery: f.checkpointEvery, StopTimeout: f.stopTimeout,
-		Describe: describeForClient, Events: f.events,
+		Describe: describeForClient, Events: f.events, Guard: r,
 	}
 	if state != nil {
 		cfg.Checkpoints = cp
