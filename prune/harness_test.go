@@ -80,14 +80,11 @@ func (w *world) open() *repo.Repository {
 // daemon is a read-write mount as the audit log and the store see it: it
 // writes files (durable in packs, in no snapshot) and commits them.
 type daemon struct {
-	w      *world
-	r      *repo.Repository
-	log    *audit.Log
-	files  map[string][]byte
-	refs   map[string][]repo.BlockRef
-	relied []cipher.ID     // every block given to the store since the last commit
-	seen   map[string]bool // plans already acted on (the guard's refresh)
-	moved  int             // blocks the refresh moved off planned packs
+	w     *world
+	r     *repo.Repository
+	log   *audit.Log
+	files map[string][]byte
+	refs  map[string][]repo.BlockRef
 }
 
 // mount opens a session of source on host web1 whose head starts from
@@ -96,7 +93,7 @@ func (w *world) mount(source string, base map[string][]byte, baseID string) *dae
 	w.t.Helper()
 	r := w.open()
 	d := &daemon{w: w, r: r, log: r.AuditLog(source, "web1", "test"), files: map[string][]byte{},
-		refs: map[string][]repo.BlockRef{}, seen: map[string]bool{}}
+		refs: map[string][]repo.BlockRef{}}
 	rec := audit.Record{Kind: audit.KindMount, Mode: "read-write"}
 	if baseID != "" {
 		rec.Snapshots = []string{baseID}
@@ -128,30 +125,15 @@ func (d *daemon) write(p string, data []byte) {
 	}
 	d.files[p] = data
 	d.refs[p] = refs
-	for _, b := range refs {
-		d.relied = append(d.relied, b.ID)
-	}
 }
 
-// refresh is the daemon's side of the protocol (the guard's): for every
-// plan not seen yet, it writes again the blocks it relies on that only
-// the plan's packs hold.
+// refresh is what a running daemon does every refresh interval: read
+// the prune plans and move the blocks it relies on out of their packs
+// (repo.RefreshPlans, the daemon's side of the protocol).
 func (d *daemon) refresh() {
 	d.w.t.Helper()
-	plans, err := d.r.PrunePlans(d.w.ctx)
-	if err != nil {
+	if _, err := d.r.RefreshPlans(d.w.ctx); err != nil {
 		d.w.t.Fatal(err)
-	}
-	for _, p := range plans {
-		if d.seen[p.Key] {
-			continue
-		}
-		d.seen[p.Key] = true
-		n, err := d.r.MoveBlocks(d.w.ctx, d.relied, p.Packs)
-		if err != nil {
-			d.w.t.Fatal(err)
-		}
-		d.moved += n
 	}
 }
 
@@ -159,18 +141,20 @@ func (d *daemon) refresh() {
 func (d *daemon) commit() string {
 	d.w.t.Helper()
 	ctx := d.w.ctx
-	d.refresh()
+	mark := d.r.MarkRelied()
+	started := d.w.clock.Now()
 	for _, p := range slices.Sorted(maps.Keys(d.files)) {
 		if _, ok := d.refs[p]; !ok { // from the base: written again, deduplicated
 			d.write(p, d.files[p])
 		}
 	}
 	root := d.saveDir("")
-	s := &repo.Snapshot{Time: d.w.clock.Now(), Host: "web1", Tree: root, Files: uint64(len(d.files))}
+	s := &repo.Snapshot{Time: d.w.clock.Now(), Host: "web1", Tree: root, Files: uint64(len(d.files)), Started: started}
 	if err := d.r.SaveSnapshot(ctx, s); err != nil {
 		d.w.t.Fatal(err)
 	}
 	c := repo.AuditCommit(s, 0, 0)
+	c.Started = s.Started
 	if _, err := d.log.Append(ctx, audit.Record{Kind: audit.KindCommit, Snapshot: &c}); err != nil {
 		d.w.t.Fatal(err)
 	}
@@ -179,7 +163,7 @@ func (d *daemon) commit() string {
 		want[p] = b
 	}
 	d.w.want[s.ID] = want
-	d.relied = nil
+	d.r.DropRelied(mark)
 	return s.ID
 }
 
@@ -380,4 +364,32 @@ func (w *world) checkReport() *check.Report {
 
 func auditUnmount(note string) audit.Record {
 	return audit.Record{Kind: audit.KindUnmount, Mode: "read-write", Note: note}
+}
+
+// packsOf names the packs the indexes locate block id in.
+func (w *world) packsOf(id cipher.ID) []string {
+	w.t.Helper()
+	idx, err := w.open().IndexObjects(w.ctx)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	var out []string
+	for _, o := range idx {
+		for _, l := range o.Entries {
+			if l.Block == id {
+				out = append(out, l.Pack.Key())
+			}
+		}
+	}
+	return out
+}
+
+// gone reports whether the store holds none of keys.
+func (w *world) gone(keys []string) bool {
+	for _, k := range keys {
+		if _, err := w.st.Head(w.ctx, k); err == nil {
+			return false
+		}
+	}
+	return len(keys) > 0
 }
