@@ -43,6 +43,9 @@ func TestSessionsFromTheAuditLog(t *testing.T) {
 		{"a repaired commit is no base",
 			[]audit.Record{mount("a", 5, "s9"), {Kind: audit.KindCommit, Source: "a", Time: at(5), Repaired: true, Snapshot: &audit.Commit{ID: "s8", Time: at(3)}}},
 			at(3).Add(guess), "s9"},
+		{"a commit record's start is the window",
+			[]audit.Record{mount("a", 1, "s0"), {Kind: audit.KindCommit, Source: "a", Time: at(6), Snapshot: &audit.Commit{ID: "s1", Time: at(6), Started: at(5)}}},
+			at(5), "s1"},
 		{"read-only mounts are no session", []audit.Record{{Kind: audit.KindMount, Mode: "read-only", Source: "a", Time: at(1)}}, time.Time{}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
