@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"coffer/cipher"
+	"coffer/forget"
 	"coffer/repo"
 )
 
@@ -92,9 +93,11 @@ func (st *state) planned() planned {
 // held (Deletions.Matured says), the base of an open session, or (without
 // force) a host's newest.
 func (st *state) choose(pl *Plan, earlier planned, o Options) (remove map[string]bool) {
+	// A host's newest by upload time, as forget's policies judge it (a
+	// planted snapshot stamped later does not make a real one removable).
 	newest := map[string]*repo.Snapshot{}
 	for _, s := range st.snaps {
-		if n := newest[s.Host]; n == nil || s.Uploaded.After(n.Uploaded) {
+		if n := newest[s.Host]; n == nil || forget.NewerFirst(s, n) < 0 {
 			newest[s.Host] = s
 		}
 	}

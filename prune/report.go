@@ -23,8 +23,10 @@ func (rep *Report) WriteText(w io.Writer) {
 		if s.Base != "" {
 			base = "base " + short(s.Base) + " kept"
 		}
-		fmt.Fprintf(w, "running mount on %s (source %s) since %s: %s; packs uploaded after %s kept\n",
-			s.Host, short(s.Source), stamp(s.Mounted), base, stamp(s.Window.Add(-time.Minute)))
+		fmt.Fprintf(w, "running mount on %s (source %s) since %s: %s\n", s.Host, short(s.Source), stamp(s.Mounted), base)
+	}
+	if !rep.Cutoff.IsZero() {
+		fmt.Fprintf(w, "packs uploaded after %s are kept for the running mounts\n", stamp(rep.Cutoff))
 	}
 	for _, e := range rep.Executed {
 		verb := "carried out"

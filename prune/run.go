@@ -73,11 +73,13 @@ func (o *Options) defaults() {
 // Report is what one Run did: earlier plans carried out, the new plan,
 // and the new plan carried out after the margin (unless NoWait).
 type Report struct {
-	DryRun   bool          `json:"dry_run"`
-	Executed []*Result     `json:"executed"`
-	Plan     *Plan         `json:"plan"`
-	Sessions []Session     `json:"sessions,omitempty"` // open, honoured
-	Margin   time.Duration `json:"margin_ns"`
+	DryRun   bool      `json:"dry_run"`
+	Executed []*Result `json:"executed"`
+	Plan     *Plan     `json:"plan"`
+	Sessions []Session `json:"sessions,omitempty"` // open, honoured
+	// Cutoff: packs uploaded after it are kept for the open sessions.
+	Cutoff time.Time     `json:"packs_kept_after,omitzero"`
+	Margin time.Duration `json:"margin_ns"`
 }
 
 // Run prunes r: it carries out the earlier plans whose margin has passed,
@@ -91,7 +93,7 @@ func Run(ctx context.Context, r *repo.Repository, o Options) (*Report, error) {
 	if err != nil {
 		return rep, err
 	}
-	rep.Sessions = st.sessions
+	rep.Sessions, rep.Cutoff = st.sessions, st.cutoff
 	if due := st.due(); len(due) > 0 {
 		res, err := carryOut(ctx, r, st, due, o)
 		if res != nil {

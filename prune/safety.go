@@ -9,7 +9,8 @@ const (
 	// packSlack: a pack uploaded later than this before an open session's
 	// window start is never planned nor deleted; it covers the clocks of
 	// the store's front ends disagreeing, and a pack whose upload began
-	// before the window and finished after.
+	// before the window and finished after. A shorter prune margin
+	// (unsafe, for tests) shortens it to the margin.
 	packSlack = time.Minute
 	// commitStartGuess is how long before its record a commit is assumed
 	// to have begun when the record does not say (records written before

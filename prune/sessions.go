@@ -16,8 +16,8 @@ type Session struct {
 	Mounted time.Time // the store's time of its latest mount record
 	// Window is where the session's unreferenced writes may begin: the
 	// start of the source's latest commit, or its first mount if it never
-	// committed. No pack uploaded after Window - packSlack is planned or
-	// deleted while the session is open.
+	// committed. No pack uploaded after Window less packSlack (or the
+	// margin, if shorter) is planned or deleted while the session is open.
 	Window time.Time
 	// Base is the snapshot the head builds on: the session's latest
 	// commit since its mount, else the snapshot its mount record names
@@ -119,11 +119,14 @@ func commitStart(rec audit.Record) time.Time {
 }
 
 // packCutoff is the latest upload time of a pack prune may plan or delete
-// with sessions open; zero if none is open.
-func packCutoff(sessions []Session) time.Time {
+// with sessions open, margin the repository's prune margin; zero if none
+// is open. The slack is packSlack, or the margin if shorter: a repository
+// with unsafe short margins (tests) takes the clocks to agree as closely.
+func packCutoff(sessions []Session, margin time.Duration) time.Time {
+	slack := min(packSlack, margin)
 	var cut time.Time
 	for _, s := range sessions {
-		if w := s.Window.Add(-packSlack); cut.IsZero() || w.Before(cut) {
+		if w := s.Window.Add(-slack); cut.IsZero() || w.Before(cut) {
 			cut = w
 		}
 	}

@@ -63,7 +63,10 @@ func TestSessionsFromTheAuditLog(t *testing.T) {
 	}
 	// Two sources: the cutoff is the earlier window, less the slack.
 	got := Sessions([]audit.Record{mount("a", 1, ""), mount("b", 3, "")})
-	if cut := packCutoff(got); len(got) != 2 || !cut.Equal(at(1).Add(-packSlack)) {
+	if cut := packCutoff(got, time.Hour); len(got) != 2 || !cut.Equal(at(1).Add(-packSlack)) {
 		t.Fatalf("sessions %+v cutoff %v", got, cut)
+	}
+	if cut := packCutoff(got, 5*time.Second); !cut.Equal(at(1).Add(-5 * time.Second)) {
+		t.Fatalf("cutoff %v with a 5 s margin, want the window less 5 s", cut)
 	}
 }

@@ -51,7 +51,7 @@ func readState(ctx context.Context, r *repo.Repository, log *audit.Log) (*state,
 			return nil, fmt.Errorf("read the audit log: %w", err)
 		}
 		st.sessions = Sessions(audit.Records(entries))
-		st.cutoff = packCutoff(st.sessions)
+		st.cutoff = packCutoff(st.sessions, st.margin)
 	}
 	if st.snaps, err = r.Snapshots(ctx); err != nil {
 		return nil, err
