@@ -2,6 +2,7 @@ package prune
 
 import (
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -232,4 +233,29 @@ func TestEveryActionIsAnAuditRecord(t *testing.T) {
 		done.Packs != rep.Executed[0].Packs || done.Bytes != rep.Executed[0].Bytes || got[1].Source != "admin" {
 		t.Fatalf("plan record %+v, prune record %+v (source %q), report %+v", plan, done, got[1].Source, rep.Executed[0])
 	}
+}
+
+// TestNewestWithinOneSecond: snapshots the store received in the same
+// second (S3's resolution) are ordered by their own times, as forget
+// orders them: the newest is the last committed, and an earlier one may
+// go without --force.
+func TestNewestWithinOneSecond(t *testing.T) {
+	w := newWorld(t, 0)
+	d := w.mount("src1", nil, "")
+	var ids []string
+	for i := range 3 {
+		d.write(fmt.Sprint("f", i), w.randBytes())
+		ids = append(ids, d.commit()) // the store's clock does not move
+	}
+	d.unmount()
+	w.request(ids[0], ids[1])
+	w.clock.Advance(testDelay)
+	rep, err := w.tryPrune(Options{MaxRemove: 0.9})
+	if err != nil {
+		t.Fatalf("prune of the two older: %v", err)
+	}
+	if len(rep.Executed) != 1 || len(rep.Executed[0].Removed) != 2 {
+		t.Fatalf("executed %+v", rep.Executed)
+	}
+	w.verify()
 }
