@@ -85,6 +85,9 @@ type daemon struct {
 	log   *audit.Log
 	files map[string][]byte
 	refs  map[string][]repo.BlockRef
+	// during, if set, runs while a prune waits for its margin, after the
+	// daemon's refresh: what the mount writes meanwhile.
+	during func()
 }
 
 // mount opens a session of source on host web1 whose head starts from
@@ -259,6 +262,9 @@ func (w *world) pruneOn(st objectstore.Store, o Options, running ...*daemon) (*R
 		w.clock.Advance(d)
 		for _, dm := range running {
 			dm.refresh()
+			if dm.during != nil {
+				dm.during()
+			}
 		}
 		return nil
 	}

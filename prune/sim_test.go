@@ -1,6 +1,7 @@
 package prune
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"testing"
@@ -38,6 +39,7 @@ func TestDaysOfBackupsAndPrunes(t *testing.T) {
 	moved := 0
 	admin := w.open()
 	me := repo.Author{Source: "src1", Host: "web1"}
+	var planned time.Time
 	for day := range 21 {
 		// The nightly backup.
 		var base snap
@@ -97,7 +99,18 @@ func TestDaysOfBackupsAndPrunes(t *testing.T) {
 				oldPacks = w.packsOf(run.refs["restored/old"][0].ID)
 			}
 			run.write("restored/new", w.randBytes())
-			planned := w.clock.Now()
+			n := 0
+			run.during = func() { // writes while prune waits (the first three
+				// times), one of them of a doomed file again
+				if n++; n > 3 {
+					return
+				}
+				run.write(fmt.Sprintf("during/%d", n), w.randBytes())
+				if old := doomed(snaps, requested, cancelled, held, planned); old != nil {
+					run.write(fmt.Sprintf("during/old-%d", n), old)
+				}
+			}
+			planned = w.clock.Now()
 			rep := w.prune(Options{Force: true}, run)
 			for _, e := range rep.Executed {
 				t.Logf("day %d executed: removed %d packs %d kept %v locked %v", day, len(e.Removed), e.Packs, e.KeptPacks, e.Locked)
