@@ -55,7 +55,7 @@ type Plan struct {
 	Locked  []Locked      `json:"locked,omitempty"`  // named, but locked past the margin
 	Key     string        `json:"plan,omitempty"`    // prune/… once published
 	Due     time.Time     `json:"executable,omitzero"`
-	Took    time.Duration `json:"planning_ns"`
+	Took    time.Duration `json:"planning_ns"` // reading the store, walking, repacking
 }
 
 // Empty reports whether the plan removes nothing.

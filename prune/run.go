@@ -89,6 +89,7 @@ type Report struct {
 func Run(ctx context.Context, r *repo.Repository, o Options) (*Report, error) {
 	o.defaults()
 	rep := &Report{DryRun: o.DryRun, Executed: []*Result{}, Margin: r.PruneMargin()}
+	start := time.Now() // of the state the plan is made on
 	st, err := readState(ctx, r, o.Log)
 	if err != nil {
 		return rep, err
@@ -103,12 +104,12 @@ func Run(ctx context.Context, r *repo.Repository, o Options) (*Report, error) {
 			return rep, err
 		}
 		if !o.DryRun {
+			start = time.Now()
 			if st, err = readState(ctx, r, o.Log); err != nil {
 				return rep, err
 			}
 		}
 	}
-	start := time.Now()
 	pl, need, err := st.plan(ctx, r, o)
 	if err != nil {
 		return rep, err
