@@ -88,6 +88,9 @@ type daemon struct {
 	// during, if set, runs while a prune waits for its margin, after the
 	// daemon's refresh: what the mount writes meanwhile.
 	during func()
+	// ahead is how far the writer's clock (the snapshot's own time) is
+	// ahead of the store's.
+	ahead time.Duration
 }
 
 // mount opens a session of source on host web1 whose head starts from
@@ -152,7 +155,7 @@ func (d *daemon) commit() string {
 		}
 	}
 	root := d.saveDir("")
-	s := &repo.Snapshot{Time: d.w.clock.Now(), Host: "web1", Tree: root, Files: uint64(len(d.files)), Started: started}
+	s := &repo.Snapshot{Time: d.w.clock.Now().Add(d.ahead), Host: "web1", Tree: root, Files: uint64(len(d.files)), Started: started}
 	if err := d.r.SaveSnapshot(ctx, s); err != nil {
 		d.w.t.Fatal(err)
 	}

@@ -245,7 +245,8 @@ func TestNewestWithinOneSecond(t *testing.T) {
 	var ids []string
 	for i := range 3 {
 		d.write(fmt.Sprint("f", i), w.randBytes())
-		ids = append(ids, d.commit()) // the store's clock does not move
+		d.ahead = time.Duration(i) * 100 * time.Millisecond // the writer's clock moves, the store's does not
+		ids = append(ids, d.commit())
 	}
 	d.unmount()
 	w.request(ids[0], ids[1])
