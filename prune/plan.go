@@ -183,6 +183,7 @@ func (st *state) plan(ctx context.Context, r *repo.Repository, o Options) (*Plan
 			// Needed blocks only a trailer locates: leave the pack, and
 			// the blocks readable, until an index names them (check
 			// reports it).
+			continue
 		case float64(total-used[id]) > o.MaxUnused*float64(total):
 			pl.Repack = append(pl.Repack, pk)
 			pl.Written += used[id]
