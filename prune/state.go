@@ -26,7 +26,7 @@ type state struct {
 	cutoff   time.Time // packs uploaded after it are protected; zero: none open
 
 	packs   map[repo.PackID]repo.PackInfo
-	indexes map[string]repo.IndexObject
+	indexes map[string]*repo.IndexObject
 	// locs is every location of every block, oldest index first, then
 	// those learnt from the trailers of unindexed packs.
 	locs    map[cipher.ID][]repo.BlockLocation
@@ -72,7 +72,7 @@ func readState(ctx context.Context, r *repo.Repository, log *audit.Log) (*state,
 	if err != nil {
 		return nil, err
 	}
-	st.indexes = make(map[string]repo.IndexObject, len(idx))
+	st.indexes = make(map[string]*repo.IndexObject, len(idx))
 	st.locs = map[cipher.ID][]repo.BlockLocation{}
 	st.inPack = map[repo.PackID][]repo.BlockLocation{}
 	type place struct {

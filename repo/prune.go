@@ -33,7 +33,7 @@ type IndexObject struct {
 // first (the order reads try their locations). A damaged object is
 // recorded (Damage) and left out: nothing it names can be trusted, so
 // prune neither compacts nor removes it.
-func (r *Repository) IndexObjects(ctx context.Context) ([]IndexObject, error) {
+func (r *Repository) IndexObjects(ctx context.Context) ([]*IndexObject, error) {
 	var listed []objectstore.Info
 	err := r.store.List(ctx, indexPrefix, func(i objectstore.Info) error {
 		if _, ok := parseHexName(indexPrefix, i.Key, 16); ok && strings.Count(i.Key, "/") == 1 {
@@ -69,13 +69,7 @@ func (r *Repository) IndexObjects(ctx context.Context) ([]IndexObject, error) {
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	var objs []IndexObject
-	for _, o := range out {
-		if o != nil {
-			objs = append(objs, *o)
-		}
-	}
-	return objs, nil
+	return slices.DeleteFunc(out, func(o *IndexObject) bool { return o == nil }), nil
 }
 
 // RefreshIndex loads the index objects written since the repository was
