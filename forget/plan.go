@@ -110,7 +110,7 @@ func PolicyPlan(all []*repo.Snapshot, d *repo.Deletions, p Policy, host string) 
 		for _, s := range pending {
 			rows = append(rows, pendingRow(s, d, names))
 		}
-		slices.SortStableFunc(rows, func(a, b Row) int { return newerFirst(a.Snapshot, b.Snapshot) })
+		slices.SortStableFunc(rows, func(a, b Row) int { return NewerFirst(a.Snapshot, b.Snapshot) })
 		plan.add(rows)
 	}
 	return plan

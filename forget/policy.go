@@ -105,11 +105,11 @@ type bucket struct {
 // upload time (Snapshot.Uploaded, the store's clock), never the time
 // written inside it: a snapshot planted with a forged newer time cannot
 // push real ones out of a count. Periods are UTC hours, days, ISO weeks,
-// months and years. Verdicts come newest first (see newerFirst); an
+// months and years. Verdicts come newest first (see NewerFirst); an
 // empty policy keeps everything.
 func Apply(list []*repo.Snapshot, p Policy) []Verdict {
 	sorted := slices.Clone(list)
-	slices.SortStableFunc(sorted, newerFirst)
+	slices.SortStableFunc(sorted, NewerFirst)
 	out := make([]Verdict, len(sorted))
 	if p.Empty() {
 		for i, s := range sorted {
@@ -157,10 +157,11 @@ func Apply(list []*repo.Snapshot, p Policy) []Verdict {
 	return out
 }
 
-// newerFirst orders snapshots newest upload first. S3 gives upload times
+// NewerFirst orders snapshots newest upload first (prune judges a host's
+// newest by it too). S3 gives upload times
 // to the second, so snapshots uploaded in one second are ordered by their
 // own times (a forger can reorder only within that second), then by ID.
-func newerFirst(a, b *repo.Snapshot) int {
+func NewerFirst(a, b *repo.Snapshot) int {
 	if c := b.Uploaded.Compare(a.Uploaded); c != 0 {
 		return c
 	}

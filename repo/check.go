@@ -290,20 +290,27 @@ func (r *Repository) PreloadTrees(ctx context.Context) (int, error) {
 		}
 	}
 	r.index.mu.RUnlock()
+	return r.preloadRuns(ctx, treeRuns(byPack))
+}
+
+// preloadRuns reads each run of blocks (of one pack, in offset order)
+// with one ranged GET, several at once, and adds those that verify to
+// the block cache. It returns how many it loaded; err is only ctx.
+func (r *Repository) preloadRuns(ctx context.Context, runs [][]indexEntry) (int, error) {
 	var loaded atomic.Int64
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(8)
-	for _, run := range treeRuns(byPack) {
+	for _, run := range runs {
 		g.Go(func() error {
 			first, last := run[0].Loc, run[len(run)-1].Loc
 			data, err := r.store.GetRange(gctx, first.Pack.key(), int64(first.Off), int64(last.Off+last.Len-first.Off))
 			if err != nil {
-				r.log.Debug("preload trees: a range failed; the walk reads them one by one", "pack", first.Pack.String(), "err", err)
+				r.log.Debug("preload: a range failed; the blocks are read one by one", "pack", first.Pack.String(), "err", err)
 				return gctx.Err()
 			}
 			for _, e := range run {
 				off := e.Loc.Off - first.Off
-				plain, err := r.openVerified(bytes.Clone(data[off:off+e.Loc.Len]), TreeBlock, e.ID)
+				plain, err := r.openVerified(bytes.Clone(data[off:off+e.Loc.Len]), e.Loc.Type, e.ID)
 				if err == nil {
 					r.blocks.Add(e.ID, plain)
 					loaded.Add(1)

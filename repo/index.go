@@ -2,9 +2,7 @@ package repo
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -67,21 +65,12 @@ func (r *Repository) saveIndex(ctx context.Context) error {
 	if len(entries) == 0 {
 		return nil
 	}
-	plain := encodeEntries(entries)
-	_, err := r.putPatiently(ctx, func() (string, []byte, error) {
-		var name [16]byte
-		if _, err := rand.Read(name[:]); err != nil {
-			return "", nil, err
-		}
-		key := indexPrefix + hex.EncodeToString(name[:])
-		return key, r.keys.Metadata().Seal(nil, plain, objectAD(r.id, "index", key)), nil
-	})
-	if err != nil {
+	if _, err := r.putIndex(ctx, entries); err != nil {
 		// Keep the entries so the next flush writes them.
 		r.index.mu.Lock()
 		r.index.unsaved = append(entries, r.index.unsaved...)
 		r.index.mu.Unlock()
-		return fmt.Errorf("write index: %w", err)
+		return err
 	}
 	return nil
 }

@@ -1,9 +1,12 @@
 package repo
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"coffer/cipher"
 )
@@ -92,12 +95,32 @@ func (r *Repository) MoveBlocks(ctx context.Context, ids []cipher.ID, away []Pac
 		}
 	}
 	r.ForgetPacks(away)
+	// Read the blocks a cache's half at a time, one ranged GET per run of
+	// them in a pack (preloadRuns), rather than one request per block.
+	slices.SortFunc(moves, func(a, b move) int {
+		return cmp.Or(bytes.Compare(a.locs[0].Pack[:], b.locs[0].Pack[:]), cmp.Compare(a.locs[0].Off, b.locs[0].Off))
+	})
 	var errs []error
 	moved := 0
-	for _, m := range moves {
+	var cached int64 // bytes of moves preloaded ahead of i
+	for i, m := range moves {
 		if err := ctx.Err(); err != nil {
 			return moved, err
 		}
+		if cached <= 0 {
+			byPack := map[PackID][]indexEntry{}
+			for _, n := range moves[i:] {
+				if cached+int64(n.locs[0].Len) > r.opts.CacheBytes/2 && cached > 0 {
+					break
+				}
+				byPack[n.locs[0].Pack] = append(byPack[n.locs[0].Pack], indexEntry{ID: n.id, Loc: n.locs[0]})
+				cached += int64(n.locs[0].Len)
+			}
+			if _, err := r.preloadRuns(ctx, treeRuns(byPack)); err != nil {
+				return moved, err
+			}
+		}
+		cached -= int64(m.locs[0].Len)
 		plain, err := r.blocks.Get(ctx, m.id, func(ctx context.Context) ([]byte, error) {
 			return r.readAt(ctx, m.id, m.locs)
 		})

@@ -69,7 +69,7 @@ S3 bucket with an optional prefix (s3://bucket/prefix).
 	root.AddCommand(newInitCmd(), newMountCmd(), newSnapshotCmd(), newSnapshotsCmd(),
 		newUmountCmd(), newKeyCmd(), newVersionCmd(), newPolicyCmd(), newDoctorCmd(), newAuditCmd(), newCheckCmd())
 	root.AddCommand(newLsCmd(), newDiffCmd(), newStatsCmd())
-	root.AddCommand(newForgetCmd(), newRequestsCmd(), newHoldCmd(), newReleaseCmd())
+	root.AddCommand(newForgetCmd(), newRequestsCmd(), newHoldCmd(), newReleaseCmd(), newPruneCmd())
 	root.AddCommand(newRestoreCmd(), newDumpCmd())
 	root.Version = version
 	root.SetVersionTemplate(versionLine() + "\n")

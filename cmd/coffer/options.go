@@ -35,6 +35,9 @@ type repoFlags struct {
 	logFormat    logFormat // --log-format; registered by mount only
 	// ignoreRevocations opens with a revoked key slot (repo.Options).
 	ignoreRevocations bool
+	// profile names the AWS profile to sign with (prune's --admin-profile);
+	// empty: the AWS chain's default.
+	profile string
 }
 
 func (f *repoFlags) register(c *cobra.Command) {
@@ -84,6 +87,7 @@ func (f *repoFlags) openStore(ctx context.Context, create bool) (objectstore.Sto
 			CABundle:     f.caBundle,
 			InsecureHTTP: f.insecureHTTP,
 			PathStyle:    f.pathStyle,
+			Profile:      f.profile,
 			Logger:       f.logger(),
 		})
 	}
@@ -172,11 +176,16 @@ func readPassphrase(file, fileEnv, valueEnv, prompt string, confirm bool) ([]byt
 
 // open opens and unlocks the repository.
 func (f *repoFlags) open(ctx context.Context, o repo.Options) (*repo.Repository, error) {
-	secret, err := f.secret(false)
+	st, err := f.openStore(ctx, false)
 	if err != nil {
 		return nil, err
 	}
-	st, err := f.openStore(ctx, false)
+	return f.openOn(ctx, st, o)
+}
+
+// openOn unlocks the repository in st, a store openStore opened.
+func (f *repoFlags) openOn(ctx context.Context, st objectstore.Store, o repo.Options) (*repo.Repository, error) {
+	secret, err := f.secret(false)
 	if err != nil {
 		return nil, err
 	}
