@@ -28,7 +28,9 @@ func TestLegalHoldOutlivesRetention(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	until := now.Add(time.Second)
+	// The store's clock reads whole seconds, so now may be up to a second
+	// behind: a lock of one second could be in the past when it arrives.
+	until := now.Add(3 * time.Second)
 	ret := objectstore.Retention{Mode: objectstore.Compliance, Until: until}
 	raw := mustPutS3(t, st, "raw", ret)
 	guarded := mustPutS3(t, st, "guarded", ret)
