@@ -41,7 +41,7 @@ func (n *node) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint3
 		return nil, 0, syscall.EINVAL
 	}
 	if flags&syscall.O_ACCMODE == syscall.O_RDONLY {
-		return &handle{}, 0, 0
+		return &handle{}, readOpenFlags, 0
 	}
 	if flags&syscall.O_TRUNC == 0 {
 		n.h.awaitReleaseOf(n)
@@ -53,7 +53,7 @@ func (n *node) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint3
 	if n.writer == nil && flags&syscall.O_TRUNC == 0 {
 		// Not a writer, so a stop lets it through: a dump's last fsync
 		// of its output still works while the daemon stops.
-		return &handle{sealed: true}, fuse.FOPEN_DIRECT_IO, 0
+		return &handle{sealed: true}, fuse.FOPEN_DIRECT_IO | readOpenFlags, 0
 	}
 	if n.h.refuseWrites() {
 		return nil, 0, errStopping
@@ -74,6 +74,14 @@ func (n *node) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint3
 	n.attrsChanged()
 	return &handle{write: true}, 0, 0
 }
+
+// readOpenFlags answer an open that does not write (read-only, or
+// sealed). Closing such a handle has nothing to report (Flush reports only
+// a writer's errors), so the kernel need not ask: rsync opens every file
+// whose mode it sets, and tools open files to read their attributes. (The
+// kernel ignores FOPEN_NOFLUSH under the writeback cache, where its flush
+// writes dirty pages back; coffer does not use it: see doc.go.)
+const readOpenFlags = fuse.FOPEN_NOFLUSH
 
 // Read reads a file, new or committed.
 func (n *node) Read(ctx context.Context, f fusefs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
