@@ -45,9 +45,10 @@ func mountCounted(t *testing.T) (dir string, counts *fs.RequestCounts) {
 	return dir, counts
 }
 
-// TestRequestCounts checks that requests are counted by operation, and
-// that closing a file opened only for reading costs no FLUSH: rsync opens
-// every file it changes the mode of.
+// TestRequestCounts checks that requests are counted by operation; that
+// closing a file opened only for reading costs no FLUSH (rsync opens every
+// file it changes the mode of); and that writing a file opened write-only
+// costs no GETXATTR of security.capability.
 func TestRequestCounts(t *testing.T) {
 	dir, counts := mountCounted(t)
 	p := dir + "/f"
@@ -69,6 +70,9 @@ func TestRequestCounts(t *testing.T) {
 	}
 	if c["FLUSH"] != 2 {
 		t.Errorf("FLUSH = %d, want 2 (one per file written; none for read-only opens)", c["FLUSH"])
+	}
+	if c["GETXATTR"] != 0 {
+		t.Errorf("GETXATTR = %d, want 0 for files written write-only", c["GETXATTR"])
 	}
 	if c["RELEASE"] != 5 {
 		t.Errorf("RELEASE = %d, want 5", c["RELEASE"])

@@ -72,7 +72,7 @@ func (n *node) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint3
 	n.writers++
 	n.ctime = now
 	n.attrsChanged()
-	return &handle{write: true}, 0, 0
+	return &handle{write: true}, writeOpenFlags(flags), 0
 }
 
 // readOpenFlags answer an open that does not write (read-only, or
@@ -82,6 +82,21 @@ func (n *node) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint3
 // kernel ignores FOPEN_NOFLUSH under the writeback cache, where its flush
 // writes dirty pages back; coffer does not use it: see doc.go.)
 const readOpenFlags = fuse.FOPEN_NOFLUSH
+
+// writeOpenFlags answer an open (or create) of a new file for writing.
+// Opened write-only, it is served with direct I/O: such a handle can never
+// be mapped (mmap needs a readable descriptor), and without the page cache
+// the kernel does not ask for security.capability before every write (its
+// cached write path does, to clear set-ID bits; coffer's files are written
+// only while new, by their creator). Data still reaches coffer in writes
+// of up to 1 MiB, as the write(2) calls make them. A file opened for
+// reading and writing keeps the page cache, which shared mappings need.
+func writeOpenFlags(flags uint32) uint32 {
+	if flags&syscall.O_ACCMODE == syscall.O_WRONLY {
+		return fuse.FOPEN_DIRECT_IO
+	}
+	return 0
+}
 
 // Read reads a file, new or committed.
 func (n *node) Read(ctx context.Context, f fusefs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
