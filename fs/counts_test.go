@@ -63,8 +63,10 @@ func TestRequestCounts(t *testing.T) {
 	if err := os.WriteFile(dir+"/f2", nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(50 * time.Millisecond) // releases are sent after close returns
 	c := counts.Counts()
+	for deadline := time.Now().Add(2 * time.Second); c["RELEASE"] < 5 && time.Now().Before(deadline); c = counts.Counts() {
+		time.Sleep(5 * time.Millisecond) // releases are sent after close returns
+	}
 	if c["CREATE"] != 2 || c["OPEN"] != 3 || c["WRITE"] != 1 {
 		t.Errorf("counts = %v, want 2 CREATE, 3 OPEN and 1 WRITE", c)
 	}
