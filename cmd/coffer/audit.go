@@ -62,7 +62,7 @@ YYYY-MM-DD, or a Go duration such as 72h, meaning that long ago).`,
 				return verr
 			}
 			if verify {
-				fmt.Fprintf(cmd.ErrOrStderr(), "coffer: the audit log verifies: %d records, every snapshot recorded\n", len(audit.Records(entries)))
+				inform(cmd.ErrOrStderr(), "coffer: the audit log verifies: %d records, every snapshot recorded\n", len(audit.Records(entries)))
 			}
 			return nil
 		}),
@@ -160,6 +160,14 @@ func printRecords(cmd *cobra.Command, recs []audit.Record, from time.Time, asJSO
 // comes from state, or from the default state directory of the
 // repository when state is nil (--cache-dir off, commands without one).
 func (f *repoFlags) auditLog(r *repo.Repository, state *localstate.Dir, log *slog.Logger) *audit.Log {
+	host, _ := os.Hostname()
+	return r.AuditLog(f.sourceID(state, log), host, version)
+}
+
+// sourceID is this server's source ID, from state or, when state is nil,
+// from the default state directory of the repository; "" (with a
+// warning) if there is none.
+func (f *repoFlags) sourceID(state *localstate.Dir, log *slog.Logger) string {
 	if state == nil {
 		if loc, err := f.location(); err == nil {
 			if root, err := localstate.DefaultRoot(loc); err == nil {
@@ -171,8 +179,7 @@ func (f *repoFlags) auditLog(r *repo.Repository, state *localstate.Dir, log *slo
 	if err != nil || src == "" {
 		log.Warn("no source ID for the audit log; records name the host only", "err", err)
 	}
-	host, _ := os.Hostname()
-	return r.AuditLog(src, host, version)
+	return src
 }
 
 // secretKind is the kind of key slot s makes: "keyfile" or "passphrase".
