@@ -8,7 +8,6 @@ import (
 	"net/http"
 	_ "net/http/pprof"
 	"os"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -150,8 +149,9 @@ func serveMount(ctx context.Context, f *mountFlags, arg string) error {
 		return err
 	}
 	// Keep the heap near its working set: the daemon must stay small
-	// however much is written through it. The block cache comes on top.
-	debug.SetMemoryLimit((96 + f.cacheMB) << 20)
+	// however much is written through it. The block cache comes on top;
+	// the limit grows with the live heap (memlimit.go).
+	defer adaptMemoryLimit((96 + f.cacheMB) << 20)()
 	state, err := f.localState()
 	if err != nil {
 		return err
@@ -223,7 +223,9 @@ func mountHead(ctx context.Context, r *repo.Repository, f *mountFlags, mp string
 	// stay true: let it keep entries, attributes and misses for a while.
 	cacheFor := headCacheTimeout
 	opts.EntryTimeout, opts.AttrTimeout, opts.NegativeTimeout = &cacheFor, &cacheFor, &cacheFor
-	server, err := h.Mount(mp, opts, f.service.observer())
+	counts, saveCounts := requestCounts(log)
+	defer saveCounts()
+	server, err := h.Mount(mp, opts, counts.Observe(f.service.observer()))
 	if err != nil {
 		return fmt.Errorf("mount %s: %w", mp, err)
 	}
