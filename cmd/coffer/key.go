@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"text/tabwriter"
@@ -46,6 +47,7 @@ func newKeyGenerateCmd() *cobra.Command {
 
 func newKeyListCmd() *cobra.Command {
 	var f repoFlags
+	var asJSON bool
 	c := &cobra.Command{
 		Use:   "list --repo URL",
 		Short: "List key slots and whether each is revoked; * marks the one that opened the repository",
@@ -54,6 +56,21 @@ func newKeyListCmd() *cobra.Command {
 			slots, err := r.Slots(cmd.Context())
 			if err != nil {
 				return err
+			}
+			if asJSON {
+				type slotJSON struct {
+					ID    string `json:"id"`
+					Kind  string `json:"kind"`
+					State string `json:"state"`  // usable, revoked, revocation-not-honoured
+					InUse bool   `json:"in_use"` // the slot that opened the repository for this command
+				}
+				out := make([]slotJSON, 0, len(slots))
+				for _, s := range slots {
+					out = append(out, slotJSON{ID: s.ID, Kind: s.Kind, State: slotState(s), InUse: s.ID == r.SlotID()})
+				}
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(out)
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, " \tID\tKIND\tSTATE")
@@ -68,6 +85,7 @@ func newKeyListCmd() *cobra.Command {
 		}),
 	}
 	f.register(c)
+	c.Flags().BoolVar(&asJSON, "json", false, "print the slots as a JSON array of {id, kind, state, in_use}")
 	return c
 }
 
