@@ -34,8 +34,9 @@ type Bar struct {
 	totalFiles int64
 }
 
-// New starts a bar on w labelled label, out of totalBytes and totalFiles
-// (either may be 0: unknown). It returns a silent bar when w is not a
+// New starts a bar on w labelled label (naming what is counted: "restoring
+// files"), out of totalBytes and totalFiles items (either may be 0:
+// unknown). It returns a silent bar when w is not a
 // terminal or Quiet is set.
 func New(w io.Writer, label string, totalBytes, totalFiles int64) *Bar {
 	f, ok := w.(*os.File)
@@ -60,11 +61,13 @@ func New(w io.Writer, label string, totalBytes, totalFiles int64) *Bar {
 	return b
 }
 
+// describe is the label and the count done: the label names what is
+// counted ("restoring files", "check: packs read").
 func (b *Bar) describe() string {
 	if b.totalFiles > 0 {
-		return fmt.Sprintf("%s %d/%d files", b.label, b.files, b.totalFiles)
+		return fmt.Sprintf("%s %d/%d", b.label, b.files, b.totalFiles)
 	}
-	return fmt.Sprintf("%s %d files", b.label, b.files)
+	return fmt.Sprintf("%s %d", b.label, b.files)
 }
 
 // Add counts files and bytes done.

@@ -58,7 +58,7 @@ func TestNoBarWhenNotATerminal(t *testing.T) {
 
 func TestBarOnATerminal(t *testing.T) {
 	m, s := openPTY(t)
-	b := New(s, "restore", 2<<20, 2)
+	b := New(s, "restoring files", 2<<20, 2)
 	if b == nil {
 		t.Fatal("no bar on a terminal")
 	}
@@ -77,7 +77,7 @@ func TestBarOnATerminal(t *testing.T) {
 		}
 	}
 	out := got.String()
-	for _, want := range []string{"restore", "files", "MiB"} {
+	for _, want := range []string{"restoring files 2/2", "MiB/s"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("terminal output %q lacks %q", out, want)
 		}

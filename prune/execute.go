@@ -1,6 +1,7 @@
 package prune
 
 import (
+	"coffer/progress"
 	"context"
 	"fmt"
 	"slices"
@@ -88,7 +89,7 @@ func (st *state) due() []*repo.PrunePlan {
 // compacted index of the superseded ones, durable, then the superseded
 // indexes, then packs, then revoked key slots. dry decides the same and
 // removes nothing (a lock is then read from the object's retain-until).
-func (st *state) execute(ctx context.Context, r *repo.Repository, plans []*repo.PrunePlan, dry bool) (*Result, error) {
+func (st *state) execute(ctx context.Context, r *repo.Repository, plans []*repo.PrunePlan, dry bool, newBar func(string, int64, int64) *progress.Bar) (*Result, error) {
 	start := time.Now()
 	u := unionOf(plans)
 	res := &Result{Removed: []string{}}
@@ -186,19 +187,32 @@ func (st *state) execute(ctx context.Context, r *repo.Repository, plans []*repo.
 		}
 		res.Indexes++
 	}
+	var bar *progress.Bar
+	if newBar != nil && !dry {
+		var n, size int64
+		for _, id := range u.packs {
+			if away[id] {
+				n, size = n+1, size+st.packs[id].Size
+			}
+		}
+		bar = newBar("prune: packs deleted", size, n)
+	}
 	for _, id := range u.packs {
 		if !away[id] {
 			continue
 		}
 		gone, err := st.removeOne(ctx, r, id.Key(), dry, res, func() (repo.Removal, error) { return r.RemoveObject(ctx, id.Key()) })
 		if err != nil {
+			bar.Done()
 			return res, err
 		}
+		bar.Add(1, st.packs[id].Size)
 		if gone {
 			res.Packs++
 			res.Bytes += st.packs[id].Size
 		}
 	}
+	bar.Done()
 	for _, s := range st.revoked {
 		if !slices.Contains(u.slots, s.Key) || s.Revoked.Add(st.del.Delay).After(st.now) {
 			continue

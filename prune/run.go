@@ -1,6 +1,7 @@
 package prune
 
 import (
+	"coffer/progress"
 	"context"
 	"errors"
 	"fmt"
@@ -44,6 +45,9 @@ type Options struct {
 	// default a timer. Tests move their clock instead.
 	Sleep  func(ctx context.Context, d time.Duration) error
 	Logger *slog.Logger
+	// Bar, if set, starts a progress bar for the deletion of packs (see
+	// package progress); nil draws none.
+	Bar func(label string, totalBytes, totalObjects int64) *progress.Bar
 }
 
 func (o *Options) defaults() {
@@ -159,7 +163,7 @@ func Run(ctx context.Context, r *repo.Repository, o Options) (*Report, error) {
 
 // carryOut executes plans and records what it removed.
 func carryOut(ctx context.Context, r *repo.Repository, st *state, plans []*repo.PrunePlan, o Options) (*Result, error) {
-	res, err := st.execute(ctx, r, plans, o.DryRun)
+	res, err := st.execute(ctx, r, plans, o.DryRun, o.Bar)
 	if o.DryRun || res == nil || len(res.Plans) == 0 {
 		return res, err
 	}

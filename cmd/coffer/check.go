@@ -46,7 +46,7 @@ repository, 5 the store could not be reached.`,
 			o := check.Options{
 				ReadData: readData || subset != "",
 				Progress: func(packs, bytes int64) check.Progress {
-					return progress.New(cmd.ErrOrStderr(), "check: reading packs", bytes, packs)
+					return progress.New(cmd.ErrOrStderr(), "check: packs read", bytes, packs)
 				},
 			}
 			if subset != "" {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"coffer/progress"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -79,6 +80,9 @@ newest snapshot, or more than --max-remove of all snapshots at once.
 			o.Author = repo.Author{Source: f.sourceID(nil, log), Host: host}
 			o.Log = f.auditLog(r, nil, log)
 			o.Logger = log
+			o.Bar = func(label string, bytes, packs int64) *progress.Bar {
+				return progress.New(cmd.ErrOrStderr(), label, bytes, packs)
+			}
 			rep, err := prune.Run(ctx, r, o)
 			out := cmd.OutOrStdout()
 			if asJSON {

@@ -25,7 +25,7 @@ func (b *restoreBar) update(c restore.Counts) {
 	}
 	if b.bar == nil {
 		_, files, bytes := b.x.Progress()
-		b.bar = progress.New(b.o.stderr, "restoring", bytes, files)
+		b.bar = progress.New(b.o.stderr, "restoring files", bytes, files)
 	}
 	done := func(c restore.Counts) (int64, int64) {
 		return c.Files + c.FilesSkipped, c.Bytes + c.BytesSkipped
