@@ -226,4 +226,3 @@ func absPath(p string) string {
 	}
 	return p
 }
-
