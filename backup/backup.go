@@ -89,6 +89,7 @@ func Run(ctx context.Context, r *repo.Repository, sources []string, o Options) (
 	}
 	start := time.Now()
 	b := &backuper{r: r, o: o, links: map[devIno][]*entry{}}
+	defer b.watchPlans(ctx)()
 	parent, err := b.parent(ctx)
 	if err != nil {
 		return nil, err
@@ -160,17 +161,49 @@ func (b *backuper) parent(ctx context.Context) (*repo.Snapshot, error) {
 	if b.o.Parent != nil {
 		return b.o.Parent, nil
 	}
-	snaps, err := b.r.Snapshots(ctx)
+	return HostLatest(ctx, b.r, b.o.Host)
+}
+
+// HostLatest is host's latest snapshot in r, nil if there is none: a
+// backup's parent.
+func HostLatest(ctx context.Context, r *repo.Repository, host string) (*repo.Snapshot, error) {
+	snaps, err := r.Snapshots(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var p *repo.Snapshot
+	var latest *repo.Snapshot
 	for _, s := range snaps {
-		if s.Host == b.o.Host {
-			p = s
+		if s.Host == host {
+			latest = s
 		}
 	}
-	return p, nil
+	return latest, nil
+}
+
+// watchPlans reads new prune plans every RefreshInterval until the
+// returned stop is called, as a mount does: the blocks this backup
+// relies on (its own and those it deduplicated against) are moved out of
+// a plan's packs before the plan is carried out. SaveSnapshot reads them
+// once more before the snapshot is put.
+func (b *backuper) watchPlans(ctx context.Context) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(b.r.RefreshInterval())
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if _, err := b.r.RefreshPlans(ctx); err != nil && ctx.Err() == nil {
+					b.o.Log.Warn("prune plans not read; the snapshot fails unless they are read before it", "err", err)
+				}
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
 }
 
 func (b *backuper) fail(path string, err error) {
