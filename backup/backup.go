@@ -94,6 +94,7 @@ func Run(ctx context.Context, r *repo.Repository, sources []string, o Options) (
 	if err != nil {
 		return nil, err
 	}
+	b.preloadParent(ctx, parent)
 	root, err := b.root(ctx, sources, parent)
 	if err != nil {
 		return nil, err
