@@ -118,5 +118,12 @@ func TestBackup(t *testing.T) {
 		if n := len(r.snapshots(t)); n != 3 {
 			t.Errorf("%d snapshots, want the 3 backups", n)
 		}
+		// Each backup is a session with its commit, as a mount's is; the
+		// refused one wrote nothing.
+		recs, _ := r.auditVerify(t)
+		session := ",mount,commit,retention,unmount"
+		if got, want := auditKinds(recs), "init"+session+",mount,unmount"+session+session+",mount,unmount"; got != want {
+			t.Errorf("audit records %s, want %s", got, want)
+		}
 	})
 }
