@@ -51,6 +51,15 @@ func (p *puts) take() []string {
 
 func newRepo(t *testing.T) (*repo.Repository, *puts) {
 	t.Helper()
+	var p *puts
+	r := repoOver(t, func(st objectstore.Store) objectstore.Store { p = &puts{Store: st}; return p })
+	return r, p
+}
+
+// repoOver is a new repository over a memory store wrapped by wrap, with
+// small chunks and packs so small files span blocks and packs.
+func repoOver(t *testing.T, wrap func(objectstore.Store) objectstore.Store) *repo.Repository {
+	t.Helper()
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
 	st := memory.New(time.Now)
@@ -60,13 +69,12 @@ func newRepo(t *testing.T) (*repo.Repository, *puts) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	p := &puts{Store: st}
-	r, err := repo.Open(context.Background(), p, secret, repo.Options{PackSize: 256 << 10})
+	r, err := repo.Open(context.Background(), wrap(st), secret, repo.Options{PackSize: 256 << 10})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(r.Close)
-	return r, p
+	return r
 }
 
 func write(t *testing.T, p string, data []byte) {

@@ -2,7 +2,6 @@ package backup_test
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"os"
 	"path/filepath"
@@ -10,29 +9,15 @@ import (
 	"time"
 
 	"coffer/backup"
-	"coffer/chunker"
+	"coffer/objectstore"
 	"coffer/objectstore/faulty"
-	"coffer/objectstore/memory"
 	"coffer/repo"
 )
 
 func faultyRepo(t *testing.T) (*repo.Repository, *faulty.Store) {
 	t.Helper()
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	st := memory.New(time.Now)
-	secret := repo.Secret{KeyFile: key}
-	if _, err := repo.Init(context.Background(), st, secret, repo.InitOptions{
-		Chunker: chunker.Params{Min: 16 << 10, Avg: 64 << 10, Max: 256 << 10}, Now: time.Now(),
-	}); err != nil {
-		t.Fatal(err)
-	}
-	f := faulty.New(st)
-	r, err := repo.Open(context.Background(), f, secret, repo.Options{PackSize: 256 << 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(r.Close)
+	var f *faulty.Store
+	r := repoOver(t, func(st objectstore.Store) objectstore.Store { f = faulty.New(st); return f })
 	return r, f
 }
 
