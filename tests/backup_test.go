@@ -127,3 +127,28 @@ func TestBackup(t *testing.T) {
 		}
 	})
 }
+
+// TestBackupOneFileSystem: --one-file-system keeps a filesystem mounted
+// below the source as its empty mountpoint; without it the backup goes in.
+func TestBackupOneFileSystem(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be *backend) {
+		src := t.TempDir()
+		writeFile(t, filepath.Join(src, "top"), []byte("top"), 0o644)
+		inner := filepath.Join(src, "inner")
+		must(t, os.Mkdir(inner, 0o755))
+		must(t, syscall.Mount("tmpfs", inner, "tmpfs", 0, "size=1m"))
+		t.Cleanup(func() { _ = syscall.Unmount(inner, syscall.MNT_DETACH) })
+		writeFile(t, filepath.Join(inner, "below"), []byte("below"), 0o644)
+		r := newRepo(t, be)
+		if s := r.backup(t, src, "--one-file-system"); s.Files != 1 {
+			t.Errorf("--one-file-system backed up %d files, want only top", s.Files)
+		}
+		if s := r.backup(t, src); s.Files != 2 {
+			t.Errorf("without --one-file-system: %d files, want top and inner/below", s.Files)
+		}
+		res := r.mustCoffer(t, shortTimeout, append([]string{"ls", "latest:/inner"}, r.repoArgs()...)...)
+		if !strings.Contains(res.stdout, "below") {
+			t.Errorf("coffer ls latest:/inner: %q; want below", res.stdout)
+		}
+	})
+}
