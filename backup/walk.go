@@ -21,14 +21,20 @@ func (b *backuper) root(ctx context.Context, sources []string, parent *repo.Snap
 		prevRoot = &repo.Node{Type: repo.TypeDir, Subtree: parent.Tree}
 	}
 	if len(sources) == 1 {
+		// A symlink to a directory (/srv -> /data) names that
+		// directory: its attributes are the root's.
+		dir, err := filepath.EvalSymlinks(sources[0])
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", absPath(sources[0]), err)
+		}
 		var st unix.Stat_t
-		if err := unix.Stat(sources[0], &st); err != nil {
+		if err := unix.Lstat(dir, &st); err != nil {
 			return nil, fmt.Errorf("%s: %w", absPath(sources[0]), err)
 		}
 		if st.Mode&unix.S_IFMT == unix.S_IFDIR {
-			e, err := b.newEntry(sources[0], "", &st, prevRoot)
+			e, err := b.newEntry(dir, "", &st, prevRoot)
 			if err != nil {
-				return nil, fmt.Errorf("%s: %w", absPath(sources[0]), err)
+				return nil, fmt.Errorf("%s: %w", absPath(dir), err)
 			}
 			b.walk(ctx, e, "/", st.Dev)
 			return e, ctx.Err()
