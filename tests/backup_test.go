@@ -80,6 +80,10 @@ func TestBackup(t *testing.T) {
 		want := scanTree(t, src, "special")
 		r := newRepo(t, be)
 
+		res := r.coffer(t, shortTimeout, append([]string{"backup", filepath.Join(src, "missing")}, r.repoArgs()...)...)
+		if res.exitCode() != 2 || !strings.HasPrefix(res.stderr, "coffer: ") || !strings.Contains(res.stderr, "missing") {
+			t.Errorf("backup of a missing path: %s; want exit 2 naming it", res)
+		}
 		first := r.backup(t, src, "--tag", "first")
 		if first.Errors != 0 || first.New == 0 || first.New != first.Files-first.Unchanged || first.Read == 0 || first.Parent != "" {
 			t.Errorf("first backup: %+v", first)
@@ -110,7 +114,7 @@ func TestBackup(t *testing.T) {
 		want = scanTree(t, src, "special")
 		m = r.mount(t)
 		compareTrees(t, "head of a read-write mount after the backup", want, scanTree(t, m.dir, "special"), cmpOpts{})
-		res := r.coffer(t, longTimeout, append([]string{"backup", src}, r.repoArgs()...)...)
+		res = r.coffer(t, longTimeout, append([]string{"backup", src}, r.repoArgs()...)...)
 		if res.exitCode() != 2 || !strings.Contains(res.stderr, m.dir) || !strings.HasPrefix(res.stderr, "coffer: ") {
 			t.Errorf("backup while mounted read-write: %s; want exit 2 naming %s", res, m.dir)
 		}
