@@ -7,6 +7,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // backupSummary is `coffer backup --json`.
@@ -153,6 +154,41 @@ func TestBackupOneFileSystem(t *testing.T) {
 		res := r.mustCoffer(t, shortTimeout, append([]string{"ls", "latest:/inner"}, r.repoArgs()...)...)
 		if !strings.Contains(res.stdout, "below") {
 			t.Errorf("coffer ls latest:/inner: %q; want below", res.stdout)
+		}
+	})
+}
+
+// TestBackupAfterCrashedMount: while a read-write mount that was killed
+// has its head checkpoint here (the next mount resumes it, and its commit
+// would undo a backup), coffer backup refuses; once a mount has resumed
+// and committed the head, the backup runs.
+func TestBackupAfterCrashedMount(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be *backend) {
+		r := newRepo(t, be)
+		cache := filepath.Join(t.TempDir(), "cache")
+		flags := []string{"--cache-dir", cache, "--checkpoint-every", "200ms"}
+		m := r.mount(t, flags...)
+		writeFile(t, filepath.Join(m.dir, "uncommitted"), []byte("only in the checkpoint\n"), 0o644)
+		time.Sleep(time.Second)
+		if _, err := os.Stat(filepath.Join(cache, "head")); err != nil {
+			t.Fatalf("no head checkpoint: %v; daemon log:\n%s", err, m.log())
+		}
+		must(t, m.cmd.Process.Signal(syscall.SIGKILL))
+		_ = m.waitExit(t, shortTimeout)
+
+		src := t.TempDir()
+		writeFile(t, filepath.Join(src, "f"), []byte("backed up"), 0o644)
+		args := append([]string{"backup", src, "--cache-dir", cache}, r.repoArgs()...)
+		res := r.coffer(t, longTimeout, args...)
+		if res.exitCode() != 2 || !strings.Contains(res.stderr, "checkpoint") {
+			t.Errorf("backup with a crashed mount's checkpoint: %s; want exit 2 naming the checkpoint", res)
+		}
+		m2 := r.startMount(t, m.dir, flags...)
+		m2.waitReady(t)
+		m2.umount(t) // commits the resumed head
+		r.mustCoffer(t, longTimeout, args...)
+		if n := len(r.snapshots(t)); n != 2 {
+			t.Errorf("%d snapshots, want the resumed head's and the backup's", n)
 		}
 	})
 }

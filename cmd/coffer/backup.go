@@ -28,6 +28,7 @@ type backupFlags struct {
 	oneFileSystem bool
 	tags          []string
 	asJSON        bool
+	cacheDir      string
 }
 
 // backupJSON is `coffer backup --json`: the snapshot and what it cost.
@@ -76,7 +77,10 @@ any directories); a matched directory is left out with all beneath it.
 
 A repository mounted read-write on this machine is refused: a backup would
 be a second writer, and the histories would fork. Copy into the mount and
-run 'coffer snapshot MOUNTPOINT' instead, or unmount it first.
+run 'coffer snapshot MOUNTPOINT' instead, or unmount it first. So is a
+repository whose read-write mount stopped here without committing (its
+head checkpoint is in --cache-dir, as the mount's): mount it once first,
+or its next commit would undo the backup.
 
 A file that cannot be read is reported and left out; the snapshot is
 still written and the exit status is 7. On a terminal a progress bar is
@@ -96,6 +100,7 @@ Examples:
 	fl.BoolVarP(&f.oneFileSystem, "one-file-system", "x", false, "do not cross into other filesystems mounted below a SRC")
 	fl.StringSliceVar(&f.tags, "tag", nil, "tag the snapshot (repeatable; a,b gives two tags)")
 	fl.BoolVar(&f.asJSON, "json", false, "print the snapshot and what it cost as one JSON object")
+	fl.StringVar(&f.cacheDir, "cache-dir", "", "the local state directory the mounts of this repository use (default: one per repository under the user's cache directory; off for none)")
 	return c
 }
 
@@ -111,7 +116,10 @@ func (f *backupFlags) run(cmd *cobra.Command, sources []string) error {
 		}
 	}
 	log := f.logger()
-	state := f.defaultState()
+	state, err := (&mountFlags{repoFlags: f.repoFlags, cacheDir: f.cacheDir}).localState()
+	if err != nil {
+		return err
+	}
 	o := repo.Options{Logger: log}
 	if state != nil {
 		o.RetainCache = retainCache{state.Retain()}
@@ -129,6 +137,9 @@ func (f *backupFlags) run(cmd *cobra.Command, sources []string) error {
 		return err
 	}
 	defer lock.Release()
+	if err := refuseCheckpoint(state); err != nil {
+		return err
+	}
 
 	host, _ := os.Hostname()
 	bo := backup.Options{Exclude: exclude, OneFileSystem: f.oneFileSystem, Host: host, Tags: f.tags, Log: log}
@@ -172,22 +183,20 @@ func (f *backupFlags) run(cmd *cobra.Command, sources []string) error {
 	return err
 }
 
-// defaultState is the repository's default local state directory (its
-// source ID and retention cache), nil if there is none.
-func (f *repoFlags) defaultState() *localstate.Dir {
-	loc, err := f.location()
+// refuseCheckpoint refuses a backup while a read-write mount that
+// stopped without committing left its head checkpoint in state: the next
+// mount resumes that head, and its commit would undo the backup (the
+// histories fork).
+func refuseCheckpoint(state *localstate.Dir) error {
+	cp := state.Checkpoint(nil)
+	data, err := cp.Load()
 	if err != nil {
-		return nil
+		return err
 	}
-	root, err := localstate.DefaultRoot(loc)
-	if err != nil {
-		return nil
+	if data != nil {
+		return usageError{fmt.Errorf("a read-write mount of this repository stopped here without committing its head (checkpoint %s): mount it once, so that it commits what it holds, then run coffer backup", cp.Path())}
 	}
-	d, err := localstate.OpenDir(root)
-	if err != nil {
-		return nil
-	}
-	return d
+	return nil
 }
 
 func (f *backupFlags) printBackup(out, errw io.Writer, sum *backup.Summary, added int64) {
