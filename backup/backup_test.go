@@ -15,6 +15,7 @@ import (
 
 	"coffer/backup"
 	"coffer/chunker"
+	"coffer/cipher"
 	"coffer/objectstore"
 	"coffer/objectstore/memory"
 	"coffer/repo"
@@ -193,4 +194,41 @@ func readBack(t *testing.T, r *repo.Repository, n repo.Node) []byte {
 		out.Write(data)
 	}
 	return out.Bytes()
+}
+
+// stripSource saves a copy of tree id without source inodes and change
+// times, as a mount writes its trees.
+func stripSource(t *testing.T, r *repo.Repository, id cipher.ID) cipher.ID {
+	t.Helper()
+	tree, err := r.LoadTree(context.Background(), id)
+	must(t, err)
+	for i := range tree.Nodes {
+		n := &tree.Nodes[i]
+		n.SrcIno, n.SrcCtime = 0, 0
+		if n.Type == repo.TypeDir {
+			n.Subtree = stripSource(t, r, n.Subtree)
+		}
+	}
+	nid, err := r.SaveTree(context.Background(), tree)
+	must(t, err)
+	return nid
+}
+
+// TestBackupAfterMountSnapshot: a parent whose trees have no source
+// inodes (a mount's) cannot vouch for any file: every file is read once.
+func TestBackupAfterMountSnapshot(t *testing.T) {
+	r, _ := newRepo(t)
+	src, size := sourceTree(t)
+	first := run(t, r, src)
+	s := *first.Snapshot
+	s.Tree, s.Parent, s.Time = stripSource(t, r, s.Tree), s.ID, s.Time.Add(time.Millisecond)
+	must(t, r.SaveSnapshot(context.Background(), &s))
+	time.Sleep(5 * time.Millisecond) // the next snapshot is later than the copy
+	again := run(t, r, src)
+	if again.Parent != s.ID || again.BytesRead != size || again.Changed != 4 || again.Unchanged != 0 {
+		t.Errorf("backup after a mount's snapshot: %+v; want every file read (%d bytes), parent %s", again, size, s.ID)
+	}
+	if third := run(t, r, src); third.BytesRead != 0 {
+		t.Errorf("the backup after that read %d bytes, want none", third.BytesRead)
+	}
 }
