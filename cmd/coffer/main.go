@@ -37,14 +37,16 @@ const exitCodesHelp = `Exit codes:
   1  any other error
   2  bad flags or arguments (an unknown command, a missing argument, a
      request refused as unsafe without --force, a retention the bucket
-     cannot keep, deletion settings below the safe floors)
+     cannot keep, deletion settings below the safe floors, a backup while
+     the repository is mounted read-write here)
   3  wrong passphrase or key file (or a key file readable by others)
   4  no repository, snapshot or mount at that place
   5  the store could not be reached, or refused the request (also: no
      usable AWS credentials, a TLS certificate that does not verify)
   6  init refused: the location already holds data
   7  check found problems, or restore/dump could not restore everything,
-     or ls/diff/stats could not read every tree`
+     or ls/diff/stats could not read every tree, or backup left out
+     files it could not read`
 
 func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
@@ -70,7 +72,7 @@ S3 bucket with an optional prefix (s3://bucket/prefix).
 		newUmountCmd(), newKeyCmd(), newVersionCmd(), newPolicyCmd(), newDoctorCmd(), newAuditCmd(), newCheckCmd())
 	root.AddCommand(newLsCmd(), newDiffCmd(), newStatsCmd())
 	root.AddCommand(newForgetCmd(), newRequestsCmd(), newHoldCmd(), newReleaseCmd(), newPruneCmd())
-	root.AddCommand(newRestoreCmd(), newDumpCmd())
+	root.AddCommand(newRestoreCmd(), newDumpCmd(), newBackupCmd())
 	root.Version = version
 	root.SetVersionTemplate(versionLine() + "\n")
 	root.PersistentFlags().BoolVarP(&progress.Quiet, "quiet", "q", false,
