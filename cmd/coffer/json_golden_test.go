@@ -1,0 +1,179 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"coffer/daemon"
+	"coffer/golden"
+	"coffer/repo"
+)
+
+// Golden tests of the --json schemas the README documents, one per
+// command: a change to a field's name or type shows in the testdata diff
+// (go test ./cmd/coffer/ -run JSONGolden -update rewrites them).
+
+var (
+	hexID   = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	rfc3339 = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$`)
+)
+
+// schemaJSON rewrites out (one JSON value, or JSON lines) so that only
+// what the schema promises stays: every object's fields with their types
+// and stable values. IDs become labels[id] or "ID", times "TIME", and
+// fields named in volatile (durations, sizes that depend on compression
+// and sealing) become 0 or "VOLATILE". Each value prints indented.
+func schemaJSON(t *testing.T, out string, labels map[string]string, volatile ...string) []byte {
+	t.Helper()
+	var norm func(key string, v any) any
+	norm = func(key string, v any) any {
+		for _, k := range volatile {
+			if k == key {
+				switch v.(type) {
+				case float64:
+					return 0
+				case string:
+					return "VOLATILE"
+				}
+			}
+		}
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				x[k] = norm(k, e)
+			}
+		case []any:
+			for i, e := range x {
+				x[i] = norm(key, e)
+			}
+		case string:
+			if l, ok := labels[x]; ok {
+				return l
+			}
+			if hexID.MatchString(x) {
+				return "ID"
+			}
+			if rfc3339.MatchString(x) {
+				return "TIME"
+			}
+		}
+		return v
+	}
+	var b bytes.Buffer
+	dec := json.NewDecoder(strings.NewReader(out))
+	for dec.More() {
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			t.Fatalf("not JSON: %v\n%s", err, out)
+		}
+		enc, err := json.MarshalIndent(norm("", v), "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Write(enc)
+		b.WriteByte('\n')
+	}
+	if b.Len() == 0 {
+		t.Fatalf("no JSON printed: %q", out)
+	}
+	return b.Bytes()
+}
+
+// snapLabels names inspectRepo's snapshots in goldens.
+func snapLabels(snaps []*repo.Snapshot) map[string]string {
+	return map[string]string{snaps[0].ID: "SNAPSHOT-1", snaps[1].ID: "SNAPSHOT-2", snaps[2].ID: "SNAPSHOT-3"}
+}
+
+// jsonGolden runs args in-process, wants want as the exit code, and
+// checks the normalised stdout against testdata/name.
+func jsonGolden(t *testing.T, name string, want int, labels map[string]string, volatile []string, args ...string) {
+	t.Helper()
+	out, stderr, code := coffer(t, args...)
+	if code != want {
+		t.Fatalf("%v: exit %d, want %d\n%s%s", args, code, want, out, stderr)
+	}
+	golden.Check(t, name, schemaJSON(t, out, labels, volatile...), nil)
+}
+
+func TestCheckJSONGolden(t *testing.T) {
+	dir, snaps := inspectRepo(t)
+	jsonGolden(t, "check.json", exitIncomplete, snapLabels(snaps), nil, "check", "--repo", dir, "--json", "--read-data")
+}
+
+func TestDoctorJSONGolden(t *testing.T) {
+	dir, snaps := inspectRepo(t)
+	jsonGolden(t, "doctor.json", exitError, snapLabels(snaps), []string{"detail"}, "doctor", "--repo", dir, "--json")
+}
+
+func TestKeyListJSONGolden(t *testing.T) {
+	dir, snaps := inspectRepo(t)
+	jsonGolden(t, "key-list.json", 0, snapLabels(snaps), []string{"id"}, "key", "list", "--repo", dir, "--json")
+}
+
+// requestedRepo is inspectRepo with a deletion request for the first two
+// snapshots, the second cancelled, and the third held.
+func requestedRepo(t *testing.T) (string, []*repo.Snapshot) {
+	t.Helper()
+	dir, snaps := inspectRepo(t)
+	r := openLocal(t, dir)
+	ctx := context.Background()
+	who := repo.Author{Source: "test", Host: "h"}
+	req, err := r.RequestDeletion(ctx, who, []string{snaps[0].ID, snaps[1].ID}, "a note")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.HoldSnapshots(ctx, who, []string{snaps[2].ID}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.CancelDeletion(ctx, who, req, []string{snaps[1].ID}); err != nil {
+		t.Fatal(err)
+	}
+	return dir, snaps
+}
+
+func TestRequestsJSONGolden(t *testing.T) {
+	dir, snaps := requestedRepo(t)
+	jsonGolden(t, "requests.json", 0, snapLabels(snaps), []string{"key"}, "requests", "--repo", dir, "--json")
+}
+
+// TestAuditJSONGolden: the records of a doctor run and a forget, as the
+// commands write them.
+func TestAuditJSONGolden(t *testing.T) {
+	dir, snaps := inspectRepo(t)
+	coffer(t, "doctor", "--repo", dir) // a broken promise on a local directory: exit 1, the record is written
+	if out, stderr, code := coffer(t, "forget", "--repo", dir, snaps[0].ID); code != 0 {
+		t.Fatalf("forget: exit %d\n%s%s", code, out, stderr)
+	}
+	jsonGolden(t, "audit.json", 0, snapLabels(snaps), []string{"key", "source", "host", "version", "prev", "hash"}, "audit", "--repo", dir, "--json")
+}
+
+func TestForgetJSONGolden(t *testing.T) {
+	dir, snaps := inspectRepo(t)
+	jsonGolden(t, "forget.json", 0, snapLabels(snaps), []string{"time_warning", "warnings"}, "forget", "--repo", dir, "--json", "--dry-run", "--keep-last", "1")
+}
+
+func TestPruneJSONGolden(t *testing.T) {
+	dir, snaps := requestedRepo(t)
+	jsonGolden(t, "prune.json", 0, snapLabels(snaps), []string{"why", "planning_ns"}, "prune", "--repo", dir, "--json", "--dry-run")
+}
+
+// TestSnapshotJSONGolden: snapshot --json prints the daemon's commit
+// summary as one object (the daemon's side is tested in ./daemon).
+func TestSnapshotJSONGolden(t *testing.T) {
+	var out, errw bytes.Buffer
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	reply := daemon.Reply{ID: strings.Repeat("ab", 32), Time: at, Created: true,
+		Summary: &daemon.CommitSummary{ID: strings.Repeat("ab", 32), Time: at, Files: 3, Bytes: 300, Stored: 815, Took: 1500 * time.Millisecond}}
+	if err := printCommit(&out, &errw, reply, true); err != nil {
+		t.Fatal(err)
+	}
+	if errw.Len() != 0 {
+		t.Errorf("snapshot --json wrote to stderr: %q", errw.String())
+	}
+	golden.Check(t, "snapshot.json", schemaJSON(t, out.String(), nil), nil)
+}
