@@ -20,6 +20,12 @@ import (
 // its directory and the snapshots. COFFER_PASSWORD opens it.
 func inspectRepo(t *testing.T) (string, []*repo.Snapshot) {
 	t.Helper()
+	return inspectRepoWith(t, repo.InitOptions{Now: time.Now()})
+}
+
+// inspectRepoWith is inspectRepo with these init options.
+func inspectRepoWith(t *testing.T, opts repo.InitOptions) (string, []*repo.Snapshot) {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	st, err := local.New(dir, time.Now)
@@ -27,7 +33,7 @@ func inspectRepo(t *testing.T) (string, []*repo.Snapshot) {
 		t.Fatal(err)
 	}
 	secret := repo.Secret{Passphrase: []byte("pw"), KDF: cipher.KDFParams{Time: 1, MemoryKiB: 8 << 10, Threads: 1}}
-	if _, err := repo.Init(ctx, st, secret, repo.InitOptions{Now: time.Now()}); err != nil {
+	if _, err := repo.Init(ctx, st, secret, opts); err != nil {
 		t.Fatal(err)
 	}
 	r, err := repo.Open(ctx, st, secret, repo.Options{})

@@ -175,3 +175,17 @@ func TestSnapshotJSONGolden(t *testing.T) {
 	}
 	golden.Check(t, "snapshot.json", schemaJSON(t, out.String(), nil), nil)
 }
+
+// TestPruneRunJSONGolden: a prune that carries out a matured request
+// (short delays: one second each) prints what it executed too.
+func TestPruneRunJSONGolden(t *testing.T) {
+	dir, snaps := inspectRepoWith(t, repo.InitOptions{Now: time.Now(),
+		Deletion: repo.DeletionSettings{DelaySeconds: 1, MarginSeconds: 1, Unsafe: true}})
+	r := openLocal(t, dir)
+	if _, err := r.RequestDeletion(context.Background(), repo.Author{Source: "test", Host: "h"}, []string{snaps[0].ID}, ""); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond) // the delay, by the local store's clock
+	jsonGolden(t, "prune-run.json", 0, snapLabels(snaps), []string{"ns", "planning_ns"},
+		"prune", "--repo", dir, "--json", "--force", "--max-remove", "100%")
+}
