@@ -155,6 +155,11 @@ func TestForgetJSONGolden(t *testing.T) {
 	jsonGolden(t, "forget.json", 0, snapLabels(snaps), []string{"time_warning", "warnings"}, "forget", "--repo", dir, "--json", "--dry-run", "--keep-last", "1")
 }
 
+func TestForgetCancelJSONGolden(t *testing.T) {
+	dir, snaps := requestedRepo(t)
+	jsonGolden(t, "forget-cancel.json", 0, snapLabels(snaps), nil, "forget", "--repo", dir, "--json", "--cancel", snaps[0].ID)
+}
+
 func TestPruneJSONGolden(t *testing.T) {
 	dir, snaps := requestedRepo(t)
 	jsonGolden(t, "prune.json", 0, snapLabels(snaps), []string{"why", "planning_ns"}, "prune", "--repo", dir, "--json", "--dry-run")
