@@ -98,9 +98,15 @@ func jsonGolden(t *testing.T, name string, want int, labels map[string]string, v
 	golden.Check(t, name, schemaJSON(t, out, labels, volatile...), nil)
 }
 
+// TestCheckJSONGolden: a repository without an audit log is an error; one
+// with a pending request has a warning.
 func TestCheckJSONGolden(t *testing.T) {
 	dir, snaps := inspectRepo(t)
-	jsonGolden(t, "check.json", exitIncomplete, snapLabels(snaps), nil, "check", "--repo", dir, "--json", "--read-data")
+	jsonGolden(t, "check-error.json", exitIncomplete, snapLabels(snaps), nil, "check", "--repo", dir, "--json", "--read-data")
+	if out, stderr, code := coffer(t, "forget", "--repo", dir, snaps[0].ID); code != 0 { // starts the audit log too
+		t.Fatalf("forget: exit %d\n%s%s", code, out, stderr)
+	}
+	jsonGolden(t, "check.json", 0, snapLabels(snaps), []string{"what"}, "check", "--repo", dir, "--json") // "what" names the due date and this host
 }
 
 func TestDoctorJSONGolden(t *testing.T) {
