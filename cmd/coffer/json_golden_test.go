@@ -87,10 +87,17 @@ func snapLabels(snaps []*repo.Snapshot) map[string]string {
 	return map[string]string{snaps[0].ID: "SNAPSHOT-1", snaps[1].ID: "SNAPSHOT-2", snaps[2].ID: "SNAPSHOT-3"}
 }
 
+// privateCache points the commands' state directories (source IDs) at a
+// temporary one, not the user's.
+func privateCache(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+}
+
 // jsonGolden runs args in-process, wants want as the exit code, and
 // checks the normalised stdout against testdata/name.
 func jsonGolden(t *testing.T, name string, want int, labels map[string]string, volatile []string, args ...string) {
 	t.Helper()
+	privateCache(t)
 	out, stderr, code := coffer(t, args...)
 	if code != want {
 		t.Fatalf("%v: exit %d, want %d\n%s%s", args, code, want, out, stderr)
@@ -101,6 +108,7 @@ func jsonGolden(t *testing.T, name string, want int, labels map[string]string, v
 // TestCheckJSONGolden: a repository without an audit log is an error; one
 // with a pending request has a warning.
 func TestCheckJSONGolden(t *testing.T) {
+	privateCache(t)
 	dir, snaps := inspectRepo(t)
 	jsonGolden(t, "check-error.json", exitIncomplete, snapLabels(snaps), nil, "check", "--repo", dir, "--json", "--read-data")
 	if out, stderr, code := coffer(t, "forget", "--repo", dir, snaps[0].ID); code != 0 { // starts the audit log too
@@ -148,6 +156,7 @@ func TestRequestsJSONGolden(t *testing.T) {
 // TestAuditJSONGolden: the records of a doctor run and a forget, as the
 // commands write them.
 func TestAuditJSONGolden(t *testing.T) {
+	privateCache(t)
 	dir, snaps := inspectRepo(t)
 	coffer(t, "doctor", "--repo", dir) // a broken promise on a local directory: exit 1, the record is written
 	if out, stderr, code := coffer(t, "forget", "--repo", dir, snaps[0].ID); code != 0 {
