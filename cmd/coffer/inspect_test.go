@@ -188,20 +188,7 @@ func openLocal(t *testing.T, dir string) *repo.Repository {
 // its due date, a held one says so, and one warning line counts them; a
 // cancelled request shows nothing.
 func TestSnapshotsPendingDeletion(t *testing.T) {
-	dir, snaps := inspectRepo(t)
-	r := openLocal(t, dir)
-	ctx := context.Background()
-	who := repo.Author{Source: "test", Host: "h"}
-	req, err := r.RequestDeletion(ctx, who, []string{snaps[0].ID, snaps[1].ID}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := r.HoldSnapshots(ctx, who, []string{snaps[2].ID}, ""); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := r.CancelDeletion(ctx, who, req, []string{snaps[1].ID}); err != nil {
-		t.Fatal(err)
-	}
+	dir, _, req := requestedRepo(t)
 	out, stderr, code := coffer(t, "snapshots", "--repo", dir, "--json")
 	var list []snapshotJSON
 	if err := json.Unmarshal([]byte(out), &list); err != nil || code != 0 || len(list) != 3 {

@@ -129,7 +129,7 @@ func TestKeyListJSONGolden(t *testing.T) {
 
 // requestedRepo is inspectRepo with a deletion request for the first two
 // snapshots, the second cancelled, and the third held.
-func requestedRepo(t *testing.T) (string, []*repo.Snapshot) {
+func requestedRepo(t *testing.T) (string, []*repo.Snapshot, *repo.DeletionRequest) {
 	t.Helper()
 	dir, snaps := inspectRepo(t)
 	r := openLocal(t, dir)
@@ -145,11 +145,11 @@ func requestedRepo(t *testing.T) (string, []*repo.Snapshot) {
 	if _, err := r.CancelDeletion(ctx, who, req, []string{snaps[1].ID}); err != nil {
 		t.Fatal(err)
 	}
-	return dir, snaps
+	return dir, snaps, req
 }
 
 func TestRequestsJSONGolden(t *testing.T) {
-	dir, snaps := requestedRepo(t)
+	dir, snaps, _ := requestedRepo(t)
 	jsonGolden(t, "requests.json", 0, snapLabels(snaps), nil, "requests", "--repo", dir, "--json")
 }
 
@@ -171,12 +171,12 @@ func TestForgetJSONGolden(t *testing.T) {
 }
 
 func TestForgetCancelJSONGolden(t *testing.T) {
-	dir, snaps := requestedRepo(t)
+	dir, snaps, _ := requestedRepo(t)
 	jsonGolden(t, "forget-cancel.json", 0, snapLabels(snaps), nil, "forget", "--repo", dir, "--json", "--cancel", snaps[0].ID)
 }
 
 func TestPruneJSONGolden(t *testing.T) {
-	dir, snaps := requestedRepo(t)
+	dir, snaps, _ := requestedRepo(t)
 	jsonGolden(t, "prune.json", 0, snapLabels(snaps), []string{"why", "planning_ns"}, "prune", "--repo", dir, "--json", "--dry-run")
 }
 
