@@ -25,9 +25,10 @@ var (
 
 // schemaJSON rewrites out (one JSON value, or JSON lines) so that only
 // what the schema promises stays: every object's fields with their types
-// and stable values. IDs (in any string) become labels[id] or "ID", times "TIME", and
-// fields named in volatile (durations, sizes that depend on compression
-// and sealing) become 0 or "VOLATILE". Each value prints indented.
+// and stable values. IDs (in any string) become labels[id] or "ID",
+// times "TIME", and the fields named in volatile (durations, text naming
+// this host or today's date) become 0 or "VOLATILE". Each value prints
+// indented, its keys sorted: the order of fields is no promise.
 func schemaJSON(t *testing.T, out string, labels map[string]string, volatile ...string) []byte {
 	t.Helper()
 	var norm func(key string, v any) any
