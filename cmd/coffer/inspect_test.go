@@ -20,6 +20,12 @@ import (
 // its directory and the snapshots. COFFER_PASSWORD opens it.
 func inspectRepo(t *testing.T) (string, []*repo.Snapshot) {
 	t.Helper()
+	return inspectRepoWith(t, repo.InitOptions{Now: time.Now()})
+}
+
+// inspectRepoWith is inspectRepo with these init options.
+func inspectRepoWith(t *testing.T, opts repo.InitOptions) (string, []*repo.Snapshot) {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	st, err := local.New(dir, time.Now)
@@ -27,7 +33,7 @@ func inspectRepo(t *testing.T) (string, []*repo.Snapshot) {
 		t.Fatal(err)
 	}
 	secret := repo.Secret{Passphrase: []byte("pw"), KDF: cipher.KDFParams{Time: 1, MemoryKiB: 8 << 10, Threads: 1}}
-	if _, err := repo.Init(ctx, st, secret, repo.InitOptions{Now: time.Now()}); err != nil {
+	if _, err := repo.Init(ctx, st, secret, opts); err != nil {
 		t.Fatal(err)
 	}
 	r, err := repo.Open(ctx, st, secret, repo.Options{})
@@ -182,20 +188,7 @@ func openLocal(t *testing.T, dir string) *repo.Repository {
 // its due date, a held one says so, and one warning line counts them; a
 // cancelled request shows nothing.
 func TestSnapshotsPendingDeletion(t *testing.T) {
-	dir, snaps := inspectRepo(t)
-	r := openLocal(t, dir)
-	ctx := context.Background()
-	who := repo.Author{Source: "test", Host: "h"}
-	req, err := r.RequestDeletion(ctx, who, []string{snaps[0].ID, snaps[1].ID}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := r.HoldSnapshots(ctx, who, []string{snaps[2].ID}, ""); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := r.CancelDeletion(ctx, who, req, []string{snaps[1].ID}); err != nil {
-		t.Fatal(err)
-	}
+	dir, _, req := requestedRepo(t)
 	out, stderr, code := coffer(t, "snapshots", "--repo", dir, "--json")
 	var list []snapshotJSON
 	if err := json.Unmarshal([]byte(out), &list); err != nil || code != 0 || len(list) != 3 {
