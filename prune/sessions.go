@@ -11,18 +11,18 @@ import (
 // unmount, as the audit log tells it: a running daemon, or a crashed one
 // whose checkpoint the next mount resumes. Prune honours both.
 type Session struct {
-	Source  string    // the writer's source ID (its host name if it has none)
-	Host    string    //
-	Mounted time.Time // the store's time of its latest mount record
+	Source  string    `json:"source"`  // the writer's source ID (its host name if it has none)
+	Host    string    `json:"host"`    //
+	Mounted time.Time `json:"mounted"` // the store's time of its latest mount record
 	// Window is where the session's unreferenced writes may begin: the
 	// start of the source's latest commit, or its first mount if it never
 	// committed. No pack uploaded after Window less packSlack (or the
 	// margin, if shorter) is planned or deleted while the session is open.
-	Window time.Time
+	Window time.Time `json:"window"`
 	// Base is the snapshot the head builds on: the session's latest
 	// commit since its mount, else the snapshot its mount record names
 	// ("" if neither says). It is never removed while the session is open.
-	Base string
+	Base string `json:"base"`
 }
 
 // NotCommitted is the text an unmount record's note starts with when the
