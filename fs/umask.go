@@ -13,7 +13,7 @@ func (h *Head) Mount(dir string, opts *fusefs.Options) (*fuse.Server, error) {
 	o := *opts
 	o.ExtraCapabilities |= fuse.CAP_DONT_MASK
 	raw := &umaskFS{RawFileSystem: fusefs.NewNodeFS(h.root, &o)}
-	server, err := fuse.NewServer(raw, dir, &o.MountOptions)
+	server, err := fuse.NewServer(countRequests(raw, h.counts), dir, &o.MountOptions)
 	if err != nil {
 		return nil, err
 	}

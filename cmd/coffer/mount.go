@@ -168,7 +168,9 @@ func mountHead(ctx context.Context, r *repo.Repository, f *mountFlags, mp string
 	}
 	cp := headCheckpoints{r: r, file: state.Checkpoint(makeRoom)}
 	host, _ := os.Hostname()
-	h, err := fs.NewHead(ctx, r, fs.HeadOptions{Logger: log, Host: host, Resume: cp.load(log), Parent: parent})
+	counts, saveCounts := requestCounts(log)
+	defer saveCounts()
+	h, err := fs.NewHead(ctx, r, fs.HeadOptions{Logger: log, Host: host, Resume: cp.load(log), Parent: parent, Counts: counts})
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,8 @@ import (
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"golang.org/x/sys/unix"
+
+	"coffer/fs"
 )
 
 // fuseOptions are the mount options of head and snapshot mounts.
@@ -48,6 +50,23 @@ const capHandleKillprivV2 = 1 << 28
 // headCacheTimeout is how long the kernel may trust what it learnt of the
 // head. Within one rsync run, each name is looked up about twice.
 const headCacheTimeout = time.Minute
+
+// requestCounts is the counter of FUSE requests that COFFER_FUSE_COUNTS=FILE
+// asks for (nil without it), and the function that writes the counts to
+// FILE as JSON {op: count} when the mount ends. A tool for benchmarks and
+// developers, like COFFER_FUSE_DEBUG.
+func requestCounts(log *slog.Logger) (*fs.RequestCounts, func()) {
+	path := os.Getenv("COFFER_FUSE_COUNTS")
+	if path == "" {
+		return nil, func() {}
+	}
+	c := &fs.RequestCounts{}
+	return c, func() {
+		if err := c.WriteFile(path); err != nil {
+			log.Warn("FUSE request counts not written", "file", path, "err", err)
+		}
+	}
+}
 
 // raiseReadahead lets the kernel read ahead up to 4 MiB on the mount (its
 // default for FUSE is 128 KiB), so sequential restores keep several blocks
