@@ -684,6 +684,7 @@ fi
 # 6. S3: coffer and restic against the same versitygw
 
 s3_keys=(s3_coffer_write s3_coffer_rsync s3_coffer_rsync2 rss_s3 s3_restic_write s3_restic_tree s3_restic_tree2)
+restore_keys=(s3_restic_restore s3_coffer_restore s3_coffer_cp)
 VGW_PID=""
 S3_PORT=""
 S3_AK=benchaccess
@@ -773,12 +774,61 @@ s3_restic() {
 	fi
 }
 
+# Restores of the tree the steps above stored, each cold (caches dropped,
+# a fresh output directory): restic restore, coffer restore, and cp -a out
+# of a freshly started `coffer mount --snapshot latest`.
+s3_restore() {
+	local t0 repo=s3://coffer-bench/bench mnt=$WORK/coffer-s3-snap.mnt pid
+	COFFER_ENV=(env AWS_ACCESS_KEY_ID="$S3_AK" AWS_SECRET_ACCESS_KEY="$S3_SK" AWS_REGION=us-east-1
+		AWS_ENDPOINT_URL_S3="http://127.0.0.1:$S3_PORT")
+	if [[ -n ${VAL[s3_restic_tree]:-} ]]; then
+		drop_caches
+		t0=$(now)
+		if run restic-restore env AWS_ACCESS_KEY_ID="$S3_AK" AWS_SECRET_ACCESS_KEY="$S3_SK" \
+			RESTIC_PASSWORD=bench-passphrase RESTIC_CACHE_DIR="$WORK/restic.cache" \
+			restic -r "s3:http://127.0.0.1:$S3_PORT/restic-bench" restore latest --target "$WORK/restic.restore"; then
+			setval s3_restic_restore "$(since "$t0")"
+		else
+			fail s3_restic_restore "$ERR"
+		fi
+	else
+		fail s3_restic_restore "restic backup of the tree failed"
+	fi
+	if [[ -z ${VAL[s3_coffer_rsync]:-} ]]; then
+		failall "coffer rsync of the tree failed" s3_coffer_restore s3_coffer_cp
+		COFFER_ENV=(env)
+		return 0
+	fi
+	drop_caches
+	t0=$(now)
+	if run coffer-s3-restore "${COFFER_ENV[@]}" "$COFFER_BIN" restore --repo "$repo" --key-file "$KEY" \
+		"${COFFER_S3_FLAGS[@]}" --quiet latest:/go "$WORK/coffer.restore"; then
+		setval s3_coffer_restore "$(since "$t0")"
+	else
+		fail s3_coffer_restore "$ERR"
+	fi
+	drop_caches
+	if coffer_mount coffer-s3-snap "$mnt" "$WORK/coffer-s3-snap.cache" --repo "$repo" "${COFFER_S3_FLAGS[@]}" --snapshot latest; then
+		pid=$COFFER_PID
+		t0=$(now)
+		if run coffer-s3-cp cp -a "$mnt/go" "$WORK/coffer.cp"; then
+			setval s3_coffer_cp "$(since "$t0")"
+		else
+			fail s3_coffer_cp "$ERR"
+		fi
+		coffer_umount coffer-s3-snap-umount "$mnt" "$pid" || warn "$ERR"
+	else
+		fail s3_coffer_cp "$ERR"
+	fi
+	COFFER_ENV=(env)
+}
+
 if ((SKIP_S3)); then
-	failall "skipped (BENCH_SKIP_S3=1)" "${s3_keys[@]}"
+	failall "skipped (BENCH_SKIP_S3=1)" "${s3_keys[@]}" "${restore_keys[@]}"
 else
 	say "6. S3 (versitygw): coffer and restic"
 	if ! versitygw_up; then
-		failall "$ERR" "${s3_keys[@]}"
+		failall "$ERR" "${s3_keys[@]}" "${restore_keys[@]}"
 	else
 		if [[ -n $COFFER_DOWN ]]; then
 			failall "$COFFER_DOWN" s3_coffer_write s3_coffer_rsync s3_coffer_rsync2 rss_s3
@@ -787,6 +837,7 @@ else
 			failall "$ERR" s3_coffer_write s3_coffer_rsync s3_coffer_rsync2 rss_s3
 		fi
 		s3_restic || failall "$ERR" s3_restic_write s3_restic_tree s3_restic_tree2
+		s3_restore
 	fi
 	[[ -n $VGW_PID ]] && stop "$VGW_PID"
 fi
@@ -836,6 +887,12 @@ ROWS=(
 	"6|S3 unchanged re-run, restic|s3_restic_tree2|s"
 	"6|coffer / restic time, re-run|s3_coffer_rsync2/s3_restic_tree2|ratio"
 	"6|coffer peak RSS on S3 (all of the above)|rss_s3|MiB"
+	"6|S3 restore tree, restic restore|s3_restic_restore|s"
+	"6|S3 restore tree, coffer restore|s3_coffer_restore|s"
+	"6|S3 cp -a tree from a fresh snapshot mount|s3_coffer_cp|s"
+	"6|coffer restore / restic restore time|s3_coffer_restore/s3_restic_restore|ratio|<= 1"
+	"6|coffer restore / cp -a from the mount time|s3_coffer_restore/s3_coffer_cp|ratio|<= 0.5"
+	"6|cp -a from the mount / restic restore time|s3_coffer_cp/s3_restic_restore|ratio|<= 2"
 )
 
 # Skipped rows (BENCH_SKIP_*) are shown but do not fail the run.

@@ -132,6 +132,19 @@ func (c *BlockCache[K]) addLocked(key K, value []byte) {
 	}
 }
 
+// Peek returns key's cached value without fetching it, counting a hit
+// and refreshing its recency when it is there. A batch reader uses it to
+// skip what is cached and fetch the rest together.
+func (c *BlockCache[K]) Peek(key K) ([]byte, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.lru.Get(key)
+	if ok {
+		c.hits++
+	}
+	return v, ok
+}
+
 // Contains reports whether key is cached, without counting a hit or
 // refreshing its recency.
 func (c *BlockCache[K]) Contains(key K) bool {

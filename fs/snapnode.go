@@ -28,6 +28,8 @@ type snapshotTree struct {
 	log  *slog.Logger
 	ino  *atomic.Uint64
 	snap *repo.Snapshot
+	// ahead fetches the next small files' blocks while a copy reads.
+	ahead *readAhead
 
 	linksMu sync.Mutex
 	links   repo.LinkTable // guarded by linksMu; nil until loaded
@@ -62,7 +64,7 @@ var (
 func newSnapRoot(r *repo.Repository, log *slog.Logger, ino *atomic.Uint64, s *repo.Snapshot) *snapNode {
 	e := s.Root
 	e.Type, e.Subtree = repo.TypeDir, s.Tree
-	return &snapNode{t: &snapshotTree{r: r, log: log, ino: ino, snap: s}, e: e}
+	return &snapNode{t: &snapshotTree{r: r, log: log, ino: ino, snap: s, ahead: newReadAhead(r, log)}, e: e}
 }
 
 // NewSnapshotRoot returns the root of a read-only mount of one snapshot.
@@ -177,6 +179,7 @@ func (n *snapNode) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Errno
 	if errno := n.load(ctx); errno != 0 {
 		return nil, errno
 	}
+	n.t.ahead.listed(n.EmbeddedInode(), n.e.Subtree)
 	children := n.Children()
 	entries := make([]fuse.DirEntry, 0, len(children))
 	for name, ch := range children {
@@ -191,6 +194,7 @@ func (n *snapNode) OpendirHandle(ctx context.Context, flags uint32) (fusefs.File
 	if errno := n.load(ctx); errno != 0 {
 		return nil, 0, errno
 	}
+	n.t.ahead.listed(n.EmbeddedInode(), n.e.Subtree)
 	children := n.Children()
 	d := &dirList{entries: make([]fuse.DirEntry, 0, len(children))}
 	for name, ch := range children {
@@ -241,6 +245,7 @@ func (n *snapNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, u
 	if flags&syscall.O_ACCMODE != syscall.O_RDONLY || flags&syscall.O_TRUNC != 0 {
 		return nil, 0, syscall.EROFS
 	}
+	n.t.ahead.opened(n)
 	return nil, fuse.FOPEN_KEEP_CACHE, 0
 }
 

@@ -50,6 +50,11 @@ type Options struct {
 	// set across processes (see RetainCache), so a restart extends only
 	// what is due. A repository without retention never uses it.
 	RetainCache RetainCache
+	// Fetches bounds the ranged GETs FetchBlocks runs at once; default 8.
+	Fetches int
+	// FetchBytes bounds the bytes FetchBlocks holds at once, read but
+	// not yet handed on; default 64 MiB.
+	FetchBytes int64
 }
 
 func (o *Options) defaults() {
@@ -82,6 +87,12 @@ func (o *Options) defaults() {
 	}
 	if o.MaxBackoff == 0 {
 		o.MaxBackoff = 5 * time.Second
+	}
+	if o.Fetches == 0 {
+		o.Fetches = 8
+	}
+	if o.FetchBytes == 0 {
+		o.FetchBytes = 64 << 20
 	}
 }
 
@@ -293,35 +304,58 @@ func (r *Repository) readLocation(ctx context.Context, t BlockType, id cipher.ID
 	if loc.Type != t {
 		return nil, typeMismatch(id, loc, t)
 	}
-	c := r.opts.SealedCache
-	var name string // the cache's key; not made without a cache
-	if c != nil {
-		name = id.String()
-	}
-	if c != nil && !fresh {
-		if sealed, ok := c.Get(name); ok && len(sealed) == int(loc.Len) {
-			plain, err := r.openVerified(sealed, t, id)
-			if err == nil {
-				return plain, nil
-			}
-			c.Remove(name)
-			r.log.Warn("block cache on disk: a cached block failed verification, evicted", "block", name, "err", err)
+	if !fresh {
+		if plain, ok := r.readSealedCache(t, id, loc); ok {
+			return plain, nil
 		}
 	}
 	sealed, err := r.fetchSealed(ctx, id, loc)
 	if err != nil {
 		return nil, err
 	}
-	var keep []byte
+	return r.openFetched(sealed, t, id, loc, true)
+}
+
+// readSealedCache returns block id's plaintext from the disk cache if a
+// copy of loc's length is there and verifies; a copy that fails is
+// evicted.
+func (r *Repository) readSealedCache(t BlockType, id cipher.ID, loc location) ([]byte, bool) {
+	c := r.opts.SealedCache
+	if c == nil {
+		return nil, false
+	}
+	name := id.String()
+	sealed, ok := c.Get(name)
+	if !ok || len(sealed) != int(loc.Len) {
+		return nil, false
+	}
+	plain, err := r.openVerified(sealed, t, id)
+	if err != nil {
+		c.Remove(name)
+		r.log.Warn("block cache on disk: a cached block failed verification, evicted", "block", name, "err", err)
+		return nil, false
+	}
+	return plain, true
+}
+
+// openFetched verifies sealed, block id's bytes just read from loc in the
+// store (openVerified, which consumes sealed), and if keep, stores a copy
+// in the disk cache once they verify.
+func (r *Repository) openFetched(sealed []byte, t BlockType, id cipher.ID, loc location, keep bool) ([]byte, error) {
+	c := r.opts.SealedCache
+	if !keep {
+		c = nil
+	}
+	var kept []byte
 	if c != nil {
-		keep = bytes.Clone(sealed) // openVerified consumes sealed
+		kept = bytes.Clone(sealed)
 	}
 	plain, err := r.openVerified(sealed, t, id)
 	if err != nil {
 		return nil, fmt.Errorf("%w (pack %s)", err, loc.Pack)
 	}
 	if c != nil {
-		if err := c.Put(name, keep); err != nil {
+		if err := c.Put(id.String(), kept); err != nil {
 			r.log.Warn("block cache on disk: not stored", "err", err)
 		}
 	}

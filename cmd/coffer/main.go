@@ -68,6 +68,7 @@ S3 bucket with an optional prefix (s3://bucket/prefix).
 		newUmountCmd(), newKeyCmd(), newVersionCmd(), newPolicyCmd(), newDoctorCmd(), newAuditCmd(), newCheckCmd())
 	root.AddCommand(newLsCmd(), newDiffCmd(), newStatsCmd())
 	root.AddCommand(newForgetCmd(), newRequestsCmd(), newHoldCmd(), newReleaseCmd())
+	root.AddCommand(newRestoreCmd(), newDumpCmd())
 	root.Version = version
 	root.SetVersionTemplate(versionLine() + "\n")
 	// Declared here so cobra adds no -v shorthand: -v is --verbose elsewhere.
