@@ -343,9 +343,16 @@ func (b *bench) machine() string {
 		fmt.Fprintf(&sb, "sizes:     %d files of 64 bytes in %d directories\n", b.cfg.scale, b.cfg.scaleDirs)
 	}
 	fmt.Fprintf(&sb, "tools:     %s; %s; %s; %s; go-fuse loopback from the module cache; %s\n",
-		first("rsync", "--version"), first("gocryptfs", "-version"), first("rclone", "version"), first("restic", "version"), b.goVersion)
+		first("rsync", "--version"), cutAt(first("gocryptfs", "-version"), ";"), first("rclone", "version"),
+		cutAt(first("restic", "version"), " compiled"), b.goVersion)
 	fmt.Fprintf(&sb, "coffer:    %s (%s)", b.cfg.coffer, first(b.cfg.coffer, "version"))
 	return sb.String()
+}
+
+// cutAt is s up to sep.
+func cutAt(s, sep string) string {
+	before, _, _ := strings.Cut(s, sep)
+	return before
 }
 
 func charsToString(ca []int8) string {
