@@ -184,7 +184,7 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 	if errno != 0 {
 		return nil, nil, 0, errno
 	}
-	return n.entry(c, out), &handle{write: true}, 0, 0
+	return n.entry(c, out), &handle{write: true}, writeOpenFlags(flags), 0
 }
 
 // Symlink creates a symbolic link.

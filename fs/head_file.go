@@ -41,7 +41,7 @@ func (n *node) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint3
 		return nil, 0, syscall.EINVAL
 	}
 	if flags&syscall.O_ACCMODE == syscall.O_RDONLY {
-		return &handle{}, 0, 0
+		return &handle{}, readOpenFlags, 0
 	}
 	if flags&syscall.O_TRUNC == 0 {
 		n.h.awaitReleaseOf(n)
@@ -53,7 +53,7 @@ func (n *node) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint3
 	if n.writer == nil && flags&syscall.O_TRUNC == 0 {
 		// Not a writer, so a stop lets it through: a dump's last fsync
 		// of its output still works while the daemon stops.
-		return &handle{sealed: true}, fuse.FOPEN_DIRECT_IO, 0
+		return &handle{sealed: true}, fuse.FOPEN_DIRECT_IO | readOpenFlags, 0
 	}
 	if n.h.refuseWrites() {
 		return nil, 0, errStopping
@@ -72,7 +72,30 @@ func (n *node) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint3
 	n.writers++
 	n.ctime = now
 	n.attrsChanged()
-	return &handle{write: true}, 0, 0
+	return &handle{write: true}, writeOpenFlags(flags), 0
+}
+
+// readOpenFlags answer an open that does not write (read-only, or
+// sealed). Closing such a handle has nothing to report (Flush reports only
+// a writer's errors), so the kernel need not ask: rsync opens every file
+// whose mode it sets, and tools open files to read their attributes. (The
+// kernel ignores FOPEN_NOFLUSH under the writeback cache, where its flush
+// writes dirty pages back; coffer does not use it: see doc.go.)
+const readOpenFlags = fuse.FOPEN_NOFLUSH
+
+// writeOpenFlags answer an open (or create) of a new file for writing.
+// Opened write-only, it is served with direct I/O: such a handle can never
+// be mapped (mmap needs a readable descriptor), and without the page cache
+// the kernel does not ask for security.capability before every write (its
+// cached write path does, to clear set-ID bits; coffer's files are written
+// only while new, by their creator). Data still reaches coffer in writes
+// of up to 1 MiB, as the write(2) calls make them. A file opened for
+// reading and writing keeps the page cache, which shared mappings need.
+func writeOpenFlags(flags uint32) uint32 {
+	if flags&syscall.O_ACCMODE == syscall.O_WRONLY {
+		return fuse.FOPEN_DIRECT_IO
+	}
+	return 0
 }
 
 // Read reads a file, new or committed.

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	_ "net/http/pprof"
 	"os"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -117,8 +116,9 @@ func runMount(ctx context.Context, f *mountFlags, arg string) error {
 		return err
 	}
 	// Keep the heap near its working set: the daemon must stay small
-	// however much is written through it. The block cache comes on top.
-	debug.SetMemoryLimit((96 + f.cacheMB) << 20)
+	// however much is written through it. The block cache comes on top;
+	// the limit grows with the live heap (memlimit.go).
+	defer adaptMemoryLimit((96 + f.cacheMB) << 20)()
 	state, err := f.localState()
 	if err != nil {
 		return err
