@@ -33,7 +33,7 @@ func (x *Restorer) skip(n repo.Node) {
 // linked to the first; a file already there is kept when the overwrite
 // mode says so; otherwise the file is made at its full size (so what is
 // never written stays a hole) and its blocks are queued.
-func (x *Restorer) file(ctx context.Context, p, full string, n repo.Node, fi os.FileInfo, mine bool) error {
+func (x *Restorer) file(ctx context.Context, p, full string, n repo.Node, fi os.FileInfo, inFresh bool) error {
 	if n.Link != 0 {
 		if first, ok := x.links[n.Link]; ok {
 			// Linked once every file is made: the first name is
@@ -51,7 +51,7 @@ func (x *Restorer) file(ctx context.Context, p, full string, n repo.Node, fi os.
 			}
 			if same {
 				x.skip(n)
-				return x.setMeta(full, n, true, false)
+				return x.setMeta(full, n, existed)
 			}
 		}
 		if ok, err := x.clear(full, fi, n); !ok || err != nil {
@@ -59,7 +59,8 @@ func (x *Restorer) file(ctx context.Context, p, full string, n repo.Node, fi os.
 		}
 	}
 	if len(n.Blocks) == 0 {
-		fd, err := createFile(full, 0)
+		perm, how := x.createMode(n, madeHere(inFresh))
+		fd, err := createFile(full, perm, 0)
 		if err != nil {
 			return err
 		}
@@ -67,16 +68,17 @@ func (x *Restorer) file(ctx context.Context, p, full string, n repo.Node, fi os.
 			return err
 		}
 		x.files.Add(1)
-		return x.setMeta(full, n, false, mine)
+		return x.setMeta(full, n, how)
 	}
-	return x.pipe.add(ctx, newFileJob(p, full, n, mine))
+	return x.pipe.add(ctx, newFileJob(p, full, n, madeHere(inFresh)))
 }
 
-// createFile makes a new file of size bytes, all a hole, owner-only
-// until its metadata is set. It works on the descriptor directly: the
-// os package's poller costs five more system calls a file.
-func createFile(full string, size int64) (int, error) {
-	fd, err := unix.Open(full, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+// createFile makes a new file of size bytes, all a hole, with mode perm
+// (0600 until its metadata is set, or its own: createMode). It works on
+// the descriptor directly: the os package's poller costs five more
+// system calls a file.
+func createFile(full string, perm uint32, size int64) (int, error) {
+	fd, err := unix.Open(full, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, perm)
 	if err != nil {
 		return -1, &os.PathError{Op: "create", Path: full, Err: err}
 	}
@@ -149,12 +151,12 @@ func (x *Restorer) hardLink(first, full string, n repo.Node, fi os.FileInfo) err
 	return nil
 }
 
-func (x *Restorer) symlink(full string, n repo.Node, fi os.FileInfo, mine bool) error {
+func (x *Restorer) symlink(full string, n repo.Node, fi os.FileInfo, inFresh bool) error {
 	if fi != nil {
 		if x.o.Overwrite == OverwriteIfChanged && fi.Mode()&os.ModeSymlink != 0 {
 			if target, err := os.Readlink(full); err == nil && target == n.Target {
 				x.skip(n)
-				return x.setMeta(full, n, true, false)
+				return x.setMeta(full, n, existed)
 			}
 		}
 		if ok, err := x.clear(full, fi, n); !ok || err != nil {
@@ -165,7 +167,7 @@ func (x *Restorer) symlink(full string, n repo.Node, fi os.FileInfo, mine bool) 
 		return err
 	}
 	x.others.Add(1)
-	return x.setMeta(full, n, false, mine)
+	return x.setMeta(full, n, madeHere(inFresh))
 }
 
 // fileType is the st_mode type bits of a special file's node type.
@@ -174,14 +176,14 @@ var fileType = map[repo.NodeType]uint32{
 }
 
 // special makes a fifo, device or socket node.
-func (x *Restorer) special(full string, n repo.Node, fi os.FileInfo, mine bool) error {
+func (x *Restorer) special(full string, n repo.Node, fi os.FileInfo, inFresh bool) error {
 	typ := fileType[n.Type]
 	if fi != nil {
 		var st unix.Stat_t
 		if x.o.Overwrite == OverwriteIfChanged && unix.Lstat(full, &st) == nil &&
 			st.Mode&unix.S_IFMT == typ && st.Rdev == n.Rdev {
 			x.skip(n)
-			return x.setMeta(full, n, true, false)
+			return x.setMeta(full, n, existed)
 		}
 		if ok, err := x.clear(full, fi, n); !ok || err != nil {
 			return err
@@ -191,5 +193,5 @@ func (x *Restorer) special(full string, n repo.Node, fi os.FileInfo, mine bool) 
 		return fmt.Errorf("make %s: %w", n.Type, err)
 	}
 	x.others.Add(1)
-	return x.setMeta(full, n, false, mine)
+	return x.setMeta(full, n, madeHere(inFresh))
 }

@@ -5,10 +5,8 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -202,8 +200,9 @@ func fileBytes(t *testing.T, r *repo.Repository, n repo.Node) []byte {
 	return buf
 }
 
-// damagePackOf flips a byte in the middle of the first version of the
-// pack that holds most of n's blocks, the way a failing disk would.
+// damagePacks corrupts every block of each pack not in since (their
+// first versions, which are what reads use), the way a failing disk
+// would, and returns their keys.
 func (tr *testRepo) damagePacks(t *testing.T, since map[string]bool) []string {
 	t.Helper()
 	ctx := context.Background()
@@ -248,6 +247,3 @@ func (tr *testRepo) packs(t *testing.T) map[string]bool {
 	}
 	return out
 }
-
-var _ = fs.ModeDir
-var _ = strings.Contains

@@ -69,7 +69,8 @@ func Locate(ctx context.Context, r *repo.Repository, s *repo.Snapshot, p string)
 			}
 		}
 		if !found {
-			return repo.Node{}, fmt.Errorf("no %s in snapshot %s: %w", walked, s.ID, objectstore.ErrNotFound)
+			return repo.Node{}, fmt.Errorf("no %s in snapshot %s (paths start at the snapshot's root, as under .snapshots/NAME/): %w",
+				walked, s.ID, objectstore.ErrNotFound)
 		}
 	}
 	return n, nil

@@ -23,15 +23,15 @@ type fileJob struct {
 	left    atomic.Int64
 	failed  atomic.Bool
 	end     atomic.Int64 // how far data was written; beyond it, a hole up to the size
-	mine    bool         // made where nothing was: owned by this process already
+	made    made         // how it came to be (createMode sets modeSet)
 
 	create sync.Once
 	fd     int   // set by create
 	err    error // set by create
 }
 
-func newFileJob(p, full string, n repo.Node, mine bool) *fileJob {
-	j := &fileJob{p: p, full: full, n: n, mine: mine, fd: -1, offs: make([]int64, len(n.Blocks))}
+func newFileJob(p, full string, n repo.Node, how made) *fileJob {
+	j := &fileJob{p: p, full: full, n: n, made: how, fd: -1, offs: make([]int64, len(n.Blocks))}
 	var off int64
 	for i, b := range n.Blocks {
 		j.offs[i] = off
@@ -151,7 +151,9 @@ func (p *pipeline) deliver(w blockOf, plain []byte, err error) {
 	}
 	if err == nil {
 		j.create.Do(func() {
-			j.fd, j.err = createFile(j.full, 0) // sized when done, if it ends in a hole
+			var perm uint32
+			perm, j.made = p.x.createMode(j.n, j.made)
+			j.fd, j.err = createFile(j.full, perm, 0) // sized when done, if it ends in a hole
 			if j.err != nil {
 				j.failed.Store(true)
 				p.x.fail(j.p, j.err)
@@ -192,7 +194,7 @@ func (p *pipeline) done(j *fileJob) {
 		// Never made: its creation or every block failed. A file
 		// made empty tells the user where it belongs.
 		if j.err == nil {
-			if fd, err := createFile(j.full, int64(j.n.Size)); err == nil {
+			if fd, err := createFile(j.full, 0o600, int64(j.n.Size)); err == nil {
 				unix.Close(fd)
 			}
 		}
@@ -209,9 +211,13 @@ func (p *pipeline) done(j *fileJob) {
 		return
 	}
 	if j.failed.Load() {
+		if j.made&modeSet != 0 {
+			// Owner-only, as every incomplete file is (see done).
+			_ = unix.Chmod(j.full, 0o600)
+		}
 		return
 	}
-	if err := p.x.setMeta(j.full, j.n, false, j.mine); err != nil {
+	if err := p.x.setMeta(j.full, j.n, j.made); err != nil {
 		p.x.fail(j.p, err)
 	}
 	p.x.files.Add(1)

@@ -57,10 +57,6 @@ type Options struct {
 	Overwrite Overwrite
 	// DryRun walks and counts what would be restored, and writes nothing.
 	DryRun bool
-	// Links is the snapshot's link table (repo.LoadLinks); restore
-	// needs only the Link identities in the tree, the table is kept for
-	// callers that report link counts.
-	Links repo.LinkTable
 	// OnError hears of each problem as it happens, with the path (from
 	// the top, "/…") it concerns. Problems are also counted in Summary.
 	OnError func(p string, err error)
@@ -105,25 +101,26 @@ type Restorer struct {
 	chown  bool // root may give files away; others keep their own uid
 	uid    int  // who this process is: what a new entry is owned by
 	gid    int
+	umask  int // this process's, or -1 if unknown
 
 	files, bytes, skipped, skippedBytes, dirs, others, errs atomic.Int64
 	totalFiles, totalBytes                                  atomic.Int64
 
 	// Only the walking goroutine touches these.
-	made    map[string]bool       // directories (from the top) created or checked
-	todo    map[string]*repo.Node // directories passed on the way to a selected path, not created yet
-	links   map[uint64]string     // hard-link identity -> first name restored (full path)
-	later   []laterLink           // hard links made once every file exists
-	fresh   map[string]bool       // directories (from the top) this restore made: nothing to find in them
-	dirList []dirMeta             // directories whose metadata is set last
+	made    map[string]bool      // directories (from the top) created or checked
+	todo    map[string]repo.Node // directories passed on the way to a selected path, not created yet (copies: no tree kept alive)
+	links   map[uint64]string    // hard-link identity -> first name restored (full path)
+	later   []laterLink          // hard links made once every file exists
+	fresh   map[string]bool      // directories (from the top) this restore made: nothing to find in them
+	dirList []dirMeta            // directories whose metadata is set last
 
 	pipe *pipeline
 }
 
 type dirMeta struct {
-	full          string
-	node          repo.Node
-	existed, mine bool
+	full string
+	node repo.Node
+	made made
 }
 
 // New prepares a restore from r.
@@ -140,8 +137,8 @@ func New(r *repo.Repository, o Options) *Restorer {
 	if o.OnError == nil {
 		o.OnError = func(string, error) {}
 	}
-	return &Restorer{r: r, o: o, chown: os.Geteuid() == 0, uid: os.Geteuid(), gid: os.Getegid(),
-		made: map[string]bool{}, fresh: map[string]bool{}, todo: map[string]*repo.Node{}, links: map[uint64]string{}}
+	return &Restorer{r: r, o: o, chown: os.Geteuid() == 0, uid: os.Geteuid(), gid: os.Getegid(), umask: processUmask(),
+		made: map[string]bool{}, fresh: map[string]bool{}, todo: map[string]repo.Node{}, links: map[uint64]string{}}
 }
 
 // Progress returns what is done so far and the totals expected (zero
@@ -189,7 +186,7 @@ func (x *Restorer) Restore(ctx context.Context, node repo.Node, target string) (
 	x.made["/"] = true
 	x.pipe = newPipeline(ctx, x)
 	if node.Type == repo.TypeDir {
-		x.dirList = append(x.dirList, dirMeta{full: abs, node: node, existed: true})
+		x.dirList = append(x.dirList, dirMeta{full: abs, node: node, made: existed})
 		err = loadTreesAhead(ctx, x.r, node.Subtree)
 		if err == nil {
 			err = walkPaths(ctx, x.r, node.Subtree, x.descend, x.fail, x.visit)
@@ -237,7 +234,7 @@ func (x *Restorer) visit(ctx context.Context, dir string, t *repo.Tree) error {
 				continue
 			}
 			if !x.selected(p) {
-				x.todo[p] = n // made only if something beneath is selected
+				x.todo[p] = *n // made only if something beneath is selected
 				continue
 			}
 		} else if !x.selected(p) {
@@ -329,7 +326,7 @@ func (x *Restorer) ensureDir(dir string) error {
 	if err != nil {
 		return err
 	}
-	return x.mkdir(dir, full, *n, fi)
+	return x.mkdir(dir, full, n, fi)
 }
 
 // lstat returns what is at full, in directory dir (from the top), or
@@ -348,10 +345,10 @@ func (x *Restorer) lstat(dir, full string) (os.FileInfo, error) {
 // mkdir makes directory p (from the top) at full, owner-only until its
 // metadata is set last, or takes the directory already there.
 func (x *Restorer) mkdir(p, full string, n repo.Node, fi os.FileInfo) error {
-	existed := false
+	had := false
 	switch {
 	case fi != nil && fi.IsDir():
-		existed = true
+		had = true
 	case fi != nil && x.o.Overwrite == OverwriteNever:
 		return fmt.Errorf("not a directory, and --overwrite never keeps it")
 	case fi != nil:
@@ -365,9 +362,13 @@ func (x *Restorer) mkdir(p, full string, n repo.Node, fi os.FileInfo) error {
 		}
 	}
 	x.made[p] = true
-	x.fresh[p] = !existed
+	x.fresh[p] = !had
 	x.dirs.Add(1)
-	x.dirList = append(x.dirList, dirMeta{full: full, node: n, existed: existed, mine: !existed && x.fresh[path.Dir(p)]})
+	how := madeHere(!had && x.fresh[path.Dir(p)])
+	if had {
+		how = existed
+	}
+	x.dirList = append(x.dirList, dirMeta{full: full, node: n, made: how})
 	return nil
 }
 
@@ -377,7 +378,7 @@ func (x *Restorer) setDirMeta() {
 	list := x.dirList
 	slices.SortStableFunc(list, func(a, b dirMeta) int { return len(b.full) - len(a.full) })
 	for _, d := range list {
-		if err := x.setMeta(d.full, d.node, d.existed, d.mine); err != nil {
+		if err := x.setMeta(d.full, d.node, d.made); err != nil {
 			rel, _ := filepath.Rel(x.target, d.full)
 			x.fail(path.Join("/", filepath.ToSlash(rel)), err)
 		}

@@ -152,3 +152,29 @@ func TestRestoreDamagedBlock(t *testing.T) {
 		t.Errorf("damaged file: %v, %v; want it left owner-only", fi, err)
 	}
 }
+
+// TestRestoreDamagedTree: a directory whose listing fails authentication
+// is made empty and reported; the rest is restored; ErrIncomplete.
+func TestRestoreDamagedTree(t *testing.T) {
+	tr := newTestRepo(t)
+	good := tr.file(t, "good", randData(50_000))
+	inner := tr.file(t, "inner", randData(10_000))
+	must(t, tr.r.Flush(context.Background()))
+	before := tr.packs(t)
+	sub := tr.dir(t, "sub", inner)
+	must(t, tr.r.Flush(context.Background()))
+	tr.damagePacks(t, before) // only the pack holding sub's tree
+	s := tr.snapshot(t, tr.dir(t, "/", good, sub))
+	r := tr.open(t)
+	node, err := restore.Locate(context.Background(), r, s, "/")
+	must(t, err)
+	target := t.TempDir()
+	_, problems, err := restoreAll(t, r, node, target, restore.Options{})
+	if !errors.Is(err, restore.ErrIncomplete) || len(problems) != 1 || !strings.HasPrefix(problems[0], "/sub: ") {
+		t.Fatalf("restore with a damaged tree: %v, problems %q; want ErrIncomplete naming /sub", err, problems)
+	}
+	checkNode(t, r, good, filepath.Join(target, "good"))
+	if ents, err := os.ReadDir(filepath.Join(target, "sub")); err != nil || len(ents) != 0 {
+		t.Errorf("damaged directory: %v, %v; want it made, empty", ents, err)
+	}
+}

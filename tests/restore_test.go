@@ -85,7 +85,11 @@ func TestRestore(t *testing.T) {
 
 		restoreArgs := func(args ...string) []string { return append(append([]string{"restore"}, args...), r.repoArgs()...) }
 		out := filepath.Join(t.TempDir(), "out")
-		r.mustCoffer(t, longTimeout, restoreArgs("latest:/data", out)...)
+		res := r.mustCoffer(t, longTimeout, restoreArgs("latest:/data", out)...)
+		// Not a terminal: no progress bar, only the summary line.
+		if res.stdout != "" || !strings.HasPrefix(res.stderr, "coffer: restored ") || strings.Count(res.stderr, "\n") != 1 {
+			t.Errorf("restore off a terminal printed stdout %q, stderr %q; want only the summary on stderr", res.stdout, res.stderr)
+		}
 		wantLater := scanTree(t, src)
 		laterInfo := scanTree(t, out)["later"]
 		if laterInfo == nil {
@@ -104,7 +108,7 @@ func TestRestore(t *testing.T) {
 		writeRandomFile(t, filepath.Join(out, "files", "b4095"), 4095, newRand("other bytes"))
 		must(t, os.Truncate(filepath.Join(out, "hard", "a", "three"), 5))
 		must(t, os.Chmod(filepath.Join(out, "deep"), 0o777))
-		res := r.mustCoffer(t, longTimeout, restoreArgs("latest:/data", out, "--overwrite", "if-changed", "--json")...)
+		res = r.mustCoffer(t, longTimeout, restoreArgs("latest:/data", out, "--overwrite", "if-changed", "--json")...)
 		compareTrees(t, "restore over a partly restored copy", wantLater, scanTree(t, out), cmpOpts{})
 		if s := lastSummary(t, res.stdout); s.Files != 5 || s.FilesSkipped == 0 || s.Errors != 0 {
 			// mib1, b4095 and three with its two other names

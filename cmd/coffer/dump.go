@@ -44,7 +44,7 @@ status 7. SNAPSHOT is anything 'coffer restore' takes.`,
 				return err
 			}
 			if node.Type != repo.TypeFile && archive == "" {
-				return usageError{fmt.Errorf("%s is a %s: dump writes one file; use --archive tar for a directory", p, node.Type)}
+				return usageError{fmt.Errorf("%s is not a file: dump writes one file; use --archive tar for a directory", p)}
 			}
 			problem := func(p string, err error) {
 				fmt.Fprintf(cmd.ErrOrStderr(), "coffer: error: %s: %s\n", p, oneLine(err.Error()))
