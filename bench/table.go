@@ -70,6 +70,8 @@ func (b *bench) value(key string) (v float64, res, note string) {
 	}
 	reason, ok := b.fails[key]
 	switch {
+	case !ok && (len(b.cfg.only) > 0 || len(b.cfg.skip) > 0):
+		return 0, resSkipped, "skipped (-only, -skip)"
 	case !ok:
 		return 0, resFailed, "not measured"
 	case strings.HasPrefix(reason, resSkipped):
