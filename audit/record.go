@@ -78,6 +78,10 @@ type Commit struct {
 	Bytes   uint64    `json:"bytes"`
 	New     int64     `json:"new_bytes"`       // bytes written to the store for it
 	Objects int64     `json:"objects_written"` // objects written to the store for it
+	// Started is the store's time when the commit began, before its
+	// flush: prune spares the packs a still-running mount of this
+	// source uploaded after it. Zero (left out) on older records.
+	Started time.Time `json:"started,omitzero"`
 }
 
 // Extension describes one retention extension.

@@ -28,8 +28,10 @@ type Reply struct {
 	ID      string    `json:"id,omitempty"`
 	Time    time.Time `json:"time,omitempty"`
 	Created bool      `json:"created,omitempty"`
-	Error   string    `json:"error,omitempty"`
-	Code    int       `json:"code,omitempty"`
+	// Summary says what a snapshot request's commit did.
+	Summary *CommitSummary `json:"summary,omitempty"`
+	Error   string         `json:"error,omitempty"`
+	Code    int            `json:"code,omitempty"`
 }
 
 // ErrNoDaemon means no daemon answers on a mountpoint's socket.

@@ -30,6 +30,9 @@ type Head interface {
 	EndStop()
 	// OpenWriters lists the files open for writing.
 	OpenWriters() []string
+	// Base is the ID of the snapshot the head started from or last
+	// committed; "" if none.
+	Base() string
 }
 
 // Checkpoints keeps the head's checkpoint on the local disk.
@@ -44,6 +47,14 @@ type Config struct {
 	RunDir     string // where the control socket lives (/run/coffer)
 	Server     Server
 	Log        *slog.Logger
+	// Notify, if set, tells the service manager (systemd) of the mount:
+	// ready, each commit, stopping, and the watchdog's pings.
+	Notify *Notifier
+	// Uploaded, if set, counts the bytes the store has received so far;
+	// each commit's summary says how many came since the one before.
+	Uploaded func() int64
+	// Observer, if set, hears of each commit with its summary.
+	Observer CommitObserver
 	// Head is nil for a read-only snapshot mount.
 	Head Head
 	// Checkpoints may be nil (--cache-dir off).
@@ -60,6 +71,9 @@ type Config struct {
 	Detach func(mountpoint string) error
 	// Events, if set, hears of the mount, each commit and the unmount.
 	Events Events
+	// Guard, if set on a read-write mount, reads prune plans at the
+	// start and every Guard.RefreshInterval, and keeps the relied set.
+	Guard Guard
 }
 
 // Daemon serves one mount until it is stopped.
@@ -67,12 +81,19 @@ type Daemon struct {
 	cfg   Config
 	log   *slog.Logger
 	saved atomic.Uint64 // the head's version when last committed or checkpointed
+	// uncommitted: the mount ended with changes no snapshot holds (a
+	// checkpoint keeps them), so its session stays open for prune.
+	uncommitted atomic.Bool
+	started     time.Time // when Run began
 
 	stopMu  sync.Mutex // one stop at a time
 	stopped bool       // guarded by stopMu; unmounted, Run is returning
 
 	umounted chan struct{} // closed once `coffer umount` has its reply
 	once     sync.Once
+
+	// uploadedAt is Config.Uploaded at the last commit (summary.go).
+	uploadedAt atomic.Int64
 }
 
 // New prepares a daemon for a mounted server.
@@ -86,7 +107,11 @@ func New(cfg Config) *Daemon {
 	if cfg.Detach == nil {
 		cfg.Detach = func(mp string) error { return syscall.Unmount(mp, syscall.MNT_DETACH) }
 	}
-	return &Daemon{cfg: cfg, log: cfg.Log, umounted: make(chan struct{})}
+	d := &Daemon{cfg: cfg, log: cfg.Log, umounted: make(chan struct{})}
+	if cfg.Uploaded != nil {
+		d.uploadedAt.Store(cfg.Uploaded())
+	}
+	return d
 }
 
 // Run serves until the mount is stopped: ctx is cancelled (a signal),
@@ -105,11 +130,22 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return err
 	}
 	defer stopControl()
+	d.started = time.Now()
 	if ev := d.cfg.Events; ev != nil {
-		ev.Mounted(context.WithoutCancel(ctx))
-		defer ev.Unmounted(context.WithoutCancel(ctx))
+		base := ""
+		if d.cfg.Head != nil {
+			base = d.cfg.Head.Base()
+		}
+		ev.Mounted(context.WithoutCancel(ctx), base)
+		defer func() { ev.Unmounted(context.WithoutCancel(ctx), !d.uncommitted.Load()) }()
 	}
-	var snapTick, checkpointTick <-chan time.Time
+	var snapTick, checkpointTick, refreshTick <-chan time.Time
+	if d.cfg.Head != nil && d.cfg.Guard != nil {
+		d.refreshPlans(context.WithoutCancel(ctx))
+		t := time.NewTicker(d.cfg.Guard.RefreshInterval())
+		defer t.Stop()
+		refreshTick = t.C
+	}
 	if d.cfg.Head != nil && d.cfg.SnapshotEvery > 0 {
 		t := time.NewTicker(d.cfg.SnapshotEvery)
 		defer t.Stop()
@@ -120,11 +156,18 @@ func (d *Daemon) Run(ctx context.Context) error {
 		defer t.Stop()
 		checkpointTick = t.C
 	}
+	d.notify("READY=1", "STATUS=serving "+d.cfg.Mountpoint)
+	stopWatchdog := make(chan struct{})
+	defer close(stopWatchdog)
+	go d.watchdog(stopWatchdog)
+
 	bg := context.WithoutCancel(ctx)
 	for {
 		select {
 		case <-checkpointTick:
 			d.saveCheckpoint(bg)
+		case <-refreshTick:
+			d.refreshPlans(bg)
 		case <-snapTick:
 			if d.cfg.Head.Changed() {
 				_, _ = d.commit(bg, []string{"timer"})
@@ -150,9 +193,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 			// Unmounted from outside (umount(8), fusermount -u): no
 			// process can use the mount any more, so nothing is open.
 			d.log.Info("unmounted from outside: committing")
+			d.notify("STOPPING=1", "STATUS=unmounted from outside: committing")
 			if d.cfg.Head != nil && d.cfg.Head.Changed() {
 				if _, err := d.commit(bg, nil); err != nil {
 					d.saveCheckpoint(bg)
+					d.uncommitted.Store(true)
 					return err
 				}
 			}
@@ -171,18 +216,18 @@ func (d *Daemon) handle(ctx context.Context, req Request) (Reply, func()) {
 		if d.cfg.Head == nil {
 			return Reply{Error: d.cfg.Mountpoint + " is a read-only snapshot mount", Code: 2}, nil
 		}
-		s, err := d.commit(bg, req.Tags)
+		s, sum, err := d.commitSummary(bg, req.Tags)
 		if err != nil {
 			return d.failed("snapshot not committed: %w", err), nil
 		}
-		return Reply{ID: s.ID, Time: s.Time, Created: true}, nil
+		return Reply{ID: s.ID, Time: s.Time, Created: true, Summary: &sum}, nil
 	case "umount":
 		s, err := d.stop(bg, true)
 		if err != nil {
 			return d.failed("not unmounted: %w", err), nil
 		}
 		if d.cfg.Events != nil {
-			d.cfg.Events.Unmounted(bg) // before the reply, so `coffer umount` returns after the record
+			d.cfg.Events.Unmounted(bg, true) // before the reply, so `coffer umount` returns after the record
 		}
 		done := func() { d.once.Do(func() { close(d.umounted) }) }
 		if s != nil {
@@ -195,12 +240,24 @@ func (d *Daemon) handle(ctx context.Context, req Request) (Reply, func()) {
 
 // commit commits the head and drops the checkpoint it supersedes.
 func (d *Daemon) commit(ctx context.Context, tags []string) (*repo.Snapshot, error) {
+	s, _, err := d.commitSummary(ctx, tags)
+	return s, err
+}
+
+// commitSummary is commit, also saying what the commit did.
+func (d *Daemon) commitSummary(ctx context.Context, tags []string) (*repo.Snapshot, CommitSummary, error) {
+	start := time.Now()
 	h := d.cfg.Head
 	version := h.Version()
+	mark, clean, started := d.beginCommit(ctx)
 	s, err := h.Commit(ctx, tags)
 	if err != nil {
 		d.log.Error("snapshot failed", "err", err)
-		return nil, err
+		return nil, CommitSummary{}, err
+	}
+	s.Started = started
+	if clean {
+		d.cfg.Guard.DropRelied(mark) // every block given before is in s
 	}
 	if d.cfg.Checkpoints != nil {
 		if err := d.cfg.Checkpoints.Remove(); err != nil {
@@ -208,11 +265,16 @@ func (d *Daemon) commit(ctx context.Context, tags []string) (*repo.Snapshot, err
 		}
 	}
 	d.saved.Store(version)
+	sum := d.summarize(s.ID, s.Time, s.Files, s.Size, time.Since(start))
 	if d.cfg.Events != nil {
 		d.cfg.Events.Committed(ctx, s)
 	}
-	d.log.Info("snapshot committed", "id", s.ID, "files", s.Files, "bytes", s.Size)
-	return s, nil
+	if d.cfg.Observer != nil {
+		d.cfg.Observer.Committed(sum)
+	}
+	d.notify(statusLine(d.cfg.Mountpoint, sum))
+	d.log.Info("snapshot committed", "id", s.ID, "files", s.Files, "bytes", s.Size, "stored", sum.Stored, "took", sum.Took)
+	return s, sum, nil
 }
 
 // saveCheckpoint records the head if it changed since it was last

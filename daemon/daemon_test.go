@@ -58,8 +58,11 @@ type fakeHead struct {
 	changed  bool
 	version  uint64
 	commits  [][]string // the files open at each commit
+	base     string
+	fail     error // what Commit returns, if set
 }
 
+func (h *fakeHead) Base() string    { h.mu.Lock(); defer h.mu.Unlock(); return h.base }
 func (h *fakeHead) Changed() bool   { h.mu.Lock(); defer h.mu.Unlock(); return h.changed }
 func (h *fakeHead) Version() uint64 { h.mu.Lock(); defer h.mu.Unlock(); return h.version }
 func (h *fakeHead) BeginStop()      { h.mu.Lock(); h.stopping = true; h.mu.Unlock() }
@@ -72,8 +75,12 @@ func (h *fakeHead) OpenWriters() []string {
 func (h *fakeHead) Commit(ctx context.Context, tags []string) (*repo.Snapshot, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.fail != nil {
+		return nil, h.fail
+	}
 	h.commits = append(h.commits, append([]string(nil), h.open...))
 	h.changed = len(h.open) > 0
+	h.base = "s1"
 	return &repo.Snapshot{ID: "s1"}, nil
 }
 func (h *fakeHead) Checkpoint(ctx context.Context) (*repo.Snapshot, error) {

@@ -16,12 +16,20 @@ type recordingEvents struct {
 	got []string
 }
 
-func (e *recordingEvents) add(s string)            { e.mu.Lock(); e.got = append(e.got, s); e.mu.Unlock() }
-func (e *recordingEvents) Mounted(context.Context) { e.add("mounted") }
+func (e *recordingEvents) add(s string) { e.mu.Lock(); e.got = append(e.got, s); e.mu.Unlock() }
+func (e *recordingEvents) Mounted(_ context.Context, base string) {
+	e.add("mounted" + strings.TrimSuffix(" on "+base, " on "))
+}
 func (e *recordingEvents) Committed(_ context.Context, s *repo.Snapshot) {
 	e.add("committed " + s.ID)
 }
-func (e *recordingEvents) Unmounted(context.Context) { e.add("unmounted") }
+func (e *recordingEvents) Unmounted(_ context.Context, committed bool) {
+	if committed {
+		e.add("unmounted")
+	} else {
+		e.add("unmounted uncommitted")
+	}
+}
 func (e *recordingEvents) String() string {
 	e.mu.Lock()
 	defer e.mu.Unlock()

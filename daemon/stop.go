@@ -45,6 +45,11 @@ func (d *Daemon) stop(ctx context.Context, asked bool) (*repo.Snapshot, error) {
 	h := d.cfg.Head
 	var snap *repo.Snapshot
 	var leftOut []string
+	if !asked {
+		// A signal cannot be refused: the stop starts now. `coffer
+		// umount` can be, so the manager hears once it is unmounted.
+		d.notify("STOPPING=1", "STATUS=stopping: committing and unmounting")
+	}
 	if h != nil {
 		h.BeginStop()
 		if open := d.waitWriters(); len(open) > 0 {
@@ -69,6 +74,7 @@ func (d *Daemon) stop(ctx context.Context, asked bool) (*repo.Snapshot, error) {
 				d.saveCheckpoint(ctx)
 				d.unmount(false)
 				d.stopped = true
+				d.uncommitted.Store(true)
 				return nil, fmt.Errorf("the final snapshot failed (a checkpoint keeps the head for the next mount): %w", err)
 			}
 		}
@@ -76,6 +82,7 @@ func (d *Daemon) stop(ctx context.Context, asked bool) (*repo.Snapshot, error) {
 			h.EndStop()
 			return nil, err
 		}
+		d.unmounted(asked)
 		// Unmounted cleanly: nothing can change the head any more, but
 		// something may have (a rename) between the commit and now.
 		if len(leftOut) == 0 && h.Version() != version && h.Changed() {
@@ -83,12 +90,15 @@ func (d *Daemon) stop(ctx context.Context, asked bool) (*repo.Snapshot, error) {
 			if err != nil {
 				d.saveCheckpoint(ctx)
 				d.stopped = true
+				d.uncommitted.Store(true)
 				return snap, fmt.Errorf("the final snapshot failed (a checkpoint keeps the head for the next mount): %w", err)
 			}
 			snap = s
 		}
 	} else if err := d.unmount(asked); err != nil {
 		return nil, err
+	} else {
+		d.unmounted(asked)
 	}
 	d.stopped = true
 	if len(leftOut) > 0 {
@@ -96,6 +106,14 @@ func (d *Daemon) stop(ctx context.Context, asked bool) (*repo.Snapshot, error) {
 			ErrLeftOut, strings.Join(leftOut, ", "), d.cfg.StopTimeout)
 	}
 	return snap, nil
+}
+
+// unmounted tells the service manager that a stop `coffer umount` asked
+// for can no longer be refused.
+func (d *Daemon) unmounted(asked bool) {
+	if asked {
+		d.notify("STOPPING=1", "STATUS=unmounted: stopping")
+	}
 }
 
 // waitWriters waits for the head's files open for writing to close, at

@@ -39,6 +39,18 @@ func (h *Head) Commit(ctx context.Context, tags []string) (*repo.Snapshot, error
 	return snap, nil
 }
 
+// Base is the ID of the snapshot the head started from, or last
+// committed; "" if there is none. A prune must not remove it while the
+// mount runs: the head's unchanged subtrees are its trees.
+func (h *Head) Base() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.base == nil {
+		return ""
+	}
+	return h.base.ID
+}
+
 // Changed reports whether the head differs from the snapshot it started
 // from (or holds anything, if there is none).
 func (h *Head) Changed() bool {

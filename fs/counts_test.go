@@ -19,7 +19,7 @@ func mountCounted(t *testing.T) (dir string, counts *fs.RequestCounts) {
 	t.Helper()
 	s := newTestStore(t)
 	counts = &fs.RequestCounts{}
-	h, err := fs.NewHead(context.Background(), s.open(t), fs.HeadOptions{Logger: testLogger(), Host: testHost, Counts: counts})
+	h, err := fs.NewHead(context.Background(), s.open(t), fs.HeadOptions{Logger: testLogger(), Host: testHost})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +29,7 @@ func mountCounted(t *testing.T) (dir string, counts *fs.RequestCounts) {
 		MountOptions: fuse.MountOptions{FsName: "coffer-test", Name: "coffer", DirectMount: true, DisableSplice: true,
 			ExtraCapabilities: fuse.CAP_ATOMIC_O_TRUNC},
 		NullPermissions: true, EntryTimeout: &cacheFor, AttrTimeout: &cacheFor, NegativeTimeout: &cacheFor,
-	})
+	}, counts.Observe(nil))
 	if err != nil {
 		t.Fatalf("mount: %v", err)
 	}
@@ -64,20 +64,20 @@ func TestRequestCounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := counts.Counts()
-	for deadline := time.Now().Add(2 * time.Second); c["RELEASE"] < 5 && time.Now().Before(deadline); c = counts.Counts() {
+	for deadline := time.Now().Add(2 * time.Second); c["release"] < 5 && time.Now().Before(deadline); c = counts.Counts() {
 		time.Sleep(5 * time.Millisecond) // releases are sent after close returns
 	}
-	if c["CREATE"] != 2 || c["OPEN"] != 3 || c["WRITE"] != 1 {
+	if c["create"] != 2 || c["open"] != 3 || c["write"] != 1 {
 		t.Errorf("counts = %v, want 2 CREATE, 3 OPEN and 1 WRITE", c)
 	}
-	if c["FLUSH"] != 2 {
-		t.Errorf("FLUSH = %d, want 2 (one per file written; none for read-only opens)", c["FLUSH"])
+	if c["flush"] != 2 {
+		t.Errorf("FLUSH = %d, want 2 (one per file written; none for read-only opens)", c["flush"])
 	}
-	if c["GETXATTR"] != 0 {
-		t.Errorf("GETXATTR = %d, want 0 for files written write-only", c["GETXATTR"])
+	if c["getxattr"] != 0 {
+		t.Errorf("GETXATTR = %d, want 0 for files written write-only", c["getxattr"])
 	}
-	if c["RELEASE"] != 5 {
-		t.Errorf("RELEASE = %d, want 5", c["RELEASE"])
+	if c["release"] != 5 {
+		t.Errorf("RELEASE = %d, want 5", c["release"])
 	}
 	out := t.TempDir() + "/counts.json"
 	must(t, counts.WriteFile(out))

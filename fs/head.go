@@ -44,7 +44,6 @@ type Head struct {
 	flushed    map[*node]bool   // guarded by mu; closed by their last writer, not yet released
 	root       *node
 	snapshots  *snapshotsDir
-	counts     *RequestCounts // nil: requests are not counted
 }
 
 // HeadOptions configure a head.
@@ -60,8 +59,6 @@ type HeadOptions struct {
 	// the latest of this host (--parent: the way on when the latest
 	// snapshot is damaged).
 	Parent string
-	// Counts, if set, counts the FUSE requests the mount serves.
-	Counts *RequestCounts
 }
 
 // NewHead prepares a head on top of the latest snapshot of this host, or
@@ -73,7 +70,7 @@ func NewHead(ctx context.Context, r *repo.Repository, o HeadOptions) (*Head, err
 	if o.Clock == nil {
 		o.Clock = time.Now
 	}
-	h := &Head{repo: r, log: o.Logger, clock: o.Clock, host: o.Host, linked: make(map[uint64]*node), flushed: make(map[*node]bool), counts: o.Counts}
+	h := &Head{repo: r, log: o.Logger, clock: o.Clock, host: o.Host, linked: make(map[uint64]*node), flushed: make(map[*node]bool)}
 	h.ino.Store(1)
 	snaps, err := r.Snapshots(ctx)
 	if err != nil {

@@ -3,7 +3,6 @@ package fs
 import (
 	"cmp"
 	"context"
-	"log/slog"
 	"slices"
 	"sync"
 
@@ -16,12 +15,13 @@ import (
 // Read-ahead across files. A copy out of a snapshot (cp -a, rsync -a,
 // tar c) reads its small files one after the other, and a block fetched
 // when its file is opened costs a round trip per file. So when a
-// directory is listed, a walk starts there and fetches the blocks of the
-// small files below it, depth first and by name (the order those tools
-// read in), batch by batch with repo.Preload: one ranged GET covers the
-// neighbouring files of a pack, several run at once. The walk keeps at
-// most window bytes ahead of the furthest file opened, so what it
-// fetches is still cached when read.
+// directory is listed, a walk starts there and, once a file is opened,
+// fetches the blocks of the small files below it, depth first and by
+// name (the order those tools read in), batch by batch with
+// repo.Preload: one ranged GET covers the neighbouring files of a pack,
+// several run at once. The walk keeps at most window bytes ahead of the
+// furthest file opened, so what it fetches is still cached when read,
+// and follows a reader that went elsewhere below it.
 const (
 	aheadFileMax  = 4 << 20  // larger files are left to FileReader's own read-ahead
 	aheadFirst    = 32 << 10 // the first batch, small so the first files come soon
@@ -31,8 +31,7 @@ const (
 // readAhead is one snapshot's walk, if any.
 type readAhead struct {
 	r      *repo.Repository
-	log    *slog.Logger
-	window int64
+	window int64 // bytes of small files fetched ahead of the reader at most
 
 	mu   sync.Mutex
 	walk *aheadWalk // guarded by mu; the walk running now, nil before the first
@@ -54,10 +53,10 @@ type aheadWalk struct {
 	met    bool                // guarded by mu; a file it listed was opened
 }
 
-func newReadAhead(r *repo.Repository, log *slog.Logger) *readAhead {
+func newReadAhead(r *repo.Repository) *readAhead {
 	// A quarter of the cache: what is fetched ahead must outlive, in
 	// the LRU, the blocks read meanwhile and any large file's.
-	return &readAhead{r: r, log: log, window: r.CacheBytes() / 4}
+	return &readAhead{r: r, window: r.CacheBytes() / 4}
 }
 
 // listed is called when dir (an inode of this snapshot) lists its
@@ -108,7 +107,7 @@ func under(n, root *fusefs.Inode) bool {
 
 // aheadStrays is how many files opened in a row the walk has not listed
 // (the reader went elsewhere, below a directory listed earlier) make it
-// start again from the last one's directory.
+// start again, from the walk's root, at the last one.
 const aheadStrays = 16
 
 // opened is called when file n is opened: the walk may fetch (it waits
@@ -179,7 +178,8 @@ func (a *readAhead) run(ctx context.Context, w *aheadWalk, subtree cipher.ID, fr
 		}
 		_ = a.visit(ctx, tree, from, files) // only ctx's error
 	}()
-	b := &aheadBatch{a: a, w: w, target: aheadFirst}
+	b := &aheadBatch{a: a, w: w, target: aheadFirst, slots: make(chan struct{}, aheadBatches)}
+	defer b.fetching.Wait()
 	for e := range files {
 		if b.add(ctx, e) != nil {
 			return
@@ -188,8 +188,13 @@ func (a *readAhead) run(ctx context.Context, w *aheadWalk, subtree cipher.ID, fr
 	_ = b.flush(ctx)
 }
 
-// aheadQueue bounds the files listed but not yet batched.
-const aheadQueue = 1024
+// aheadQueue bounds the files listed but not yet batched; aheadBatches
+// the batches fetched at once, so the round trips of one batch's GETs
+// overlap the next's.
+const (
+	aheadQueue   = 1024
+	aheadBatches = 3
+)
 
 // visit sends tree's small files in name order on files, descending into
 // each directory where it comes, from the path from on (all of tree when
@@ -252,6 +257,9 @@ type aheadBatch struct {
 	bytes  int64 // in wants
 	walked int64 // file bytes walked so far, wants included
 	target int64 // flush when bytes reaches it
+
+	slots    chan struct{}  // one per batch being fetched
+	fetching sync.WaitGroup // the batches being fetched
 }
 
 // add puts file e in the batch, and fetches the batch once it is full.
@@ -273,9 +281,9 @@ func (b *aheadBatch) add(ctx context.Context, e *repo.Node) error {
 	return b.flush(ctx)
 }
 
-// flush waits until a file was opened and the batch fits in the window
-// ahead of the furthest file opened, then fetches it into the block
-// cache.
+// flush waits until a file was opened, the batch fits in the window
+// ahead of the furthest file opened and fewer than aheadBatches are being
+// fetched, then starts fetching it into the block cache.
 func (b *aheadBatch) flush(ctx context.Context) error {
 	for {
 		b.w.mu.Lock()
@@ -291,10 +299,20 @@ func (b *aheadBatch) flush(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
-	err := b.a.r.Preload(ctx, b.wants)
-	b.wants, b.bytes = b.wants[:0], 0
+	select {
+	case b.slots <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	wants := b.wants
+	b.wants, b.bytes = nil, 0
 	b.target = min(2*b.target, aheadBatchMax)
-	return err
+	b.fetching.Add(1)
+	go func() {
+		defer func() { <-b.slots; b.fetching.Done() }()
+		_ = b.a.r.Preload(ctx, wants) // only ctx's error, which ends the walk anyway
+	}()
+	return nil
 }
 
 // forget drops the ends of files the reader has passed (read or

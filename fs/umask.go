@@ -9,19 +9,12 @@ import (
 // It is fusefs.Mount with one addition: the kernel leaves the creator's
 // umask to coffer (FUSE's DONT_MASK), which applies it as ext4 does, not
 // under a default ACL: there the ACL alone decides a new entry's mode.
-func (h *Head) Mount(dir string, opts *fusefs.Options) (*fuse.Server, error) {
+// obs, if not nil, hears how long each request took.
+func (h *Head) Mount(dir string, opts *fusefs.Options, obs Observer) (*fuse.Server, error) {
 	o := *opts
 	o.ExtraCapabilities |= fuse.CAP_DONT_MASK
 	raw := &umaskFS{RawFileSystem: fusefs.NewNodeFS(h.root, &o)}
-	server, err := fuse.NewServer(countRequests(raw, h.counts), dir, &o.MountOptions)
-	if err != nil {
-		return nil, err
-	}
-	go server.Serve()
-	if err := server.WaitMount(); err != nil {
-		return nil, err
-	}
-	return server, nil
+	return Serve(dir, Timed(raw, obs), &o.MountOptions)
 }
 
 // umaskFS applies the umask each create request carries, unless the

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"fmt"
 	"slices"
 
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/semaphore"
 
 	"coffer/cipher"
+	"coffer/objectstore"
 )
 
 // BlockWant names one block to fetch.
@@ -39,13 +41,14 @@ const (
 // Options.Fetches at once, holding at most Options.FetchBytes (or one
 // span) at a time.
 //
-// Blocks it reads from the store are not added to the disk cache: a bulk
+// Blocks read in coalesced GETs are not added to the disk cache: a bulk
 // read (a restore, a copy out of a mount) would write every block a
 // second time, one synced file each, and push out what the cache holds
 // for later reads.
 //
 // fn is called from several goroutines at once; plain is valid only
-// during the call (copy it to keep it) and nil when err is set. A block
+// during the call (copy it to keep it), must not be modified (it may be
+// the block cache's), and is nil when err is set. A block
 // that fails verification in a coalesced read is read again alone, the
 // way ReadBlock reads it, so damage fails only that block. FetchBlocks
 // returns fn's first error, or ctx's, and then calls fn no more; it
@@ -185,6 +188,11 @@ func (r *Repository) planFetch(wants []BlockWant, fn func(int, []byte, error) er
 // location; an outage fails every block of the span at once.
 func (r *Repository) fetchSpan(ctx context.Context, s span, fn func(int, []byte, error) error) error {
 	data, err := r.store.GetRange(ctx, s.pack.key(), int64(s.off), int64(s.len))
+	if err == nil && len(data) != int(s.len) {
+		// The contract promises exactly the range; a store that breaks
+		// it must not make the slicing below panic.
+		err = fmt.Errorf("pack %s: %d bytes for a range of %d: %w", s.pack, len(data), s.len, objectstore.ErrInvalidRange)
+	}
 	if err != nil && !isDamage(err) {
 		for _, w := range s.blocks {
 			if derr := w.deliver(ctx, nil, err, fn); derr != nil {

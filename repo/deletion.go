@@ -295,7 +295,8 @@ func (r *Repository) PrunePlans(ctx context.Context) ([]*PrunePlan, error) {
 }
 
 // readMarks lists prefix at first versions and opens every object under
-// it, oldest upload first (ties by key).
+// it, oldest upload first (ties by key). Objects opened before are not
+// read again.
 func (r *Repository) readMarks(ctx context.Context, prefix string) ([]mark, error) {
 	var listed []objectstore.Info
 	err := r.store.List(ctx, prefix, func(i objectstore.Info) error {
@@ -313,6 +314,10 @@ func (r *Repository) readMarks(ctx context.Context, prefix string) ([]mark, erro
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(8)
 	for i, info := range listed {
+		if m, ok := r.marks.Load(info.Key); ok { // put once: what was read stays true
+			out[i] = m.(*mark)
+			continue
+		}
 		g.Go(func() error {
 			sealed, err := r.store.Get(gctx, info.Key)
 			if isDamage(err) {
@@ -332,6 +337,7 @@ func (r *Repository) readMarks(ctx context.Context, prefix string) ([]mark, erro
 				return nil
 			}
 			out[i] = &mark{key: info.Key, uploaded: info.Modified, body: body}
+			r.marks.Store(info.Key, out[i])
 			return nil
 		})
 	}

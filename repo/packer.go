@@ -56,9 +56,10 @@ func newPacker(r *Repository) *packer {
 	return p
 }
 
-// known reports whether block id is already stored or on its way.
-func (p *packer) known(id cipher.ID) bool {
-	if p.r.index.has(id) {
+// known reports whether block id is already stored, in a pack not in
+// away, or on its way.
+func (p *packer) known(id cipher.ID, away map[PackID]bool) bool {
+	if p.r.storedOutside(id, away) {
 		return true
 	}
 	p.mu.Lock()
@@ -88,9 +89,13 @@ func (p *packer) pending(id cipher.ID) ([]byte, location, error) {
 // stored. The block becomes durable at the next Flush, or earlier when its
 // pack fills. It seals straight into the pack's buffer: space is reserved
 // under the lock, sealing runs outside it, in parallel with other blocks.
+// Every block given, stored or found, joins the relied set (guard.go); a
+// block stored only in packs a prune plan names counts as absent.
 func (r *Repository) SaveBlock(ctx context.Context, t BlockType, id cipher.ID, plaintext []byte) error {
 	p := r.packer
-	if p.known(id) {
+	away := r.guard.relyOn(id)
+	if p.known(id, away) {
+		r.count.countData(t, len(plaintext), true)
 		return nil
 	}
 	n := len(plaintext) + cipher.Overhead
@@ -107,10 +112,12 @@ func (r *Repository) SaveBlock(ctx context.Context, t BlockType, id cipher.ID, p
 			return err
 		}
 	}
-	if _, ok := p.pend[id]; ok || r.index.has(id) {
+	if _, ok := p.pend[id]; ok || r.storedOutside(id, away) {
 		p.mu.Unlock()
+		r.count.countData(t, len(plaintext), true)
 		return nil
 	}
+	r.count.countData(t, len(plaintext), false)
 	var full *pack
 	if p.cur != nil && len(p.cur.buf)+n > cap(p.cur.buf) {
 		full, p.cur = p.cur, nil

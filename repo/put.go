@@ -20,6 +20,7 @@ import (
 // under key stays an ErrExists error.
 func (r *Repository) putOnce(ctx context.Context, key string, data []byte, ret objectstore.Retention) error {
 	again, err := putVerified(ctx, r.store, key, data, ret)
+	r.count.countPut(len(data), err)
 	if err == nil && again {
 		r.log.Info("object was already stored by an earlier attempt", "key", key)
 	}
@@ -91,6 +92,7 @@ func (r *Repository) putPatiently(ctx context.Context, name func() (key string, 
 			return "", err
 		}
 		r.log.Warn("store write failed; retrying", "key", key, "err", err)
+		r.count.putRetries.Add(1)
 		if errors.Is(err, objectstore.ErrExists) {
 			if key, data, err = name(); err != nil {
 				return "", err

@@ -135,12 +135,15 @@ type Repository struct {
 
 	damage damageLog // objects skipped as damaged or foreign
 	bad    badLog    // block locations that failed a read
+	count  counters  // running totals for metrics (counters.go)
 
 	// skipIDCheck turns off the check that a block's contents match
 	// its ID; only the benchmark that measures the check sets it.
 	skipIDCheck bool
 
 	retain retainState // what keeps retention ahead of snapshots (retain.go)
+	guard  guardState  // what a running daemon relies on, kept from prune (guard.go)
+	marks  sync.Map    // deletion object key → *mark opened: each is put once, so it stays true (deletion.go)
 }
 
 // Open unlocks the repository in st with secret and loads its index.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -64,8 +65,9 @@ const extendWorkers = 8
 
 // alwaysNeeded are the prefixes (and the config key) whose every object
 // is kept locked: they are few, and losing any of them is a ransom. Key
-// slots and revocations are judged apart (keyObjects).
-var alwaysNeeded = []string{configKey, auditPrefix, retainPrefix, snapshotPrefix}
+// slots and revocations are judged apart (keyObjects); so are the
+// snapshot objects and ledger records of excluded snapshots.
+var alwaysNeeded = slices.Concat([]string{configKey, auditPrefix, retainPrefix, snapshotPrefix}, DeletionPrefixes)
 
 // auditPrefix holds the audit log's records, which retention keeps locked.
 const auditPrefix = audit.Prefix
@@ -86,6 +88,12 @@ type retainState struct {
 	last       RetentionStats         // what the last step did
 	keySig     string                 // the keys/ and revocations/ listing keyNeeded was judged on
 	keyNeeded  []string               // slots not revoked, and revocations
+	// What deletion decides, as of the step the state was built under
+	// (retain_exclude.go): walker, covered, packs and indexPacks are
+	// built again whenever it changes.
+	excluded map[string]bool // snapshots with a pending request, not held: they keep nothing
+	away     map[PackID]bool // packs of every prune plan: a block's pack is kept only if it has none outside
+	sig      string          // excluded and the plans' keys, as one string
 
 	skew atomic.Int64 // the store's clock minus ours, in ns, at the last step; read without mu
 }
@@ -121,8 +129,18 @@ func (r *Repository) walkForRetention(ctx context.Context, s *Snapshot) (*snapsh
 	if !st.loaded {
 		st.init(r)
 		r.loadRetainCache()
-		if err := r.loadLedger(ctx, &stats); err != nil {
+		ex, err := r.exclusions(ctx, &stats)
+		if err != nil {
 			return nil, err
+		}
+		st.exclude(ex)
+		// The ledger says what each walk found that the walks before
+		// it had not: sound only while every snapshot since the first
+		// still counts, so only before any request or plan.
+		if ex.sig == "" {
+			if err := r.loadLedger(ctx, &stats); err != nil {
+				return nil, err
+			}
 		}
 		st.loaded = true
 	}
@@ -154,6 +172,21 @@ func (r *Repository) keepRetention(ctx context.Context, w *snapshotWalk) (*ledge
 	}
 	stats.Now = now
 	st.skew.Store(int64(now.Sub(r.opts.Clock())))
+	ex, err := r.exclusions(ctx, &stats)
+	if err != nil {
+		return nil, err
+	}
+	if ex.sig != st.sig {
+		// A request, cancellation, hold, release or plan since the
+		// state was built: build it again from the live snapshots.
+		r.log.Info("retention: deletion requests or prune plans changed; walking every live snapshot again",
+			"excluded", len(ex.snapshots), "plans", ex.plans)
+		st.reset(r)
+		st.exclude(ex)
+		if w, err = r.walkSnapshot(ctx, w.snap, &stats); err != nil {
+			return nil, err
+		}
+	}
 	rec := r.cover(w)
 	need, err := r.neededObjects(ctx, &stats)
 	if err != nil {
@@ -242,10 +275,15 @@ func (r *Repository) LastRetention() RetentionStats {
 }
 
 func (st *retainState) init(r *Repository) {
+	st.reset(r)
+	st.version = make(map[string]string)
+	st.until = make(map[string]RetainEntry)
+}
+
+// reset forgets what walks found (the dates and versions stay).
+func (st *retainState) reset(r *Repository) {
 	st.walker = r.NewWalker()
 	st.covered = make(map[string]bool)
 	st.packs = make(map[PackID]struct{})
 	st.indexPacks = make(map[string][]PackID)
-	st.version = make(map[string]string)
-	st.until = make(map[string]RetainEntry)
 }

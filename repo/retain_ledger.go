@@ -194,16 +194,25 @@ func (r *Repository) cover(w *snapshotWalk) *ledgerRecord {
 	return rec
 }
 
-// packsOf names the packs that hold block id: every one a read may be
-// served from, so all are kept.
+// packsOf names the packs to keep for block id: every one a read may be
+// served from, except packs a prune plan names; if it has no other, the
+// first (prune keeps that one too: "still needed"). So after a repack
+// extension follows the block to its new pack, and the old pack's lock
+// lapses.
 func (r *Repository) packsOf(id cipher.ID) []PackID {
 	locs := r.index.locations(id)
 	if len(locs) == 0 {
 		return nil
 	}
+	away := r.retain.away
 	packs := make([]PackID, 0, len(locs))
 	for _, loc := range locs {
-		packs = append(packs, loc.Pack)
+		if !away[loc.Pack] {
+			packs = append(packs, loc.Pack)
+		}
+	}
+	if len(packs) == 0 {
+		packs = append(packs, locs[0].Pack)
 	}
 	return packs
 }

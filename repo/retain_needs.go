@@ -50,6 +50,9 @@ func (r *Repository) neededObjects(ctx context.Context, stats *RetentionStats) (
 	var snaps, indexes []string
 	for _, p := range alwaysNeeded {
 		err := r.firstVersions(ctx, p, stats, func(v objectstore.Version) {
+			if (p == snapshotPrefix || p == retainPrefix) && st.excluded[strings.TrimPrefix(v.Key, p)] {
+				return // only its own snapshot needs it
+			}
 			need.keys = append(need.keys, v.Key)
 			if p == snapshotPrefix {
 				snaps = append(snaps, strings.TrimPrefix(v.Key, snapshotPrefix))
@@ -65,7 +68,7 @@ func (r *Repository) neededObjects(ctx context.Context, stats *RetentionStats) (
 	}
 	need.keys = append(need.keys, keys...)
 	for _, id := range snaps {
-		if st.covered[id] {
+		if st.covered[id] || st.excluded[id] {
 			continue
 		}
 		s, err := r.LoadSnapshot(ctx, id)
@@ -79,8 +82,11 @@ func (r *Repository) neededObjects(ctx context.Context, stats *RetentionStats) (
 		if err != nil {
 			return need, err
 		}
-		r.putLedger(ctx, r.cover(w))
-		stats.Requests++
+		rec := r.cover(w)
+		if _, ok := st.version[retainPrefix+id]; !ok { // walked again after a change: it has one
+			r.putLedger(ctx, rec)
+			stats.Requests++
+		}
 	}
 	err = r.firstVersions(ctx, indexPrefix, stats, func(v objectstore.Version) {
 		indexes = append(indexes, v.Key)

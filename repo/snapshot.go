@@ -33,6 +33,11 @@ type Snapshot struct {
 	// policies judge a snapshot's age by, since Time is the writer's word.
 	// Snapshots fills it in; a snapshot only loaded by ID has it zero.
 	Uploaded time.Time `json:"-"`
+	// Started is the store's time when the commit that wrote the
+	// snapshot began, before its flush, as its committer measured it
+	// (zero if not). The audit log's commit record carries it: prune
+	// spares the packs a running daemon uploaded since.
+	Started time.Time `json:"-"`
 }
 
 // SaveSnapshot flushes every pending block and index entry, then writes s.
@@ -48,6 +53,14 @@ func (r *Repository) SaveSnapshot(ctx context.Context, s *Snapshot) error {
 	}
 	if err := r.Flush(ctx); err != nil {
 		return err
+	}
+	// The prune plans published until now, right before the snapshot
+	// is put: what they would remove that s or this process relies on
+	// is moved first (guard.go), so retention then keeps the new
+	// copies. Without them s cannot show its blocks are safe.
+	if _, err := r.RefreshPlans(ctx); err != nil {
+		r.log.Warn("prune plans not read", "err", err)
+		return fmt.Errorf("%w: %w", errPlansUnread, err)
 	}
 	rec, err := r.keepRetention(ctx, walk)
 	if err != nil {

@@ -54,6 +54,7 @@ func (p *packer) upload(pk *pack) {
 			p.closed()
 			return
 		}
+		r.count.putRetries.Add(1)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()

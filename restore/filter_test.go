@@ -80,33 +80,16 @@ func TestRestoreInclude(t *testing.T) {
 	if want := []string{".", "sub", "sub/twin", "sub/twin/same"}; !slices.Equal(got, want) {
 		t.Errorf("restored %v, want %v", got, want)
 	}
-	sub, err := restore.Locate(context.Background(), r, s, "/sub")
+	sub, err := r.LookupPath(context.Background(), s, "/sub")
 	must(t, err)
 	checkNode(t, r, sub, filepath.Join(target, "sub"))
 
 	// SNAPSHOT:PATH of a file restores it into the target.
-	file, err := restore.Locate(context.Background(), r, s, "sub/twin/same")
+	file, err := r.LookupPath(context.Background(), s, "sub/twin/same")
 	must(t, err)
 	one := t.TempDir()
 	if _, p, err := restoreAll(t, r, file, one, restore.Options{}); err != nil || len(p) > 0 {
 		t.Fatal(err, p)
 	}
 	checkNode(t, r, file, filepath.Join(one, "same"))
-}
-
-func TestSplitRef(t *testing.T) {
-	for in, want := range map[string][2]string{
-		"latest":                        {"latest", "/"},
-		"latest:/data/x":                {"latest", "/data/x"},
-		"latest:data":                   {"latest", "/data"},
-		"2026-03-01 12:30:05":           {"2026-03-01 12:30:05", "/"},
-		"2026-03-01 12:30:05:/etc":      {"2026-03-01 12:30:05", "/etc"},
-		"2026-03-01T12-30-05Z:etc/host": {"2026-03-01T12-30-05Z", "/etc/host"},
-		"0a1b2c:/":                      {"0a1b2c", "/"},
-	} {
-		s, p := restore.SplitRef(in)
-		if s != want[0] || p != want[1] {
-			t.Errorf("SplitRef(%q) = %q, %q; want %q, %q", in, s, p, want[0], want[1])
-		}
-	}
 }

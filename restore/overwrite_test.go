@@ -37,7 +37,7 @@ func TestRestoreIfChangedFinishesAnInterruptedRestore(t *testing.T) {
 	target := t.TempDir()
 
 	var first atomic.Int64
-	big, err := restore.Locate(context.Background(), r, s, "/big")
+	big, err := r.LookupPath(context.Background(), s, "/big")
 	must(t, err)
 	_, _, err = restoreAll(t, r, node, target, restore.Options{Fetch: countingFetch(r, &first, &big), BatchBlocks: 3})
 	if !errors.Is(err, restore.ErrIncomplete) {

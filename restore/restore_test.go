@@ -68,7 +68,7 @@ func sampleSnapshot(t *testing.T) (r *repo.Repository, s *repo.Snapshot, root, t
 	root = sampleTree(t, tr)
 	s = tr.snapshot(t, root)
 	r = tr.open(t)
-	top, err := restore.Locate(context.Background(), r, s, "/")
+	top, err := r.LookupPath(context.Background(), s, "/")
 	must(t, err)
 	return r, s, root, top
 }
@@ -134,7 +134,7 @@ func TestRestoreDamagedBlock(t *testing.T) {
 	root := tr.dir(t, "/", bad, good)
 	s := tr.snapshot(t, root)
 	r := tr.open(t)
-	node, err := restore.Locate(context.Background(), r, s, "/")
+	node, err := r.LookupPath(context.Background(), s, "/")
 	must(t, err)
 	target := t.TempDir()
 	sum, problems, err := restoreAll(t, r, node, target, restore.Options{})
@@ -166,7 +166,7 @@ func TestRestoreDamagedTree(t *testing.T) {
 	tr.damagePacks(t, before) // only the pack holding sub's tree
 	s := tr.snapshot(t, tr.dir(t, "/", good, sub))
 	r := tr.open(t)
-	node, err := restore.Locate(context.Background(), r, s, "/")
+	node, err := r.LookupPath(context.Background(), s, "/")
 	must(t, err)
 	target := t.TempDir()
 	_, problems, err := restoreAll(t, r, node, target, restore.Options{})

@@ -23,7 +23,7 @@ func TestWriteTar(t *testing.T) {
 	sock := repo.Node{Name: "sock", Type: repo.TypeSocket, Mode: 0o755}
 	root = tr.dir(t, "/", append(treeNodes(t, tr.r, root), sock)...)
 	s := tr.snapshot(t, root)
-	node, err := restore.Locate(context.Background(), tr.r, s, "/")
+	node, err := tr.r.LookupPath(context.Background(), s, "/")
 	must(t, err)
 	var buf bytes.Buffer
 	var problems []string
@@ -94,7 +94,7 @@ func treeNodes(t *testing.T, r *repo.Repository, dir repo.Node) []repo.Node {
 
 func fileBytesAt(t *testing.T, r *repo.Repository, s *repo.Snapshot, name string) []byte {
 	t.Helper()
-	n, err := restore.Locate(context.Background(), r, s, name)
+	n, err := r.LookupPath(context.Background(), s, name)
 	must(t, err)
 	return fileBytes(t, r, n)
 }

@@ -62,7 +62,7 @@ YYYY-MM-DD, or a Go duration such as 72h, meaning that long ago).`,
 				return verr
 			}
 			if verify {
-				fmt.Fprintf(cmd.ErrOrStderr(), "coffer: the audit log verifies: %d records, every snapshot recorded\n", len(audit.Records(entries)))
+				inform(cmd.ErrOrStderr(), "coffer: the audit log verifies: %d records, every snapshot recorded\n", len(audit.Records(entries)))
 			}
 			return nil
 		}),

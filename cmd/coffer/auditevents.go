@@ -40,13 +40,19 @@ func (f *mountFlags) newAuditEvents(r *repo.Repository, counter *audit.Counter, 
 		mounted: make(chan struct{})}
 }
 
-// Mounted records the mount and, on a read-write mount, writes the
-// commit records a crash left out of this host's snapshots.
-func (e *auditEvents) Mounted(ctx context.Context) {
+// Mounted records the mount, naming a read-write head's base snapshot
+// (prune keeps it while the session is open), and, on a read-write
+// mount, writes the commit records a crash left out of this host's
+// snapshots.
+func (e *auditEvents) Mounted(ctx context.Context, base string) {
 	defer close(e.mounted)
 	ctx, cancel := context.WithTimeout(ctx, auditTimeout)
 	defer cancel()
-	if _, err := e.log.Append(ctx, audit.Record{Kind: audit.KindMount, Mode: e.mode}); err != nil {
+	rec := audit.Record{Kind: audit.KindMount, Mode: e.mode}
+	if base != "" {
+		rec.Snapshots = []string{base}
+	}
+	if _, err := e.log.Append(ctx, rec); err != nil {
 		e.logger.Error("audit: the mount record was not written", "err", err)
 		return
 	}
@@ -81,6 +87,7 @@ func (e *auditEvents) Committed(ctx context.Context, s *repo.Snapshot) {
 	ctx, cancel := context.WithTimeout(ctx, auditTimeout)
 	defer cancel()
 	c := repo.AuditCommit(s, objects, bytes)
+	c.Started = s.Started
 	if _, err := e.log.Append(ctx, audit.Record{Kind: audit.KindCommit, Snapshot: &c}); err != nil {
 		e.logger.Error("audit: the commit record was not written (the next mount writes it)", "snapshot", s.ID, "err", err)
 	}
@@ -93,9 +100,16 @@ func (e *auditEvents) Committed(ctx context.Context, s *repo.Snapshot) {
 }
 
 // Unmounted records the unmount, once, after the mount's own records: a
-// `coffer umount` can arrive while Mounted still writes its repairs.
-func (e *auditEvents) Unmounted(ctx context.Context) {
+// `coffer umount` can arrive while Mounted still writes its repairs. A
+// mount whose final commit failed writes no unmount record: its session
+// stays open in the log, so prune goes on sparing what it relies on
+// until the next mount (which resumes the checkpoint) commits.
+func (e *auditEvents) Unmounted(ctx context.Context, committed bool) {
 	e.once.Do(func() {
+		if !committed {
+			e.logger.Error("audit: no unmount record, since the final commit failed: prune treats this mount as still running until the next mount here commits")
+			return
+		}
 		select {
 		case <-e.mounted:
 		case <-time.After(auditTimeout):

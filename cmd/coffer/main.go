@@ -9,11 +9,13 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"coffer/objectstore/s3"
+	"coffer/progress"
 )
 
 var version = "dev"
@@ -71,6 +73,8 @@ S3 bucket with an optional prefix (s3://bucket/prefix).
 	root.AddCommand(newRestoreCmd(), newDumpCmd())
 	root.Version = version
 	root.SetVersionTemplate(versionLine() + "\n")
+	root.PersistentFlags().BoolVarP(&progress.Quiet, "quiet", "q", false,
+		"print no progress bars, informational lines or info-level log lines (results, warnings and errors still print)")
 	// Declared here so cobra adds no -v shorthand: -v is --verbose elsewhere.
 	root.Flags().Bool("version", false, "print coffer's version and repository format")
 	markUsageErrors(root)
@@ -126,11 +130,17 @@ func unknownCommand(c *cobra.Command, args []string) error {
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	root := newRootCmd()
-	err := root.ExecuteContext(ctx)
+	var err error
+	if mountHelperNames[filepath.Base(os.Args[0])] { // mount(8) runs us for fuse.coffer (mounthelper.go)
+		err = runMountHelper(ctx, os.Args[1:])
+	} else {
+		err = newRootCmd().ExecuteContext(ctx)
+	}
 	stop()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "coffer: %s\n", describe(err))
+		if !errors.As(err, new(loggedError)) {
+			fmt.Fprintf(os.Stderr, "coffer: %s\n", describe(err))
+		}
 		os.Exit(exitCode(err))
 	}
 }

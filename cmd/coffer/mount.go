@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -35,7 +36,14 @@ type mountFlags struct {
 	cacheDir        string
 	diskMB          int64
 	events          *auditEvents // the audit log's hook, set by runMount
+	// Running as a service (mountservice.go).
+	metricsListen      string
+	metricsAllowRemote bool
+	service            *service // set by runMount
 }
+
+// errMetricsRemoteAlone: --metrics-allow-remote names no address.
+var errMetricsRemoteAlone = errors.New("--metrics-allow-remote needs --metrics-listen HOST:PORT")
 
 // defaultStopTimeout bounds how long a stop waits for files still open
 // for writing: long enough for the file a backup job is writing to be
@@ -73,7 +81,16 @@ mount as it is and fails, naming the files.
 With --snapshot ID|latest, one snapshot is mounted read-only instead, for
 restores on any machine that holds the key; --as-of TIME resolves it among
 the snapshots uploaded by then (by the store's clock), setting aside any
-forged later.`,
+forged later.
+
+As a systemd service (Type=notify; see the README), coffer tells systemd
+when the mount is ready (READY=1), shows the last snapshot in 'systemctl
+status', says when it stops, and pings the watchdog if WatchdogSec= is set.
+--metrics-listen 127.0.0.1:9567 serves Prometheus metrics at /metrics:
+bytes written, deduplicated and uploaded, upload errors and retries, packs
+pending, block cache hits, the last snapshot's time and duration, and FUSE
+request latency by operation. Only loopback addresses are accepted unless
+--metrics-allow-remote is given.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runMount(cmd.Context(), &f, args[0])
@@ -93,16 +110,32 @@ forged later.`,
 	fl.Int64Var(&f.cacheMB, "cache-size", 64, "memory for decrypted blocks, in MiB")
 	fl.StringVar(&f.cacheDir, "cache-dir", "", "keep local state (the head checkpoint, encrypted blocks read from S3) here (default one directory per --repo under $XDG_CACHE_HOME/coffer or ~/.cache/coffer; \"off\" to disable)")
 	fl.Int64Var(&f.diskMB, "cache-dir-size", 1024, "bound on the block cache in --cache-dir, in MiB")
+	fl.Var(&f.logFormat, "log-format", "log lines as text (key=value) or json (one object a line)")
+	fl.StringVar(&f.metricsListen, "metrics-listen", "", "serve Prometheus metrics at http://HOST:PORT/metrics (a loopback address, e.g. 127.0.0.1:9567)")
+	fl.BoolVar(&f.metricsAllowRemote, "metrics-allow-remote", false, "let --metrics-listen take a non-loopback address (other machines may then connect)")
 	return c
 }
 
 func runMount(ctx context.Context, f *mountFlags, arg string) error {
+	err := serveMount(ctx, f, arg)
+	if err != nil && f.logFormat == logJSON {
+		// The last line too is JSON: the error as a log record.
+		f.logger().Error(describe(err))
+		return loggedError{err}
+	}
+	return err
+}
+
+func serveMount(ctx context.Context, f *mountFlags, arg string) error {
 	mp, err := resolveMountpoint(arg)
 	if err != nil {
 		return err
 	}
 	if !f.asOf.t.IsZero() && f.snapshot == "" {
 		return fmt.Errorf("--as-of applies to a snapshot mount: add --snapshot latest (or another snapshot)")
+	}
+	if err := f.checkServiceFlags(); err != nil {
+		return err
 	}
 	log := f.logger()
 	if addr := os.Getenv("COFFER_PPROF"); addr != "" {
@@ -140,6 +173,12 @@ func runMount(ctx context.Context, f *mountFlags, arg string) error {
 	}
 	defer r.Close()
 	f.events = f.newAuditEvents(r, counter, state, log)
+	serveCtx, stopServing := context.WithCancel(context.WithoutCancel(ctx)) // metrics last until the mount is gone
+	defer stopServing()
+	if f.service, err = f.startService(serveCtx, r, log); err != nil {
+		return err
+	}
+	defer f.service.close()
 	opts := fuseOptions(f.allowOther)
 	if f.snapshot != "" {
 		return mountSnapshot(ctx, r, f, mp, opts, log)
@@ -168,11 +207,15 @@ func mountHead(ctx context.Context, r *repo.Repository, f *mountFlags, mp string
 	}
 	cp := headCheckpoints{r: r, file: state.Checkpoint(makeRoom)}
 	host, _ := os.Hostname()
-	counts, saveCounts := requestCounts(log)
-	defer saveCounts()
-	h, err := fs.NewHead(ctx, r, fs.HeadOptions{Logger: log, Host: host, Resume: cp.load(log), Parent: parent, Counts: counts})
+	resume := cp.load(log)
+	h, err := fs.NewHead(ctx, r, fs.HeadOptions{Logger: log, Host: host, Resume: resume, Parent: parent})
 	if err != nil {
 		return err
+	}
+	if resume != nil { // what the crashed daemon relied on, before the first read of prune plans
+		if err := r.RelyOnCheckpoint(ctx, resume); err != nil {
+			log.Warn("the checkpoint's blocks are not all guarded from a prune", "err", err)
+		}
 	}
 	rememberSnapshots(ctx, r, state, log)
 	warnPendingRequests(ctx, r, log)
@@ -180,20 +223,23 @@ func mountHead(ctx context.Context, r *repo.Repository, f *mountFlags, mp string
 	// stay true: let it keep entries, attributes and misses for a while.
 	cacheFor := headCacheTimeout
 	opts.EntryTimeout, opts.AttrTimeout, opts.NegativeTimeout = &cacheFor, &cacheFor, &cacheFor
-	server, err := h.Mount(mp, opts)
+	counts, saveCounts := requestCounts(log)
+	defer saveCounts()
+	server, err := h.Mount(mp, opts, counts.Observe(f.service.observer()))
 	if err != nil {
 		return fmt.Errorf("mount %s: %w", mp, err)
 	}
 	cfg := daemon.Config{
 		Mountpoint: mp, RunDir: runDir, Server: server, Log: log, Head: h,
 		SnapshotEvery: f.every, CheckpointEvery: f.checkpointEvery, StopTimeout: f.stopTimeout,
-		Describe: describeForClient, Events: f.events,
+		Describe: describeForClient, Events: f.events, Guard: r,
 	}
 	if state != nil {
 		cfg.Checkpoints = cp
 	}
+	f.service.configure(&cfg)
 	raiseReadahead(mp, log)
-	fmt.Fprintf(os.Stderr, "coffer: mounted %s\n", mp)
+	f.announce(log, mp, "")
 	err = daemon.New(cfg).Run(ctx)
 	rememberSnapshots(context.WithoutCancel(ctx), r, state, log)
 	return err
@@ -207,13 +253,35 @@ func mountSnapshot(ctx context.Context, r *repo.Repository, f *mountFlags, mp st
 	hour := time.Hour
 	opts.EntryTimeout, opts.AttrTimeout = &hour, &hour
 	opts.Options = append(opts.Options, "ro")
-	server, err := fusefs.Mount(mp, fs.NewSnapshotRoot(r, log, s), opts)
+	raw := fs.Timed(fusefs.NewNodeFS(fs.NewSnapshotRoot(r, log, s), opts), f.service.observer())
+	server, err := fs.Serve(mp, raw, &opts.MountOptions)
 	if err != nil {
 		return fmt.Errorf("mount %s: %w", mp, err)
 	}
 	raiseReadahead(mp, log)
-	fmt.Fprintf(os.Stderr, "coffer: mounted %s (snapshot %s, read-only)\n", mp, s.ID)
-	return daemon.New(daemon.Config{Mountpoint: mp, RunDir: runDir, Server: server, Log: log, Describe: describeForClient, Events: f.events}).Run(ctx)
+	f.announce(log, mp, s.ID)
+	cfg := daemon.Config{Mountpoint: mp, RunDir: runDir, Server: server, Log: log, Describe: describeForClient, Events: f.events}
+	f.service.configure(&cfg)
+	return daemon.New(cfg).Run(ctx)
+}
+
+// announce says the mount serves: a line on stderr that scripts (and the
+// tests) wait for, or with --log-format json a log record, so that every
+// line the daemon writes is JSON. A service manager hears READY=1 instead.
+func (f *mountFlags) announce(log *slog.Logger, mp, snapshot string) {
+	if f.logFormat == logJSON {
+		if snapshot == "" {
+			log.Info("mounted", "mountpoint", mp)
+		} else {
+			log.Info("mounted", "mountpoint", mp, "snapshot", snapshot, "mode", "read-only")
+		}
+		return
+	}
+	if snapshot == "" {
+		inform(os.Stderr, "coffer: mounted %s\n", mp)
+	} else {
+		inform(os.Stderr, "coffer: mounted %s (snapshot %s, read-only)\n", mp, snapshot)
+	}
 }
 
 // rememberSnapshots warns of snapshots that vanished since the set last

@@ -82,7 +82,7 @@ func clearStale(ctx context.Context, mp string, log *slog.Logger) error {
 	err := probeMount(mp)
 	switch {
 	case errors.Is(err, syscall.ENOTCONN):
-		fmt.Fprintf(os.Stderr, "coffer: clearing the stale mount at %s left by a coffer that stopped without unmounting\n", mp)
+		log.Warn("clearing the stale mount left by a coffer that stopped without unmounting", "mountpoint", mp)
 		if err := syscall.Unmount(mp, syscall.MNT_DETACH); err != nil {
 			return fmt.Errorf("clear stale mount at %s: %w", mp, err)
 		}

@@ -32,6 +32,7 @@ type repoFlags struct {
 	insecureHTTP bool
 	pathStyle    bool
 	verbose      bool
+	logFormat    logFormat // --log-format; registered by mount only
 	// ignoreRevocations opens with a revoked key slot (repo.Options).
 	ignoreRevocations bool
 }
@@ -50,13 +51,7 @@ func (f *repoFlags) register(c *cobra.Command) {
 	fl.BoolVar(&f.ignoreRevocations, "ignore-revocations", false, "open the repository even if the key slot the passphrase or key file opens is revoked")
 }
 
-func (f *repoFlags) logger() *slog.Logger {
-	level := slog.LevelInfo
-	if f.verbose {
-		level = slog.LevelDebug
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-}
+func (f *repoFlags) logger() *slog.Logger { return newLogger(os.Stderr, f.logFormat, f.verbose) }
 
 func (f *repoFlags) location() (string, error) {
 	loc := f.repo

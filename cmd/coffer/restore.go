@@ -118,12 +118,11 @@ func (f *restoreFlags) run(ctx context.Context, cmd *cobra.Command, r *repo.Repo
 // findNode resolves SNAPSHOT[:PATH] (among the snapshots uploaded by
 // asOf, when set) to the node at PATH and PATH itself.
 func findNode(ctx context.Context, r *repo.Repository, ref string, asOf time.Time) (repo.Node, string, error) {
-	snapRef, p := restore.SplitRef(ref)
-	s, err := r.FindSnapshotAsOf(ctx, snapRef, asOf)
+	s, p, err := r.FindSnapshotPath(ctx, ref, asOf)
 	if err != nil {
 		return repo.Node{}, "", err
 	}
-	node, err := restore.Locate(ctx, r, s, p)
+	node, err := r.LookupPath(ctx, s, p)
 	return node, p, err
 }
 

@@ -41,9 +41,9 @@ instead; everything it committed before is intact.`,
 				return err
 			}
 			if reply.Created {
-				fmt.Fprintf(cmd.OutOrStdout(), "committed snapshot %s\n", reply.ID)
+				inform(cmd.OutOrStdout(), "committed snapshot %s\n", reply.ID)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "unmounted %s\n", mp)
+			inform(cmd.OutOrStdout(), "unmounted %s\n", mp)
 			return nil
 		},
 	}
