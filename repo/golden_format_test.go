@@ -231,3 +231,40 @@ func TestGoldenSnapshotEncoding(t *testing.T) {
 		}
 	}
 }
+
+// goldenBackupTreeJSON is a tree as `coffer backup` writes it: the
+// source's inode and change time follow every other field of a file, and
+// are left out when zero (so goldenTreeJSON, which has none, is a mount's
+// tree unchanged by their addition).
+const goldenBackupTreeJSON = `{"nodes":[` +
+	`{"name":"f","type":"file","mode":420,"uid":0,"gid":0,"size":3,"mtime":10,"atime":11,"ctime":12,"blocks":[{"id":"0101010101010101010101010101010101010101010101010101010101010101","len":3}],"link":7,"src_ino":1234567,"src_ctime":12},` +
+	`{"name":"g","type":"file","mode":420,"uid":0,"gid":0,"mtime":0,"atime":0,"ctime":0,"src_ino":18446744073709551615,"src_ctime":-5}]}`
+
+// goldenBackupTreeID is goldenKeys().BlockID(goldenBackupTreeJSON).
+const goldenBackupTreeID = "2e8516f507128da2ae52e44d8d165c291a69ad84e597649fb4dde3d1c1c05304"
+
+func TestGoldenBackupTreeEncoding(t *testing.T) {
+	blockA := goldenID(t, "0101010101010101010101010101010101010101010101010101010101010101")
+	tree := &Tree{Nodes: []Node{
+		{Name: "f", Type: TypeFile, Mode: 0o644, Size: 3, Mtime: 10, Atime: 11, Ctime: 12,
+			Blocks: []BlockRef{{ID: blockA, Len: 3}}, Link: 7, SrcIno: 1234567, SrcCtime: 12},
+		{Name: "g", Type: TypeFile, Mode: 0o644, SrcIno: 1<<64 - 1, SrcCtime: -5},
+	}}
+	got, err := json.Marshal(tree)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != goldenBackupTreeJSON {
+		t.Errorf("backup tree encoding changed:\n got %s\nwant %s", got, goldenBackupTreeJSON)
+	}
+	if id := goldenKeys().BlockID([]byte(goldenBackupTreeJSON)); id.String() != goldenBackupTreeID {
+		t.Errorf("backup tree ID under the golden keys: %s, want %s", id, goldenBackupTreeID)
+	}
+	parsed, err := parseTree([]byte(goldenBackupTreeJSON))
+	if err != nil {
+		t.Fatalf("parse the golden backup tree: %v", err)
+	}
+	if !reflect.DeepEqual(parsed, tree) {
+		t.Errorf("the golden backup tree parses as\n%+v\nwant\n%+v", parsed, tree)
+	}
+}

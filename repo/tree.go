@@ -87,6 +87,14 @@ type Node struct {
 	// Link identifies a hard-linked file: entries with the same non-zero
 	// Link are one file; the snapshot's link table holds its link count.
 	Link uint64 `json:"link,omitempty"`
+	// SrcIno and SrcCtime are the inode number and change time (Unix
+	// nanoseconds) of the local file `coffer backup` read a file's
+	// contents from. With Size and Mtime they tell the next backup that
+	// the file is unchanged and its blocks can be reused unread, as
+	// restic does. Only backup sets them (on files); the mount leaves
+	// them out, so its trees' bytes are what they were before.
+	SrcIno   uint64 `json:"src_ino,omitempty"`
+	SrcCtime int64  `json:"src_ctime,omitempty"`
 }
 
 // Tree is one directory's listing, sorted by name.

@@ -70,7 +70,7 @@ S3 bucket with an optional prefix (s3://bucket/prefix).
 		newUmountCmd(), newKeyCmd(), newVersionCmd(), newPolicyCmd(), newDoctorCmd(), newAuditCmd(), newCheckCmd())
 	root.AddCommand(newLsCmd(), newDiffCmd(), newStatsCmd())
 	root.AddCommand(newForgetCmd(), newRequestsCmd(), newHoldCmd(), newReleaseCmd())
-	root.AddCommand(newRestoreCmd(), newDumpCmd())
+	root.AddCommand(newRestoreCmd(), newDumpCmd(), newBackupCmd())
 	root.Version = version
 	root.SetVersionTemplate(versionLine() + "\n")
 	root.PersistentFlags().BoolVarP(&progress.Quiet, "quiet", "q", false,
