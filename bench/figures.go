@@ -89,6 +89,10 @@ func (b *bench) setUp(l *local) {
 	if b.src, err = b.makeSource(b.cfg.sizeMB); err != nil {
 		b.warn("no random source: " + err.Error())
 	}
+	// The peers serve only the local figures.
+	if !b.wants("write") && !b.wants("rsync") && !b.wants("read") && !b.wants("tiny") {
+		return
+	}
 	if b.wants("loopback") {
 		if p, err := b.loopbackUp(); err != nil {
 			b.failAll(err.Error(), peerKeys("lb")...)
