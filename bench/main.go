@@ -328,8 +328,8 @@ func (b *bench) machine() string {
 	}
 	var st syscall.Statfs_t
 	_ = syscall.Statfs(b.cfg.dir, &st)
-	b.treeFiles, _ = countFiles(b.cfg.tree)
-	_, treeBytes := countFiles(b.cfg.tree)
+	var treeBytes int64
+	b.treeFiles, treeBytes = countFiles(b.cfg.tree)
 	b.goVersion = first("go", "version")
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "machine:   %d CPUs, %s, %.1f GiB RAM; load average at the start: %s\n", runtime.NumCPU(), cpu,
