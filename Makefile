@@ -12,7 +12,7 @@ LDFLAGS    := -X main.version=$(VERSION)
 DEB_PKGS   := fuse3 rsync tar attr acl postgresql gocryptfs restic rclone psmisc curl
 TEST_FLAGS ?= -timeout 25m
 
-.PHONY: build test unit e2e run bench deps versitygw fuzz vet clean
+.PHONY: build test unit e2e run bench bench-scale deps versitygw fuzz vet clean
 
 build:
 	@mkdir -p $(BIN)
@@ -86,8 +86,17 @@ fuzz:
 run: build
 	@./scripts/run.sh $(BIN)/coffer
 
+# bench prints one table of figures with their targets (docs/BENCHMARKS.md);
+# BENCH_FLAGS passes flags (go run ./bench -help lists them, e.g. -quick).
+# bench-scale runs the scale benchmark on SCALE generated small files.
+BENCH_FLAGS ?=
+SCALE       ?= 1000000
+BENCH_ENV   := COFFER_BIN=$(BIN)/coffer COFFER_VERSITYGW=$(VERSITYGW)
 bench: deps versitygw build
-	@COFFER_BIN=$(BIN)/coffer COFFER_VERSITYGW=$(VERSITYGW) ./bench/bench.sh
+	@$(BENCH_ENV) $(GO) run ./bench $(BENCH_FLAGS)
+
+bench-scale: deps build
+	@$(BENCH_ENV) $(GO) run ./bench -scale $(SCALE) $(BENCH_FLAGS)
 
 clean:
 	rm -rf $(BIN)
