@@ -47,6 +47,10 @@ type Config struct {
 	RunDir     string // where the control socket lives (/run/coffer)
 	Server     Server
 	Log        *slog.Logger
+	// Ready, if set, is called once the mount serves and its control
+	// socket listens (when READY=1 is sent): the "mounted" line scripts
+	// wait for, so a `coffer snapshot` right after it finds the daemon.
+	Ready func()
 	// Notify, if set, tells the service manager (systemd) of the mount:
 	// ready, each commit, stopping, and the watchdog's pings.
 	Notify *Notifier
@@ -157,6 +161,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		checkpointTick = t.C
 	}
 	d.notify("READY=1", "STATUS=serving "+d.cfg.Mountpoint)
+	if d.cfg.Ready != nil {
+		d.cfg.Ready()
+	}
 	stopWatchdog := make(chan struct{})
 	defer close(stopWatchdog)
 	go d.watchdog(stopWatchdog)

@@ -280,3 +280,28 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestReadyOnlyOnceTheSocketListens: the "mounted" line (Ready) comes
+// only when a client can already reach the daemon, so `coffer snapshot`
+// right after it never finds no daemon (seen once in the e2e tests).
+func TestReadyOnlyOnceTheSocketListens(t *testing.T) {
+	srv := newFakeServer(func() bool { return false })
+	runDir := t.TempDir()
+	reached := make(chan error, 1)
+	cfg := Config{Mountpoint: "/mnt", RunDir: runDir, Server: srv, Detach: srv.detach}
+	cfg.Ready = func() {
+		_, err := Call(context.Background(), SocketPath(runDir, "/mnt"), Request{Op: "ping"})
+		reached <- err
+	}
+	f := &fixture{srv: srv, d: New(cfg), cfg: cfg}
+	done := f.run(context.Background())
+	if err := <-reached; err != nil {
+		t.Fatalf("at Ready the control socket did not answer: %v", err)
+	}
+	if r := call(t, f, "umount"); r.Error != "" {
+		t.Fatalf("umount = %+v", r)
+	}
+	if err := wait(t, done); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -239,7 +239,7 @@ func mountHead(ctx context.Context, r *repo.Repository, f *mountFlags, mp string
 	}
 	f.service.configure(&cfg)
 	raiseReadahead(mp, log)
-	f.announce(log, mp, "")
+	cfg.Ready = func() { f.announce(log, mp, "") }
 	err = daemon.New(cfg).Run(ctx)
 	rememberSnapshots(context.WithoutCancel(ctx), r, state, log)
 	return err
@@ -259,8 +259,8 @@ func mountSnapshot(ctx context.Context, r *repo.Repository, f *mountFlags, mp st
 		return fmt.Errorf("mount %s: %w", mp, err)
 	}
 	raiseReadahead(mp, log)
-	f.announce(log, mp, s.ID)
-	cfg := daemon.Config{Mountpoint: mp, RunDir: runDir, Server: server, Log: log, Describe: describeForClient, Events: f.events}
+	cfg := daemon.Config{Mountpoint: mp, RunDir: runDir, Server: server, Log: log, Describe: describeForClient, Events: f.events,
+		Ready: func() { f.announce(log, mp, s.ID) }}
 	f.service.configure(&cfg)
 	return daemon.New(cfg).Run(ctx)
 }
