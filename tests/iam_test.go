@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -57,7 +58,25 @@ func startIAMGateway(t *testing.T) *iamGateway {
 	if bin == "" {
 		t.Fatalf("set %s to the versitygw binary", s3test.BinaryEnv)
 	}
-	g := &iamGateway{bin: bin, region: "us-east-1",
+	// The port is free when chosen, but another test may take it before
+	// versitygw binds it: then versitygw exits at once, and a new port is
+	// tried.
+	for attempt := 1; ; attempt++ {
+		g, busy := tryIAMGateway(t, bin)
+		if !busy {
+			return g
+		}
+		if attempt == 3 {
+			t.Fatalf("versitygw found its port taken %d times", attempt)
+		}
+	}
+}
+
+// tryIAMGateway starts versitygw on a free port; busy says the port was
+// taken before versitygw could bind it.
+func tryIAMGateway(t *testing.T, bin string) (g *iamGateway, busy bool) {
+	t.Helper()
+	g = &iamGateway{bin: bin, region: "us-east-1",
 		root: creds{"cofferRoot", "cofferRootSecret" + randHex(8)}}
 	dataDir, verDir, iamDir := t.TempDir(), t.TempDir(), t.TempDir()
 	g.dataDirs = []string{dataDir, verDir}
@@ -97,11 +116,14 @@ func startIAMGateway(t *testing.T) *iamGateway {
 		err := s3.Ping(ctx, g.config("", "", g.root))
 		cancel()
 		if err == nil {
-			return g
+			return g, false
 		}
 		select {
 		case <-exited:
 			out, _ := os.ReadFile(logPath)
+			if strings.Contains(string(out), "address already in use") {
+				return nil, true
+			}
 			t.Fatalf("versitygw exited: %s", out)
 		default:
 		}
