@@ -13,7 +13,7 @@ import (
 
 func newCheckCmd() *cobra.Command {
 	var f repoFlags
-	var asJSON, readData, quiet bool
+	var asJSON, readData bool
 	var subset string
 	c := &cobra.Command{
 		Use:   "check --repo URL [--read-data | --read-data-subset N% | n/t] [--json]",
@@ -42,7 +42,6 @@ Exit status: 0 no errors (warnings allowed), 7 errors found, 4 no
 repository, 5 the store could not be reached.`,
 		Args: cobra.NoArgs,
 		RunE: f.withRepo(func(cmd *cobra.Command, args []string, r *repo.Repository) error {
-			progress.Quiet = progress.Quiet || quiet
 			o := check.Options{
 				ReadData: readData || subset != "",
 				Progress: func(packs, bytes int64) check.Progress {
@@ -72,7 +71,6 @@ repository, 5 the store could not be reached.`,
 	f.register(c)
 	c.Flags().BoolVar(&asJSON, "json", false, "print the report as one JSON object")
 	c.Flags().BoolVar(&readData, "read-data", false, "also read every pack and authenticate every block")
-	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "draw no progress bar (one is drawn for --read-data on a terminal only)")
 	c.Flags().StringVar(&subset, "read-data-subset", "", `read and authenticate part of the packs: "n/t" (group n of t) or "P%"`)
 	return c
 }

@@ -85,7 +85,6 @@ Examples:
 	fl.BoolVar(&f.dryRun, "dry-run", false, "count what would be restored and write nothing")
 	fl.StringVar(&f.overwrite, "overwrite", "always", "files already in TARGET: always, if-changed (keep those whose size and contents match) or never")
 	fl.BoolVar(&f.asJSON, "json", false, "print progress and the summary as JSON lines")
-	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only errors")
 	return c
 }
 
@@ -102,7 +101,7 @@ func (f *restoreFlags) run(ctx context.Context, cmd *cobra.Command, r *repo.Repo
 	if err != nil {
 		return err
 	}
-	progress.Quiet = progress.Quiet || f.quiet
+	f.quiet = progress.Quiet // the global --quiet: only errors, no bar
 	out := newRestoreOutput(cmd.OutOrStdout(), cmd.ErrOrStderr(), f.asJSON, f.quiet)
 	x := restore.New(r, restore.Options{Filter: filter, Overwrite: over, DryRun: f.dryRun, OnError: out.problem})
 	stop := out.follow(x)
