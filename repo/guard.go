@@ -56,17 +56,13 @@ func (g *guardState) relyOn(id cipher.ID) map[PackID]bool {
 }
 
 // storedOutside reports whether the index holds block id in a pack not in
-// away.
+// away. It runs for every block SaveBlock is given, so it allocates
+// nothing.
 func (r *Repository) storedOutside(id cipher.ID, away map[PackID]bool) bool {
 	if len(away) == 0 {
 		return r.index.has(id)
 	}
-	for _, l := range r.index.locations(id) {
-		if !away[l.Pack] {
-			return true
-		}
-	}
-	return false
+	return r.index.hasOutside(id, away)
 }
 
 // MarkRelied starts a new generation of the relied set and returns the

@@ -78,6 +78,26 @@ func (x *index) has(id cipher.ID) bool {
 	return ok
 }
 
+// hasOutside reports whether id has a location in a pack not in away,
+// without copying its locations.
+func (x *index) hasOutside(id cipher.ID, away map[PackID]bool) bool {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	first, ok := x.blocks[id]
+	if !ok {
+		return false
+	}
+	if !away[first.Pack] {
+		return true
+	}
+	for _, l := range x.more[id] {
+		if !away[l.Pack] {
+			return true
+		}
+	}
+	return false
+}
+
 // locations returns every location of id, in the order to try them.
 func (x *index) locations(id cipher.ID) []location {
 	x.mu.RLock()

@@ -87,3 +87,30 @@ func TestOldestIndexFirst(t *testing.T) {
 		t.Fatalf("without times: %v, want the listing order", got)
 	}
 }
+
+// TestHasOutside: a block counts as stored only if some location is in a
+// pack not about to go, whichever of its locations that is.
+func TestHasOutside(t *testing.T) {
+	x := newIndex()
+	srcs := x.register([]string{"index/a", "index/b"})
+	id := cipher.ID{7}
+	at := func(p byte) location { return location{Pack: PackID{p}, Len: 10, Type: DataBlock} }
+	x.addFrom([]indexEntry{{id, at(1)}}, srcs[0])
+	x.addFrom([]indexEntry{{id, at(2)}}, srcs[1])
+	for _, c := range []struct {
+		away []PackID
+		want bool
+	}{
+		{[]PackID{{1}}, true},
+		{[]PackID{{2}}, true},
+		{[]PackID{{1}, {2}}, false},
+		{[]PackID{{3}}, true},
+	} {
+		if got := x.hasOutside(id, packSet(c.away)); got != c.want {
+			t.Errorf("away %v: hasOutside = %v, want %v", c.away, got, c.want)
+		}
+	}
+	if x.hasOutside(cipher.ID{8}, packSet([]PackID{{1}})) {
+		t.Error("an unknown block counts as stored")
+	}
+}
