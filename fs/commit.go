@@ -64,13 +64,11 @@ func (h *Head) Changed() bool {
 func (h *Head) capture(ctx context.Context, commit bool) (*repo.Snapshot, error) {
 	h.treeMu.Lock()
 	defer h.treeMu.Unlock()
-	h.awaitMoves()
 	h.mu.Lock()
 	all := h.everything
 	h.everything = false
 	h.mu.Unlock()
 	w := &treeWalk{all: all, names: map[uint64]uint32{}}
-	defer h.redirtyRenames()
 	root, err := h.saveDir(ctx, h.root, w)
 	if err == nil && all && h.linkNamesUnloaded(w) {
 		// A hard-linked file changed whose other names lie in
@@ -120,7 +118,9 @@ func (h *Head) capture(ctx context.Context, commit bool) (*repo.Snapshot, error)
 // costs nothing.
 func (h *Head) saveDir(ctx context.Context, n *node, w *treeWalk) (repo.Node, error) {
 	clean := !n.dirty.Load() && !w.all && !n.subtree.IsZero()
-	if !n.loaded.Load() && w.load {
+	// A shed directory that is dirty has changes below it, in the
+	// subdirectories it kept: load it to store them.
+	if !n.loaded.Load() && (w.load || n.dirty.Load() && !n.subtree.IsZero()) {
 		if errno := n.load(ctx); errno != 0 {
 			return repo.Node{}, errno
 		}
@@ -132,11 +132,8 @@ func (h *Head) saveDir(ctx context.Context, n *node, w *treeWalk) (repo.Node, er
 	openBefore := w.open
 	var t repo.Tree
 	var files, bytes uint64
-	for name, ch := range n.Children() {
-		c := asNode(ch.Operations())
-		if c == nil {
-			continue
-		}
+	for _, k := range n.entryList() {
+		name, c := k.name, k.node
 		c.mu.Lock()
 		if c.link != 0 {
 			w.names[c.link]++ // before a file still open is skipped: its names are known

@@ -1,5 +1,12 @@
 package fs
 
+import (
+	"context"
+	"syscall"
+
+	"coffer/repo"
+)
+
 // Change tracking: a commit stores again only the trees of directories
 // whose entries changed, so a snapshot's cost follows what changed, not
 // the size of the tree. A directory is dirty when an entry was added,
@@ -8,25 +15,16 @@ package fs
 
 // dirtyUp marks n and every directory above it.
 func (n *node) dirtyUp() {
-	for d := n; d != nil; d = d.parentNode() {
+	for d := n; d != nil; d = d.parent.Load() {
 		d.dirty.Store(true)
 	}
-}
-
-// parentNode is the directory holding n (one of them, for a hard link),
-// or nil for the root.
-func (n *node) parentNode() *node {
-	_, p := n.Parent()
-	if p == nil {
-		return nil
-	}
-	return asNode(p.Operations())
 }
 
 // attrsChanged records that n's own entry changed (attributes, extended
 // attributes or contents). A file with several hard links has entries in
 // several directories, of which only one is known here, so the next commit
-// looks at every loaded directory. mu must be held.
+// looks at every loaded directory. mu must be held, and n pinned (see
+// pin) before the change.
 func (n *node) attrsChanged() {
 	n.h.touch()
 	if n.link != 0 && n.h.linkCount(n.link) > 1 {
@@ -34,28 +32,24 @@ func (n *node) attrsChanged() {
 		n.h.everything = true
 		n.h.mu.Unlock()
 	}
-	if p := n.parentNode(); p != nil {
+	if p := n.parent.Load(); p != nil {
 		p.dirtyUp()
 	}
 }
 
-// renamed records the directories of a rename whose entries go-fuse moves
-// after the handler returns.
-func (h *Head) renamed(from, to *node) {
-	h.mu.Lock()
-	h.renames = append(h.renames, from, to)
-	h.mu.Unlock()
-}
-
-// redirtyRenames marks again the directories of renames recorded before
-// this commit began: their move may have landed after the commit read
-// them, and the next commit must look. Called with treeMu held.
-func (h *Head) redirtyRenames() {
-	h.mu.Lock()
-	dirs := h.renames
-	h.renames = nil
-	h.mu.Unlock()
-	for _, d := range dirs {
-		d.dirtyUp()
+// pin loads the directory holding n before n changes, so the change is
+// kept: a shed directory (see shed.go) holds its files only in its tree
+// block, and would serve a file forgotten since from that block. Loading
+// it takes n back among its entries. A directory needs no pin: a shed
+// directory keeps its subdirectories, and a commit loads a shed directory
+// that is dirty. Called with treeMu held shared, so no trim sheds the
+// directory again before the change marks it dirty.
+func (n *node) pin(ctx context.Context) syscall.Errno {
+	if n.kind == repo.TypeDir {
+		return 0
 	}
+	if p := n.parent.Load(); p != nil {
+		return p.load(ctx)
+	}
+	return 0
 }

@@ -33,14 +33,21 @@ type Head struct {
 	// holds it exclusively while it reads the whole tree.
 	treeMu sync.RWMutex
 
+	// nsMu guards every directory's entries (node.kids): lookups hold it
+	// shared, changes exclusively, each for a map access only.
+	nsMu sync.RWMutex
+
+	loadedLeaves atomic.Int64 // files, links and special files held by loaded directories
+	maxLoaded    int64        // how many may be before clean directories are shed
+	trimming     atomic.Bool  // a trim (see shed.go) is running
+	useClock     atomic.Int64 // ticks at every directory use, to shed the least recently used
+
 	mu         sync.Mutex
 	base       *repo.Snapshot   // guarded by mu; the snapshot the head started from
 	links      repo.LinkTable   // guarded by mu; link counts of hard-linked files
 	linked     map[uint64]*node // guarded by mu; loaded hard-linked files by identity
 	changed    bool             // guarded by mu; anything changed since base
 	everything bool             // guarded by mu; the next commit must visit every loaded directory
-	renames    []*node          // guarded by mu; directories of renames go-fuse may still be applying
-	moving     []pendingMove    // guarded by mu; renames go-fuse may still be applying
 	flushed    map[*node]bool   // guarded by mu; closed by their last writer, not yet released
 	root       *node
 	snapshots  *snapshotsDir
@@ -59,6 +66,9 @@ type HeadOptions struct {
 	// the latest of this host (--parent: the way on when the latest
 	// snapshot is damaged).
 	Parent string
+	// MaxLoaded bounds the files, links and special files the head keeps
+	// in memory beyond those in use (see shed.go); 0 means DefaultMaxLoaded.
+	MaxLoaded int
 }
 
 // NewHead prepares a head on top of the latest snapshot of this host, or
@@ -71,6 +81,10 @@ func NewHead(ctx context.Context, r *repo.Repository, o HeadOptions) (*Head, err
 		o.Clock = time.Now
 	}
 	h := &Head{repo: r, log: o.Logger, clock: o.Clock, host: o.Host, linked: make(map[uint64]*node), flushed: make(map[*node]bool)}
+	h.maxLoaded = int64(o.MaxLoaded)
+	if h.maxLoaded <= 0 {
+		h.maxLoaded = DefaultMaxLoaded
+	}
 	h.ino.Store(1)
 	snaps, err := r.Snapshots(ctx)
 	if err != nil {
@@ -254,6 +268,7 @@ func (n *node) setFromRepo(e *repo.Node) {
 // away must not make the directory unreadable for good.
 func (n *node) load(ctx context.Context) syscall.Errno {
 	if n.loaded.Load() {
+		n.used.Store(n.h.useClock.Add(1))
 		return 0
 	}
 	n.loadMu.Lock()
@@ -261,13 +276,19 @@ func (n *node) load(ctx context.Context) syscall.Errno {
 	if n.loaded.Load() {
 		return 0
 	}
+	n.used.Store(n.h.useClock.Add(1))
 	if n.subtree.IsZero() {
+		n.h.nsMu.Lock()
+		if n.kids == nil {
+			n.kids = make(map[string]*node)
+		}
+		n.h.nsMu.Unlock()
 		n.loaded.Store(true)
 		return 0
 	}
 	t, err := n.h.repo.LoadTree(ctx, n.subtree)
 	if err != nil {
-		dir := "/" + n.Path(nil)
+		dir := n.path()
 		if isDamage(err) {
 			n.h.log.Error("a directory of the head is damaged: it reads as an I/O error, and new snapshots keep it as it was",
 				"dir", dir, "tree", n.subtree.String(), "way_on", "coffer mount --parent SNAPSHOT starts the head from an older, intact snapshot")
@@ -280,26 +301,61 @@ func (n *node) load(ctx context.Context) syscall.Errno {
 	return 0
 }
 
+// addChildren fills n's entries from its tree t. Entries it still holds
+// (its subdirectories, when it was shed) stay; a file it shed comes back
+// as the same node if anything (the kernel, an open handle) still holds
+// that node, or else as a new one with the same inode number.
 func (n *node) addChildren(ctx context.Context, t *repo.Tree) {
 	h := n.h
+	h.nsMu.Lock()
+	defer h.nsMu.Unlock()
+	kids := n.kids
+	if kids == nil {
+		kids = make(map[string]*node, len(t.Nodes))
+	}
+	shed := len(n.shedIno) == len(t.Nodes)
+	leaves := 0
 	for i := range t.Nodes {
 		e := &t.Nodes[i]
+		if kids[e.Name] != nil {
+			continue
+		}
 		var child *node
 		if e.Link != 0 {
 			h.mu.Lock()
 			child = h.linked[e.Link]
 			h.mu.Unlock()
 		}
+		if child == nil && shed {
+			child = n.shedRef[i].Value()
+		}
 		if child == nil {
 			child = &node{h: h, kind: e.Type}
 			child.setFromRepo(e)
-			n.NewPersistentInode(ctx, child, fusefs.StableAttr{Mode: typeBits(e.Type), Ino: h.nextIno()})
+			ino := uint64(0)
+			if shed {
+				ino = n.shedIno[i]
+			}
+			if ino == 0 {
+				ino = h.nextIno()
+			}
+			n.NewInode(ctx, child, fusefs.StableAttr{Mode: typeBits(e.Type), Ino: ino})
 			if e.Link != 0 {
 				h.mu.Lock()
 				h.linked[e.Link] = child
 				h.mu.Unlock()
 			}
 		}
-		n.AddChild(e.Name, child.EmbeddedInode(), true)
+		if child.parent.Load() == nil {
+			child.parent.Store(n)
+		}
+		kids[e.Name] = child
+		if child.kind != repo.TypeDir {
+			leaves++
+		}
 	}
+	n.kids = kids
+	n.shedIno, n.shedRef = nil, nil
+	h.loadedLeaves.Add(int64(leaves))
+	h.trimSoon()
 }

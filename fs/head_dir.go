@@ -2,6 +2,8 @@ package fs
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"syscall"
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
@@ -46,13 +48,82 @@ func asNode(ops fusefs.InodeEmbedder) *node {
 	return c
 }
 
-// child returns n's head child called name, or nil.
+// child returns n's entry called name, or nil.
 func (n *node) child(name string) *node {
-	ch := n.GetChild(name)
-	if ch == nil {
-		return nil
+	n.h.nsMu.RLock()
+	defer n.h.nsMu.RUnlock()
+	return n.kids[name]
+}
+
+// setChild makes c n's entry called name (nil removes it), keeping the
+// count of loaded files. treeMu must be held.
+func (n *node) setChild(name string, c *node) {
+	h := n.h
+	h.nsMu.Lock()
+	defer h.nsMu.Unlock()
+	if old := n.kids[name]; old != nil && old.kind != repo.TypeDir {
+		h.loadedLeaves.Add(-1)
 	}
-	return asNode(ch.Operations())
+	if c == nil {
+		delete(n.kids, name)
+		return
+	}
+	if n.kids == nil {
+		n.kids = make(map[string]*node)
+	}
+	n.kids[name] = c
+	if c.kind != repo.TypeDir {
+		h.loadedLeaves.Add(1)
+		h.trimSoon()
+	}
+}
+
+// namedNode is one entry of a directory.
+type namedNode struct {
+	name string
+	node *node
+}
+
+// entryList is a copy of n's entries, to walk without holding nsMu.
+func (n *node) entryList() []namedNode {
+	n.h.nsMu.RLock()
+	defer n.h.nsMu.RUnlock()
+	out := make([]namedNode, 0, len(n.kids))
+	for name, c := range n.kids {
+		out = append(out, namedNode{name, c})
+	}
+	return out
+}
+
+// entries is how many entries n holds.
+func (n *node) entries() int {
+	n.h.nsMu.RLock()
+	defer n.h.nsMu.RUnlock()
+	return len(n.kids)
+}
+
+// path names n from the mount's root ("/dir/file"), for messages: it
+// searches each directory on the way for n's name.
+func (n *node) path() string {
+	if n.parent.Load() == nil {
+		return "/"
+	}
+	h := n.h
+	h.nsMu.RLock()
+	defer h.nsMu.RUnlock()
+	var parts []string
+	for c, p := n, n.parent.Load(); p != nil; c, p = p, p.parent.Load() {
+		name := "?"
+		for k, v := range p.kids {
+			if v == c {
+				name = k
+				break
+			}
+		}
+		parts = append(parts, name)
+	}
+	slices.Reverse(parts)
+	return "/" + strings.Join(parts, "/")
 }
 
 // Lookup finds a child, loading the directory on first use.
@@ -63,38 +134,59 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fu
 	if n.reserved(name) {
 		return n.h.snapshots.attach(ctx, n.EmbeddedInode(), out), 0
 	}
-	if errno := n.load(ctx); errno != 0 {
+	c, errno := n.loadedChild(ctx, name)
+	if errno != 0 {
 		return nil, errno
 	}
-	c := n.child(name)
 	if c == nil {
 		return nil, syscall.ENOENT
 	}
 	return n.entry(c, out), 0
 }
 
+// loadedChild loads n and returns its entry called name, or nil. Lookups
+// and listings hold no treeMu, so a trim may shed n between the load and
+// the look: then it loads again.
+func (n *node) loadedChild(ctx context.Context, name string) (*node, syscall.Errno) {
+	for {
+		if errno := n.load(ctx); errno != 0 {
+			return nil, errno
+		}
+		n.h.nsMu.RLock()
+		c, loaded := n.kids[name], n.loaded.Load()
+		n.h.nsMu.RUnlock()
+		if c != nil || loaded {
+			return c, 0
+		}
+	}
+}
+
 // Readdir lists the directory; .snapshots is never listed.
 func (n *node) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Errno) {
-	if errno := n.load(ctx); errno != 0 {
-		return nil, errno
-	}
-	children := n.Children()
-	entries := make([]fuse.DirEntry, 0, len(children))
-	for name, ch := range children {
-		if asNode(ch.Operations()) == nil {
-			continue
+	for {
+		if errno := n.load(ctx); errno != 0 {
+			return nil, errno
 		}
-		entries = append(entries, fuse.DirEntry{Name: name, Mode: ch.StableAttr().Mode, Ino: ch.StableAttr().Ino})
+		n.h.nsMu.RLock()
+		entries := make([]fuse.DirEntry, 0, len(n.kids))
+		for name, c := range n.kids {
+			a := c.StableAttr()
+			entries = append(entries, fuse.DirEntry{Name: name, Mode: a.Mode, Ino: a.Ino})
+		}
+		loaded := n.loaded.Load()
+		n.h.nsMu.RUnlock()
+		if loaded { // else a trim shed n meanwhile: load it again
+			return fusefs.NewListDirStream(entries), 0
+		}
 	}
-	return fusefs.NewListDirStream(entries), 0
 }
 
 // newChild creates a node of kind in n and records the change.
 //
-// The child is attached here, under treeMu, rather than by go-fuse after
-// the call returns: a commit must never see a directory marked clean
-// whose entries are about to change. go-fuse attaching it again is a
-// no-op. init, if not nil, completes the node before anyone can see it.
+// The child is attached here, under treeMu: a commit must never see a
+// directory marked clean whose entries are about to change. (go-fuse adds
+// it to its own tree after the call returns; coffer's entries are kids.)
+// init, if not nil, completes the node before anyone can see it.
 func (n *node) newChild(ctx context.Context, name string, kind repo.NodeType, mode uint32, init func(c *node)) (*node, syscall.Errno) {
 	if tooLong(name) {
 		return nil, syscall.ENAMETOOLONG
@@ -105,7 +197,7 @@ func (n *node) newChild(ctx context.Context, name string, kind repo.NodeType, mo
 	if errno := n.load(ctx); errno != 0 {
 		return nil, errno
 	}
-	if n.GetChild(name) != nil {
+	if n.child(name) != nil {
 		return nil, syscall.EEXIST
 	}
 	now := n.h.now()
@@ -114,14 +206,16 @@ func (n *node) newChild(ctx context.Context, name string, kind repo.NodeType, mo
 		c.uid, c.gid = caller.Uid, caller.Gid
 	}
 	if kind == repo.TypeDir {
+		c.kids = make(map[string]*node)
 		c.loaded.Store(true)
 	}
+	c.parent.Store(n)
 	c.inheritACL(n)
 	if init != nil {
 		init(c)
 	}
-	ch := n.NewPersistentInode(ctx, c, fusefs.StableAttr{Mode: typeBits(kind), Ino: n.h.nextIno()})
-	n.AddChild(name, ch, false)
+	n.NewInode(ctx, c, fusefs.StableAttr{Mode: typeBits(kind), Ino: n.h.nextIno()})
+	n.setChild(name, c)
 	n.changedEntries()
 	return c, 0
 }
@@ -219,7 +313,13 @@ func (n *node) Link(ctx context.Context, target fusefs.InodeEmbedder, name strin
 	if tooLong(name) {
 		return nil, syscall.ENAMETOOLONG
 	}
-	if n.reserved(name) || n.GetChild(name) != nil {
+	if errno := n.load(ctx); errno != 0 {
+		return nil, errno
+	}
+	if errno := t.pin(ctx); errno != 0 {
+		return nil, errno
+	}
+	if n.reserved(name) || n.child(name) != nil {
 		return nil, syscall.EEXIST
 	}
 	t.mu.Lock()
@@ -227,7 +327,7 @@ func (n *node) Link(ctx context.Context, target fusefs.InodeEmbedder, name strin
 	t.ctime = n.h.now()
 	t.attrsChanged() // every directory holding t now names its link identity
 	t.mu.Unlock()
-	n.AddChild(name, t.EmbeddedInode(), false) // under treeMu; see newChild
+	n.setChild(name, t) // under treeMu; see newChild
 	n.changedEntries()
 	return n.entry(t, out), 0
 }
@@ -236,6 +336,9 @@ func (n *node) Link(ctx context.Context, target fusefs.InodeEmbedder, name strin
 func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
 	n.h.treeMu.RLock()
 	defer n.h.treeMu.RUnlock()
+	if errno := n.load(ctx); errno != 0 {
+		return errno
+	}
 	c := n.child(name)
 	if c == nil {
 		return syscall.ENOENT
@@ -244,7 +347,7 @@ func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
 		return syscall.EISDIR
 	}
 	n.h.dropName(c)
-	n.RmChild(name) // under treeMu; see newChild
+	n.setChild(name, nil) // under treeMu; see newChild
 	n.changedEntries()
 	return 0
 }
@@ -271,6 +374,9 @@ func (h *Head) dropName(c *node) {
 func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno {
 	n.h.treeMu.RLock()
 	defer n.h.treeMu.RUnlock()
+	if errno := n.load(ctx); errno != 0 {
+		return errno
+	}
 	c := n.child(name)
 	if c == nil {
 		return syscall.ENOENT
@@ -281,10 +387,10 @@ func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno {
 	if errno := c.load(ctx); errno != 0 {
 		return errno
 	}
-	if len(c.Children()) > 0 {
+	if c.entries() > 0 {
 		return syscall.ENOTEMPTY
 	}
-	n.RmChild(name) // under treeMu; see newChild
+	n.setChild(name, nil) // under treeMu; see newChild
 	n.changedEntries()
 	return 0
 }

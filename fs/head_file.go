@@ -48,6 +48,9 @@ func (n *node) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint3
 	}
 	n.h.treeMu.RLock()
 	defer n.h.treeMu.RUnlock()
+	if errno := n.pin(ctx); errno != 0 {
+		return nil, 0, errno
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.writer == nil && flags&syscall.O_TRUNC == 0 {

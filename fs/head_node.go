@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"weak"
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -35,13 +36,25 @@ type node struct {
 	link   uint64            // guarded by mu; hard-link identity, 0 if never linked
 	orphan bool              // guarded by mu; its last name is gone, handles may remain
 
-	// Directories: the tree block they were loaded from, until loaded.
-	loadMu  sync.Mutex // serialises loading the directory
-	subtree cipher.ID  // tree ID; zero for a directory created in the head
+	// parent is the directory holding n (one of them, for a hard link);
+	// nil for the root. It changes only under treeMu (a rename).
+	parent atomic.Pointer[node]
+
+	// Directories: the tree block they were loaded from, and their
+	// entries once loaded (see shed.go for what a shed one keeps).
+	loadMu  sync.Mutex       // serialises loading the directory
+	subtree cipher.ID        // tree ID; zero for a directory created in the head
+	kids    map[string]*node // guarded by h.nsMu; every entry while loaded, only subdirectories while shed
 	loaded  atomic.Bool
-	dirty   atomic.Bool // entries below changed since the last commit
-	files   uint64      // subtree totals stored with an unloaded directory
+	dirty   atomic.Bool  // entries below changed since the last commit
+	used    atomic.Int64 // the head's useClock when it was last used
+	files   uint64       // subtree totals stored with an unloaded directory
 	bytes   uint64
+	// While shed: the inode number of each entry of subtree, in the
+	// tree's order (0 for a subdirectory, which stays in kids), and the
+	// node that served it, for as long as anything else holds that node.
+	shedIno []uint64
+	shedRef []weak.Pointer[node]
 
 	// Files: committed contents, or a writer while the file is new.
 	blocks  []repo.BlockRef  // guarded by mu
@@ -150,6 +163,9 @@ func (n *node) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrO
 func (n *node) Setattr(ctx context.Context, f fusefs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
 	n.h.treeMu.RLock()
 	defer n.h.treeMu.RUnlock()
+	if errno := n.pin(ctx); errno != 0 {
+		return errno
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	now := n.h.now()

@@ -3,7 +3,6 @@ package fs
 import (
 	"context"
 	"syscall"
-	"time"
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -32,6 +31,9 @@ func (n *node) Rename(ctx context.Context, name string, newParent fusefs.InodeEm
 	if np.reserved(newName) || n.reserved(name) {
 		return syscall.EPERM
 	}
+	if errno := n.load(ctx); errno != 0 {
+		return errno
+	}
 	if errno := np.load(ctx); errno != 0 {
 		return errno
 	}
@@ -40,8 +42,9 @@ func (n *node) Rename(ctx context.Context, name string, newParent fusefs.InodeEm
 		return syscall.ENOENT
 	}
 	dst := np.child(newName)
+	exchange := flags&renameExchange != 0
 	switch {
-	case flags&renameExchange != 0:
+	case exchange:
 		if dst == nil {
 			return syscall.ENOENT
 		}
@@ -57,74 +60,28 @@ func (n *node) Rename(ctx context.Context, name string, newParent fusefs.InodeEm
 			n.h.dropName(dst)
 		}
 	}
+	now := n.h.now()
 	src.mu.Lock()
-	src.ctime = n.h.now()
+	src.ctime = now
 	src.mu.Unlock()
+	// The entries move here, under treeMu, so a commit sees the rename
+	// whole or not at all; go-fuse moves its own after this returns.
+	if exchange {
+		dst.mu.Lock()
+		dst.ctime = now
+		dst.mu.Unlock()
+		n.setChild(name, dst)
+		dst.parent.Store(n)
+	} else {
+		n.setChild(name, nil)
+	}
+	np.setChild(newName, src)
+	src.parent.Store(np)
 	n.changedEntries()
 	if np != n {
 		np.changedEntries()
 	}
-	// go-fuse moves the entry after this returns, outside treeMu (doing
-	// it here would make its own move delete the destination). A commit
-	// running in between waits for the move to land, and must not leave
-	// these directories clean.
-	n.h.renamed(n, np)
-	n.h.moveAccepted(pendingMove{from: n, name: name, src: src})
 	return 0
-}
-
-// pendingMove is a rename that the handler accepted and go-fuse may not
-// have applied to the directories' entries yet.
-type pendingMove struct {
-	from *node
-	name string
-	src  *node
-}
-
-// landed reports whether go-fuse has moved the entries. Its move takes
-// src from its old name at once (or swaps it, for an exchange), and the
-// kernel keeps both directories locked until then, so nothing else puts
-// another entry there meanwhile. (A later hard link back to the old name
-// makes a landed move look pending; the bound in awaitMoves covers it.)
-func (p *pendingMove) landed() bool { return p.from.child(p.name) != p.src }
-
-// moveAccepted records a rename the handler accepted, forgetting those
-// that have landed (so an entry renamed back to an old name later, which
-// the kernel sends only after the earlier move's reply, leaves no stale
-// record behind).
-func (h *Head) moveAccepted(m pendingMove) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	kept := h.moving[:0]
-	for _, p := range h.moving {
-		if !p.landed() {
-			kept = append(kept, p)
-		}
-	}
-	h.moving = append(kept, m)
-}
-
-// awaitMoves waits until every accepted rename has landed, so a commit's
-// walk never sees a moving entry in both directories or in neither. The
-// kernel holds both directories locked until go-fuse replies, after the
-// move, so nothing else changes them meanwhile and the wait is short; its
-// bound only guards against a move that never comes. Called with treeMu
-// held exclusively, so no new rename starts.
-func (h *Head) awaitMoves() {
-	h.mu.Lock()
-	moves := h.moving
-	h.moving = nil
-	h.mu.Unlock()
-	deadline := time.Now().Add(time.Second)
-	for _, p := range moves {
-		for !p.landed() {
-			if time.Now().After(deadline) {
-				h.log.Warn("a rename did not land before the commit", "name", p.name)
-				return
-			}
-			time.Sleep(20 * time.Microsecond)
-		}
-	}
 }
 
 // replaceable checks that src may be renamed over dst.
@@ -139,7 +96,7 @@ func replaceable(ctx context.Context, src, dst *node) syscall.Errno {
 		if errno := dst.load(ctx); errno != 0 {
 			return errno
 		}
-		if len(dst.Children()) > 0 {
+		if dst.entries() > 0 {
 			return syscall.ENOTEMPTY
 		}
 	}

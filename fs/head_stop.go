@@ -42,12 +42,11 @@ func (h *Head) OpenWriters() []string {
 	seen := map[*node]bool{}
 	var walk func(dir *node, at string)
 	walk = func(dir *node, at string) {
-		if !dir.loaded.Load() {
-			return // nothing under an unloaded directory was opened
-		}
-		for name, ch := range dir.Children() {
-			c := asNode(ch.Operations())
-			if c == nil || seen[c] {
+		// A shed directory still holds its subdirectories, where
+		// files may be open; its own files were all closed.
+		for _, k := range dir.entryList() {
+			name, c := k.name, k.node
+			if seen[c] {
 				continue
 			}
 			seen[c] = true

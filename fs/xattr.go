@@ -73,6 +73,9 @@ func (n *node) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, 
 func (n *node) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
 	n.h.treeMu.RLock()
 	defer n.h.treeMu.RUnlock()
+	if errno := n.pin(ctx); errno != 0 {
+		return errno
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	_, exists := n.xattrs[attr]
@@ -186,6 +189,9 @@ func (n *node) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errn
 func (n *node) Removexattr(ctx context.Context, attr string) syscall.Errno {
 	n.h.treeMu.RLock()
 	defer n.h.treeMu.RUnlock()
+	if errno := n.pin(ctx); errno != 0 {
+		return errno
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if _, ok := n.xattrs[attr]; !ok {
