@@ -21,13 +21,14 @@ func (n *node) dirtyUp() {
 }
 
 // attrsChanged records that n's own entry changed (attributes, extended
-// attributes or contents). A file with several hard links has entries in
-// several directories, of which only one is known here, so the next commit
-// looks at every loaded directory. mu must be held, and n pinned (see
-// pin) before the change.
+// attributes or contents). A file with hard links has entries in several
+// directories, of which only one is known here (and not even that one
+// once the name it was loaded under is gone: its parent is not updated
+// then), so the next commit looks at every loaded directory. mu must be
+// held, and n pinned (see pin) before the change.
 func (n *node) attrsChanged() {
 	n.h.touch()
-	if n.link != 0 && n.h.linkCount(n.link) > 1 {
+	if n.link != 0 {
 		n.h.mu.Lock()
 		n.h.everything = true
 		n.h.mu.Unlock()

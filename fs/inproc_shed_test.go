@@ -173,3 +173,24 @@ func TestShedThenChange(t *testing.T) {
 		}
 	}
 }
+
+// A hard-linked file changed after the name it was loaded under is gone
+// changes in the directory of its other name: the head does not track
+// which directory that is, so the commit looks at them all.
+func TestHardLinkChangedAfterFirstNameGone(t *testing.T) {
+	s := newTestStore(t)
+	m := s.mountHead(t, cofferfs.HeadOptions{})
+	must(t, os.MkdirAll(m.path("a"), 0o755))
+	must(t, os.MkdirAll(m.path("b"), 0o755))
+	writeFile(t, m.path("a/f"), []byte("linked"), 0o644)
+	must(t, os.Link(m.path("a/f"), m.path("b/g")))
+	m.commit()
+	must(t, os.Remove(m.path("a/f")))
+	m.commit()
+	must(t, os.Chmod(m.path("b/g"), 0o600))
+	snap, _ := m.commit()
+	got := walkTree(t, s.mountSnapshot(t, snap).dir)
+	if g := got["b/g"]; g.mode.Perm() != 0o600 || g.data != "linked" {
+		t.Errorf("b/g in the snapshot is %v %q, want -rw------- \"linked\"", g.mode, g.data)
+	}
+}
