@@ -33,6 +33,7 @@ type mountFlags struct {
 	checkpointEvery time.Duration
 	stopTimeout     time.Duration
 	cacheMB         int64
+	maxFiles        int
 	cacheDir        string
 	diskMB          int64
 	events          *auditEvents // the audit log's hook, set by runMount
@@ -108,6 +109,7 @@ request latency by operation. Only loopback addresses are accepted unless
 	fl.Var(duration.Value{D: &f.checkpointEvery}, "checkpoint-every", "save the head under --cache-dir this often when it changed, so a crashed daemon's successor resumes it (0: never)")
 	fl.Var(duration.Value{D: &f.stopTimeout}, "stop-timeout", "at a stop, wait this long for files still open for writing to be closed")
 	fl.Int64Var(&f.cacheMB, "cache-size", 64, "memory for decrypted blocks, in MiB")
+	fl.IntVar(&f.maxFiles, "max-files-loaded", fs.DefaultMaxLoaded, "files (and symlinks) of the head kept in memory beyond those in use, about 600 bytes each; past it the least recently used unchanged directories are dropped and read again from their tree blocks when next used")
 	fl.StringVar(&f.cacheDir, "cache-dir", "", "keep local state (the head checkpoint, encrypted blocks read from S3) here (default one directory per --repo under $XDG_CACHE_HOME/coffer or ~/.cache/coffer; \"off\" to disable)")
 	fl.Int64Var(&f.diskMB, "cache-dir-size", 1024, "bound on the block cache in --cache-dir, in MiB")
 	fl.Var(&f.logFormat, "log-format", "log lines as text (key=value) or json (one object a line)")
@@ -136,6 +138,9 @@ func serveMount(ctx context.Context, f *mountFlags, arg string) error {
 	}
 	if err := f.checkServiceFlags(); err != nil {
 		return err
+	}
+	if f.maxFiles < 1 {
+		return usageError{fmt.Errorf("--max-files-loaded %d: give a number of files, at least 1 (default %d)", f.maxFiles, fs.DefaultMaxLoaded)}
 	}
 	log := f.logger()
 	if addr := os.Getenv("COFFER_PPROF"); addr != "" {
@@ -208,7 +213,7 @@ func mountHead(ctx context.Context, r *repo.Repository, f *mountFlags, mp string
 	cp := headCheckpoints{r: r, file: state.Checkpoint(makeRoom)}
 	host, _ := os.Hostname()
 	resume := cp.load(log)
-	h, err := fs.NewHead(ctx, r, fs.HeadOptions{Logger: log, Host: host, Resume: resume, Parent: parent})
+	h, err := fs.NewHead(ctx, r, fs.HeadOptions{Logger: log, Host: host, Resume: resume, Parent: parent, MaxLoaded: f.maxFiles})
 	if err != nil {
 		return err
 	}

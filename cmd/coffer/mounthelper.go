@@ -34,7 +34,7 @@ var mountHelperNames = map[string]bool{"mount.fuse.coffer": true, "mount.coffer"
 // for '-').
 var helperValueOptions = map[string]bool{
 	"key-file": true, "password-file": true, "endpoint": true, "region": true, "ca-bundle": true,
-	"cache-dir": true, "cache-size": true, "cache-dir-size": true, "snapshot": true, "as-of": true,
+	"cache-dir": true, "cache-size": true, "cache-dir-size": true, "max-files-loaded": true, "snapshot": true, "as-of": true,
 	"parent": true, "snapshot-every": true, "checkpoint-every": true, "stop-timeout": true,
 	"metrics-listen": true, "log-format": true,
 }
