@@ -38,19 +38,39 @@ func (n *node) attrsChanged() {
 	}
 }
 
-// pin loads the directory holding n before n changes, so the change is
-// kept: a shed directory (see shed.go) holds its files only in its tree
-// block, and would serve a file forgotten since from that block. Loading
-// it takes n back among its entries. A directory needs no pin: a shed
-// directory keeps its subdirectories, and a commit loads a shed directory
-// that is dirty. Called with treeMu held shared, so no trim sheds the
-// directory again before the change marks it dirty.
+// pin makes sure n is among its directory's entries, and that directory
+// among its own, up to the root, before n changes, so the change is kept
+// and a commit finds it: a shed directory (see shed.go) holds its files
+// only in its tree block, and a directory dropped whole only in its
+// parent's; either would serve a node forgotten since from its tree.
+// Loading them takes n (which the caller holds) back among the entries.
+// Called with treeMu held shared, so no trim sheds them again before the
+// change marks them dirty.
 func (n *node) pin(ctx context.Context) syscall.Errno {
 	if n.kind == repo.TypeDir {
-		return 0
+		return n.attach(ctx)
 	}
 	if p := n.parent.Load(); p != nil {
 		return p.load(ctx)
 	}
 	return 0
+}
+
+// attach makes sure directory n is among its parent's entries (and that
+// one among its own, and so on), loading its parent if a trim dropped n
+// from it. A directory that is loaded, or holds any entry, always is.
+func (n *node) attach(ctx context.Context) syscall.Errno {
+	p := n.parent.Load()
+	if p == nil {
+		return 0
+	}
+	n.h.nsMu.RLock()
+	in := p.kids[n.name] == n
+	n.h.nsMu.RUnlock()
+	if in {
+		return 0
+	}
+	// Loading p takes n back (n is alive: the caller holds it). A
+	// directory removed meanwhile stays out, which is right.
+	return p.load(ctx)
 }

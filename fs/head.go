@@ -276,14 +276,17 @@ func (n *node) load(ctx context.Context) syscall.Errno {
 	if n.loaded.Load() {
 		return 0
 	}
+	if errno := n.attach(ctx); errno != 0 {
+		return errno
+	}
 	n.used.Store(n.h.useClock.Add(1))
 	if n.subtree.IsZero() {
 		n.h.nsMu.Lock()
 		if n.kids == nil {
 			n.kids = make(map[string]*node)
 		}
-		n.h.nsMu.Unlock()
 		n.loaded.Store(true)
+		n.h.nsMu.Unlock()
 		return 0
 	}
 	t, err := n.h.repo.LoadTree(ctx, n.subtree)
@@ -296,12 +299,11 @@ func (n *node) load(ctx context.Context) syscall.Errno {
 		return toErrno(n.h.log, "load directory "+dir, err)
 	}
 	n.addChildren(ctx, t)
-	n.loaded.Store(true)
 	prefetchSubtrees(ctx, n.h.repo, t)
 	return 0
 }
 
-// addChildren fills n's entries from its tree t. Entries it still holds
+// addChildren fills n's entries from its tree t and marks it loaded. Entries it still holds
 // (its subdirectories, when it was shed) stay; a file it shed comes back
 // as the same node if anything (the kernel, an open handle) still holds
 // that node, or else as a new one with the same inode number.
@@ -326,16 +328,18 @@ func (n *node) addChildren(ctx context.Context, t *repo.Tree) {
 			child = h.linked[e.Link]
 			h.mu.Unlock()
 		}
-		if child == nil && shed {
-			child = n.shedRef[i].Value()
+		ino := uint64(0)
+		var ghost *dirGhost
+		switch {
+		case e.Type == repo.TypeDir && n.shedDirs[e.Name] != nil:
+			ghost = n.shedDirs[e.Name]
+			child, ino = ghost.ref.Value(), ghost.ino
+		case child == nil && shed:
+			child, ino = n.shedRef[i].Value(), n.shedIno[i]
 		}
 		if child == nil {
 			child = &node{h: h, kind: e.Type}
 			child.setFromRepo(e)
-			ino := uint64(0)
-			if shed {
-				ino = n.shedIno[i]
-			}
 			if ino == 0 {
 				ino = h.nextIno()
 			}
@@ -346,16 +350,23 @@ func (n *node) addChildren(ctx context.Context, t *repo.Tree) {
 				h.mu.Unlock()
 			}
 		}
+		if ghost != nil {
+			ghost.restore(child)
+		}
 		if child.parent.Load() == nil {
 			child.parent.Store(n)
 		}
 		kids[e.Name] = child
-		if child.kind != repo.TypeDir {
+		if child.kind == repo.TypeDir {
+			child.name = e.Name
+		} else {
 			leaves++
 		}
 	}
 	n.kids = kids
-	n.shedIno, n.shedRef = nil, nil
+	n.shedIno, n.shedRef, n.shedDirs = nil, nil, nil
+	// Under nsMu, with the entries: a trim judges a directory by both.
+	n.loaded.Store(true)
 	h.loadedLeaves.Add(int64(leaves))
 	h.trimSoon()
 }

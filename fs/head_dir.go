@@ -72,7 +72,9 @@ func (n *node) setChild(name string, c *node) {
 		n.kids = make(map[string]*node)
 	}
 	n.kids[name] = c
-	if c.kind != repo.TypeDir {
+	if c.kind == repo.TypeDir {
+		c.name = name
+	} else {
 		h.loadedLeaves.Add(1)
 		h.trimSoon()
 	}

@@ -50,11 +50,14 @@ type node struct {
 	used    atomic.Int64 // the head's useClock when it was last used
 	files   uint64       // subtree totals stored with an unloaded directory
 	bytes   uint64
+	name    string // its name in parent; guarded by h.nsMu
 	// While shed: the inode number of each entry of subtree, in the
-	// tree's order (0 for a subdirectory, which stays in kids), and the
-	// node that served it, for as long as anything else holds that node.
-	shedIno []uint64
-	shedRef []weak.Pointer[node]
+	// tree's order (0 for a subdirectory, which stays in kids or is in
+	// shedDirs), and the node that served it, for as long as anything
+	// else holds that node; and the subdirectories dropped whole.
+	shedIno  []uint64
+	shedRef  []weak.Pointer[node]
+	shedDirs map[string]*dirGhost
 
 	// Files: committed contents, or a writer while the file is new.
 	blocks  []repo.BlockRef  // guarded by mu

@@ -111,6 +111,7 @@ func TestShedKeepsInodesAndContents(t *testing.T) {
 	if n := m.h.Trim(context.Background()); n > 30 {
 		t.Fatalf("after a trim %d files stay loaded, want at most 30", n)
 	}
+	collect() // what the head dropped comes back as new nodes
 	sameTrees(t, "after a trim", walkTree(t, m.dir), before, true)
 	// Walking loaded everything again, and trimmed on the way.
 	if n := m.h.Loaded(); n > 40+20 {
@@ -139,22 +140,30 @@ func TestShedWhileCreating(t *testing.T) {
 	sameTrees(t, "the snapshot", walkTree(t, s.mountSnapshot(t, snap).dir), want, false)
 }
 
-// A change to a file whose directory was shed is kept: through a file the
-// kernel still holds open, by path after the kernel forgot it, and to the
-// directory's entries (create, rename, unlink, link).
+// A change to a file whose directory was shed, or to a directory dropped
+// whole, is kept: through a file or directory the kernel still holds open,
+// by path after the kernel forgot it, and to the directory's entries
+// (create, rename, unlink, link). A bound of one file sheds everything
+// clean at every trim.
 func TestShedThenChange(t *testing.T) {
 	s := newTestStore(t)
-	m := s.mountHead(t, cofferfs.HeadOptions{MaxLoaded: 40})
+	m := s.mountHead(t, cofferfs.HeadOptions{MaxLoaded: 1})
 	fillDirs(t, m.dir, 4, 30)
 	m.commit()
 	held, err := os.Open(m.path("d00/sub/f000"))
 	must(t, err)
+	heldDir, err := os.Open(m.path("d01/sub"))
+	must(t, err)
 	m.h.Trim(context.Background())
+	must(t, heldDir.Chmod(0o750)) // a directory dropped whole, through the node the kernel holds
+	must(t, heldDir.Close())
 
 	must(t, held.Chmod(0o600)) // through the node the kernel holds
 	must(t, held.Close())
-	collect()                                                       // the node the kernel held is gone: the change must not be
-	must(t, os.Chmod(m.path("d01/sub/f001"), 0o640))                // looked up again
+	collect()                                        // the node the kernel held is gone: the change must not be
+	must(t, os.Chmod(m.path("d01/sub/f001"), 0o640)) // looked up again
+	must(t, os.Chmod(m.path("d02/sub"), 0o700))      // a directory dropped whole, and back
+	must(t, os.Mkdir(m.path("d03/sub/new-dir"), 0o755))
 	must(t, os.Rename(m.path("d02/sub/f002"), m.path("d02/moved"))) // out of a shed directory
 	must(t, os.Remove(m.path("d03/sub/f003")))
 	writeFile(t, m.path("d03/sub/new"), []byte("new"), 0o644)
@@ -167,7 +176,7 @@ func TestShedThenChange(t *testing.T) {
 	m.unmount()
 	got := walkTree(t, s.mountSnapshot(t, snap).dir)
 	sameTrees(t, "the snapshot", got, want, false)
-	for p, mode := range map[string]os.FileMode{"d00/sub/f000": 0o600, "d01/sub/f001": 0o640} {
+	for p, mode := range map[string]os.FileMode{"d00/sub/f000": 0o600, "d01/sub/f001": 0o640, "d02/sub": 0o700, "d01/sub": 0o750} {
 		if got[p].mode.Perm() != mode {
 			t.Errorf("%s has mode %v in the snapshot, want %v", p, got[p].mode, mode)
 		}

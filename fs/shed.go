@@ -150,7 +150,58 @@ func (h *Head) shed(target int64) []shedDir {
 			out = append(out, shedDir{d, names})
 		}
 	}
+	h.dropDirs(h.root, &out)
 	return out
+}
+
+// dirGhost is what a directory dropped whole leaves in its parent: its
+// inode number, the node for as long as anything else holds it, and its
+// own shed state, so that it comes back as it was.
+type dirGhost struct {
+	ino  uint64
+	ref  weak.Pointer[node]
+	inos []uint64
+	refs []weak.Pointer[node]
+	dirs map[string]*dirGhost
+}
+
+// restore gives directory d, back from g, its shed state; h.nsMu must be
+// held.
+func (g *dirGhost) restore(d *node) {
+	d.shedIno, d.shedRef, d.shedDirs = g.inos, g.refs, g.dirs
+}
+
+// dropDirs drops whole, below d, every subdirectory that holds nothing
+// (not loaded, no entries kept) of a clean, shed directory, leaving a
+// ghost in its place. That frees its node and what go-fuse keeps in it
+// for the kernel, which grows with every name ever looked up in it.
+// treeMu must be held exclusively.
+func (h *Head) dropDirs(d *node, out *[]shedDir) {
+	for _, k := range d.entryList() {
+		if k.node.kind == repo.TypeDir {
+			h.dropDirs(k.node, out)
+		}
+	}
+	if d.loaded.Load() || d.dirty.Load() || d.subtree.IsZero() {
+		return // only a clean shed directory's tree block names all it had
+	}
+	h.nsMu.Lock()
+	var names []string
+	for name, c := range d.kids { // subdirectories only: d is shed
+		if c.loaded.Load() || c.dirty.Load() || len(c.kids) > 0 || c.subtree.IsZero() {
+			continue
+		}
+		if d.shedDirs == nil {
+			d.shedDirs = make(map[string]*dirGhost)
+		}
+		d.shedDirs[name] = &dirGhost{ino: c.StableAttr().Ino, ref: weak.Make(c), inos: c.shedIno, refs: c.shedRef, dirs: c.shedDirs}
+		delete(d.kids, name)
+		names = append(names, name)
+	}
+	h.nsMu.Unlock()
+	if len(names) > 0 {
+		*out = append(*out, shedDir{d, names})
+	}
 }
 
 // shedFiles drops a clean directory's files, keeping its subdirectories,
