@@ -334,6 +334,9 @@ func (n *node) addChildren(ctx context.Context, t *repo.Tree) {
 		case e.Type == repo.TypeDir && n.shedDirs[e.Name] != nil:
 			ghost = n.shedDirs[e.Name]
 			child, ino = ghost.ref.Value(), ghost.ino
+			if child != nil && child.gone.Load() {
+				child = nil // nothing uses it: a new one frees go-fuse's state in it
+			}
 		case child == nil && shed:
 			child, ino = n.shedRef[i].Value(), n.shedIno[i]
 		}
@@ -353,7 +356,8 @@ func (n *node) addChildren(ctx context.Context, t *repo.Tree) {
 		if ghost != nil {
 			ghost.restore(child)
 		}
-		if child.parent.Load() == nil {
+		if e.Link == 0 || child.parent.Load() == nil {
+			// n, perhaps new in place of a directory dropped whole
 			child.parent.Store(n)
 		}
 		kids[e.Name] = child
@@ -367,6 +371,7 @@ func (n *node) addChildren(ctx context.Context, t *repo.Tree) {
 	n.shedIno, n.shedRef, n.shedDirs = nil, nil, nil
 	// Under nsMu, with the entries: a trim judges a directory by both.
 	n.loaded.Store(true)
+	n.opened.Store(true)
 	h.loadedLeaves.Add(int64(leaves))
 	h.trimSoon()
 }

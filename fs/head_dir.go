@@ -234,6 +234,7 @@ func (n *node) changedEntries() {
 }
 
 func (n *node) entry(c *node, out *fuse.EntryOut) *fusefs.Inode {
+	c.gone.Store(false) // go-fuse takes it again
 	c.mu.Lock()
 	c.fillAttr(&out.Attr)
 	c.mu.Unlock()

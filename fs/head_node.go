@@ -51,6 +51,14 @@ type node struct {
 	files   uint64       // subtree totals stored with an unloaded directory
 	bytes   uint64
 	name    string // its name in parent; guarded by h.nsMu
+	// gone: go-fuse dropped n's inode (the kernel forgot it, and every
+	// entry below), and nothing has looked n up since. A directory
+	// dropped whole (see shed.go) then comes back as a new node, which
+	// frees what go-fuse kept in the old one.
+	gone atomic.Bool
+	// opened: the directory was loaded since this node was made, so
+	// go-fuse may keep state for its entries in it.
+	opened atomic.Bool
 	// While shed: the inode number of each entry of subtree, in the
 	// tree's order (0 for a subdirectory, which stays in kids or is in
 	// shedDirs), and the node that served it, for as long as anything
@@ -70,7 +78,11 @@ type node struct {
 var (
 	_ = (fusefs.NodeGetattrer)((*node)(nil))
 	_ = (fusefs.NodeSetattrer)((*node)(nil))
+	_ = (fusefs.NodeOnForgetter)((*node)(nil))
 )
+
+// OnForget records that go-fuse dropped n's inode.
+func (n *node) OnForget() { n.gone.Store(true) }
 
 func typeBits(k repo.NodeType) uint32 {
 	switch k {

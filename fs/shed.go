@@ -172,8 +172,8 @@ func (g *dirGhost) restore(d *node) {
 }
 
 // dropDirs drops whole, below d, every subdirectory that holds nothing
-// (not loaded, no entries kept) of a clean, shed directory, leaving a
-// ghost in its place. That frees its node and what go-fuse keeps in it
+// (not loaded, no entries kept) of a clean directory that is shed or has
+// no files loaded, leaving a ghost in its place. That frees its node and what go-fuse keeps in it
 // for the kernel, which grows with every name ever looked up in it.
 // treeMu must be held exclusively.
 func (h *Head) dropDirs(d *node, out *[]shedDir) {
@@ -182,13 +182,37 @@ func (h *Head) dropDirs(d *node, out *[]shedDir) {
 			h.dropDirs(k.node, out)
 		}
 	}
-	if d.loaded.Load() || d.dirty.Load() || d.subtree.IsZero() {
-		return // only a clean shed directory's tree block names all it had
+	if d.dirty.Load() || d.subtree.IsZero() {
+		return // only a clean directory's tree block names all it has
+	}
+	// Only a directory that was loaded is worth dropping: one never
+	// loaded costs its node alone, and the kernel would have to look it
+	// up again.
+	droppable := func(c *node) bool {
+		return c.kind == repo.TypeDir && c.opened.Load() && !c.loaded.Load() && !c.dirty.Load() && len(c.kids) == 0 && !c.subtree.IsZero()
+	}
+	if d.loaded.Load() {
+		// A directory whose files are all shed already, or that
+		// never had any (the root of many trees), is shed too when
+		// that lets a subdirectory go: it costs a read of its tree
+		// block when next used.
+		h.nsMu.RLock()
+		files, some := 0, false
+		for _, c := range d.kids {
+			if c.kind != repo.TypeDir {
+				files++
+			}
+			some = some || droppable(c)
+		}
+		h.nsMu.RUnlock()
+		if files > 0 || !some || d.shedFiles() == nil {
+			return
+		}
 	}
 	h.nsMu.Lock()
 	var names []string
 	for name, c := range d.kids { // subdirectories only: d is shed
-		if c.loaded.Load() || c.dirty.Load() || len(c.kids) > 0 || c.subtree.IsZero() {
+		if !droppable(c) {
 			continue
 		}
 		if d.shedDirs == nil {
