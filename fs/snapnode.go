@@ -33,6 +33,8 @@ type snapshotTree struct {
 	// alone: the snapshot is the whole mount (coffer mount --snapshot),
 	// not one directory of a head's .snapshots.
 	alone bool
+	// walk fetches the snapshot's trees ahead of its listings (snapwalk.go).
+	walk snapWalk
 
 	linksMu sync.Mutex
 	links   repo.LinkTable // guarded by linksMu; nil until loaded
@@ -157,6 +159,7 @@ func (n *snapNode) load(ctx context.Context) syscall.Errno {
 		n.AddChild(e.Name, ch, true)
 	}
 	n.loaded = true
+	n.t.startWalk()
 	prefetchSubtrees(ctx, n.t.r, tree)
 	return 0
 }
@@ -287,8 +290,13 @@ func (n *snapNode) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 	return []byte(n.e.Target), 0
 }
 
-// Getxattr reads a stored extended attribute.
+// Getxattr reads a stored extended attribute. Once the walk found that
+// no entry of a mounted snapshot has one, it answers ENOSYS, and the
+// kernel asks no more (see snapwalk.go).
 func (n *snapNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
+	if n.t != nil && n.t.walk.noXattrs.Load() {
+		return 0, syscall.ENOSYS
+	}
 	for _, x := range n.e.Xattrs {
 		if x.Name == attr {
 			return getXattr(x.Value, true, dest)
