@@ -33,8 +33,10 @@ type snapshotTree struct {
 	// alone: the snapshot is the whole mount (coffer mount --snapshot),
 	// not one directory of a head's .snapshots.
 	alone bool
-	// walk fetches the snapshot's trees ahead of its listings (snapwalk.go).
+	// walk loads the snapshot's directories ahead of its listings
+	// (snapwalk.go), from root.
 	walk snapWalk
+	root *snapNode
 
 	linksMu sync.Mutex
 	links   repo.LinkTable // guarded by linksMu; nil until loaded
@@ -70,7 +72,9 @@ var (
 func newSnapRoot(r *repo.Repository, log *slog.Logger, ino *atomic.Uint64, s *repo.Snapshot) *snapNode {
 	e := s.Root
 	e.Type, e.Subtree = repo.TypeDir, s.Tree
-	return &snapNode{t: &snapshotTree{r: r, log: log, ino: ino, snap: s, ahead: newReadAhead(r)}, e: e}
+	n := &snapNode{t: &snapshotTree{r: r, log: log, ino: ino, snap: s, ahead: newReadAhead(r)}, e: e}
+	n.t.root = n
+	return n
 }
 
 // NewSnapshotRoot returns the root of a read-only mount of one snapshot.
@@ -159,8 +163,9 @@ func (n *snapNode) load(ctx context.Context) syscall.Errno {
 		n.AddChild(e.Name, ch, true)
 	}
 	n.loaded = true
-	n.t.startWalk()
-	prefetchSubtrees(ctx, n.t.r, tree)
+	if !n.t.startWalk() {
+		prefetchSubtrees(ctx, n.t.r, tree)
+	}
 	return 0
 }
 

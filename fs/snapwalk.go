@@ -4,18 +4,20 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
+	"time"
 
-	"coffer/cipher"
 	"coffer/repo"
 )
 
-// The tree walk of a mount of one snapshot. ls -lR, find, du and a
-// copy's first pass list every directory one after the other, and each
-// listing would wait for its own tree block. So when the mount's first
-// directory is loaded, a walk fetches all the snapshot's trees into the
-// block cache, a level at a time: one level's trees are fetched together
-// with repo.Preload, which reads the neighbouring trees of a pack with
-// one ranged read and runs several at once.
+// The walk of a mount of one snapshot. ls -lR, find, du and a copy's
+// first pass list every directory one after the other, and each listing
+// would wait for its tree block to be fetched, decrypted and parsed. So
+// when the mount's root is first loaded, a walk loads every directory of
+// the snapshot in the background, a level at a time: one level's trees
+// are fetched together with repo.Preload (which reads the neighbouring
+// trees of a pack with one ranged read and runs several at once), then
+// each directory is loaded as a listing would load it, so the kernel's
+// listings find their entries ready, on the other core.
 //
 // The walk also learns whether any entry of the snapshot has an extended
 // attribute. When none has, Getxattr answers ENOSYS from then on, and
@@ -24,75 +26,75 @@ import (
 // which would otherwise cost two round trips an entry, more than the
 // listing itself. ENOSYS turns getxattr off for the whole kernel
 // connection for good, which is sound only because a mount of one
-// snapshot never changes, and only once every tree was read; a snapshot
-// under a head's .snapshots shares its connection with the head and
-// always answers.
+// snapshot never changes, and only once every directory was read; a
+// snapshot under a head's .snapshots shares its connection with the head
+// and is not walked.
 
-// walkBytesPerFile is what one file is taken to cost in tree bytes when
-// deciding whether a snapshot's trees fit the walk's share of the cache
-// (a quarter, as the read-ahead's window): about twice what a small file's
-// entry takes.
+// walkBytesPerFile is what one file is taken to cost, in tree bytes
+// and in memory once loaded, when deciding whether a snapshot is small
+// enough to walk: its trees must fit in a quarter of the block cache (as
+// the read-ahead's window), so the walk does not evict what it fetched.
 const walkBytesPerFile = 512
 
 // snapWalk is one snapshot's walk; the zero value has not started.
 type snapWalk struct {
 	once     sync.Once
-	done     chan struct{} // closed when the walk ended; nil before it starts
-	noXattrs atomic.Bool   // every tree was read and no entry has an extended attribute
+	running  bool        // set once by once: the walk was started
+	noXattrs atomic.Bool // every directory was loaded and no entry has an extended attribute
 }
 
-// start begins the walk of t's trees, once; it returns at once.
-func (t *snapshotTree) startWalk() {
+// startWalk begins the walk of t's directories, once, and reports
+// whether it runs (only a mount of one snapshot that is small enough is
+// walked); it returns at once.
+func (t *snapshotTree) startWalk() bool {
 	t.walk.once.Do(func() {
-		t.walk.done = make(chan struct{})
 		if !t.alone || int64(t.snap.Files)*walkBytesPerFile > t.r.CacheBytes()/4 {
-			close(t.walk.done)
 			return
 		}
+		t.walk.running = true
 		go func() {
-			defer close(t.walk.done)
-			if ok := t.walkTrees(context.Background()); ok {
-				t.walk.noXattrs.Store(true)
-			}
+			start := time.Now()
+			dirs, none := t.walkDirs(context.Background())
+			t.walk.noXattrs.Store(none)
+			t.log.Debug("snapshot walked", "directories", dirs, "xattrs", !none, "took", time.Since(start))
 		}()
 	})
+	return t.walk.running
 }
 
-// walkTrees loads every tree of the snapshot, a level at a time, and
-// reports whether all were read and no entry (the root included) has an
-// extended attribute. A tree that cannot be read ends the walk with
-// false: its directory's own listing reports the damage.
-func (t *snapshotTree) walkTrees(ctx context.Context) bool {
-	none := len(t.snap.Root.Xattrs) == 0
-	seen := map[cipher.ID]bool{t.snap.Tree: true}
-	level := []cipher.ID{t.snap.Tree}
+// walkDirs loads every directory of the snapshot, a level at a time, and
+// returns how many it loaded and whether all were loaded and no entry
+// (the root included) has an extended attribute. A directory that cannot
+// be loaded ends the walk with false: its own listing reports the damage.
+func (t *snapshotTree) walkDirs(ctx context.Context) (int, bool) {
+	none := len(t.root.e.Xattrs) == 0
+	loaded := 0
+	level := []*snapNode{t.root}
 	for len(level) > 0 {
 		wants := make([]repo.BlockWant, len(level))
-		for i, id := range level {
-			wants[i] = repo.BlockWant{Type: repo.TreeBlock, ID: id}
+		for i, d := range level {
+			wants[i] = repo.BlockWant{Type: repo.TreeBlock, ID: d.e.Subtree}
 		}
 		if err := t.r.Preload(ctx, wants); err != nil {
-			return false
+			return loaded, false
 		}
-		var next []cipher.ID
-		for _, id := range level {
-			tree, err := t.r.LoadTree(ctx, id)
-			if err != nil {
-				t.log.Debug("snapshot walk: tree unreadable", "tree", id.String(), "err", err)
-				return false
+		var next []*snapNode
+		for _, d := range level {
+			if errno := d.load(ctx); errno != 0 {
+				return loaded, false
 			}
-			for i := range tree.Nodes {
-				e := &tree.Nodes[i]
-				if len(e.Xattrs) > 0 {
+			loaded++
+			for _, ch := range d.Children() {
+				c := ch.Operations().(*snapNode)
+				if len(c.e.Xattrs) > 0 {
 					none = false
 				}
-				if e.Type == repo.TypeDir && !seen[e.Subtree] {
-					seen[e.Subtree] = true
-					next = append(next, e.Subtree)
+				if c.e.Type == repo.TypeDir {
+					next = append(next, c)
 				}
 			}
 		}
 		level = next
 	}
-	return none
+	return loaded, none
 }
