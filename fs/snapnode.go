@@ -49,8 +49,9 @@ type snapNode struct {
 	t *snapshotTree // nil for the "latest" symlink
 	e repo.Node
 
-	loadMu sync.Mutex // serialises loading the directory
-	loaded bool       // guarded by loadMu
+	loadMu  sync.Mutex      // serialises loading the directory
+	loaded  bool            // guarded by loadMu
+	entries []fuse.DirEntry // guarded by loadMu; the listing once made, never changed
 
 	mu     sync.Mutex
 	reader *repo.FileReader // guarded by mu
@@ -209,24 +210,37 @@ func (n *snapNode) OpendirHandle(ctx context.Context, flags uint32) (fusefs.File
 		return nil, 0, errno
 	}
 	n.t.ahead.listed(n.EmbeddedInode(), n.e.Subtree)
+	return &dirList{entries: n.listing()}, fuse.FOPEN_CACHE_DIR | fuse.FOPEN_KEEP_CACHE, 0
+}
+
+// listing is the loaded directory's entries sorted by name, entry i
+// with offset i+1, made once: on a mount without directory handles
+// (HandlelessDirs) every chunk of a listing opens the directory anew.
+func (n *snapNode) listing() []fuse.DirEntry {
+	n.loadMu.Lock()
+	defer n.loadMu.Unlock()
+	if n.entries != nil {
+		return n.entries
+	}
 	children := n.Children()
-	d := &dirList{entries: make([]fuse.DirEntry, 0, len(children))}
+	entries := make([]fuse.DirEntry, 0, len(children))
 	for name, ch := range children {
-		d.entries = append(d.entries, fuse.DirEntry{Name: name, Mode: ch.StableAttr().Mode, Ino: ch.StableAttr().Ino})
+		entries = append(entries, fuse.DirEntry{Name: name, Mode: ch.StableAttr().Mode, Ino: ch.StableAttr().Ino})
 	}
-	slices.SortFunc(d.entries, func(a, b fuse.DirEntry) int { return strings.Compare(a.Name, b.Name) })
-	for i := range d.entries {
-		d.entries[i].Off = uint64(i + 1)
+	slices.SortFunc(entries, func(a, b fuse.DirEntry) int { return strings.Compare(a.Name, b.Name) })
+	for i := range entries {
+		entries[i].Off = uint64(i + 1)
 	}
-	return d, fuse.FOPEN_CACHE_DIR | fuse.FOPEN_KEEP_CACHE, 0
+	n.entries = entries
+	return entries
 }
 
 // dirList is an open snapshot directory: a fixed listing whose entry i
 // has offset i+1, so the kernel can resume anywhere.
 type dirList struct {
 	mu      sync.Mutex
-	entries []fuse.DirEntry
-	pos     int // guarded by mu
+	entries []fuse.DirEntry // shared, never changed
+	pos     int             // guarded by mu
 }
 
 var (
