@@ -30,10 +30,13 @@ import (
 // snapshot under a head's .snapshots shares its connection with the head
 // and is not walked.
 
-// walkBytesPerFile is what one file is taken to cost, in tree bytes
-// and in memory once loaded, when deciding whether a snapshot is small
-// enough to walk: its trees must fit in a quarter of the block cache (as
-// the read-ahead's window), so the walk does not evict what it fetched.
+// walkBytesPerFile bounds which snapshots are walked. A file is taken to
+// cost this much, in tree bytes fetched and in memory once its entry is
+// loaded (loaded entries stay, as listed ones always did), and a
+// snapshot is walked only when its files fit in a quarter of the block
+// cache's bound, as the read-ahead's window does: 32,768 files with the
+// default 64 MiB. A larger snapshot is loaded as before, a directory
+// when it is first asked for, and keeps answering getxattr.
 const walkBytesPerFile = 512
 
 // snapWalk is one snapshot's walk; the zero value has not started.
