@@ -44,12 +44,7 @@ type snapWalk struct {
 	once     sync.Once
 	running  bool        // set once by once: the walk was started
 	noXattrs atomic.Bool // every directory was loaded and no entry has an extended attribute
-	// xattrSeen: the walk met an entry with an extended attribute.
-	xattrSeen atomic.Bool
 }
-
-// walkLoaders is how many directories of one level the walk loads at once.
-const walkLoaders = 4
 
 // startWalk begins the walk of t's directories, once, and reports
 // whether it runs (only a mount of one snapshot that is small enough is
@@ -86,50 +81,23 @@ func (t *snapshotTree) walkDirs(ctx context.Context) (int, bool) {
 		if err := t.r.Preload(ctx, wants); err != nil {
 			return loaded, false
 		}
-		// Loading is parsing and making inodes: CPU, spread over a few
-		// goroutines, so the walk keeps ahead of a reader on a machine
-		// with cores to spare.
-		var (
-			mu     sync.Mutex
-			next   []*snapNode // guarded by mu
-			failed bool        // guarded by mu
-			todo   atomic.Int64
-			wg     sync.WaitGroup
-		)
-		for range min(walkLoaders, len(level)) {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				var dirs []*snapNode
-				for i := todo.Add(1) - 1; i < int64(len(level)); i = todo.Add(1) - 1 {
-					d := level[i]
-					if errno := d.load(ctx); errno != 0 {
-						mu.Lock()
-						failed = true
-						mu.Unlock()
-						return
-					}
-					for _, ch := range d.Children() {
-						c := ch.Operations().(*snapNode)
-						if len(c.e.Xattrs) > 0 {
-							t.walk.xattrSeen.Store(true)
-						}
-						if c.e.Type == repo.TypeDir {
-							dirs = append(dirs, c)
-						}
-					}
+		var next []*snapNode
+		for _, d := range level {
+			if errno := d.load(ctx); errno != 0 {
+				return loaded, false
+			}
+			loaded++
+			for _, ch := range d.Children() {
+				c := ch.Operations().(*snapNode)
+				if len(c.e.Xattrs) > 0 {
+					none = false
 				}
-				mu.Lock()
-				next = append(next, dirs...)
-				mu.Unlock()
-			}()
+				if c.e.Type == repo.TypeDir {
+					next = append(next, c)
+				}
+			}
 		}
-		wg.Wait()
-		if failed {
-			return loaded, false
-		}
-		loaded += len(level)
 		level = next
 	}
-	return loaded, none && !t.walk.xattrSeen.Load()
+	return loaded, none
 }
