@@ -33,6 +33,10 @@ type snapshotTree struct {
 	// alone: the snapshot is the whole mount (coffer mount --snapshot),
 	// not one directory of a head's .snapshots.
 	alone bool
+	// walk loads the snapshot's directories ahead of its listings
+	// (snapwalk.go), from root.
+	walk snapWalk
+	root *snapNode
 
 	linksMu sync.Mutex
 	links   repo.LinkTable // guarded by linksMu; nil until loaded
@@ -45,8 +49,9 @@ type snapNode struct {
 	t *snapshotTree // nil for the "latest" symlink
 	e repo.Node
 
-	loadMu sync.Mutex // serialises loading the directory
-	loaded bool       // guarded by loadMu
+	loadMu  sync.Mutex      // serialises loading the directory
+	loaded  bool            // guarded by loadMu
+	entries []fuse.DirEntry // guarded by loadMu; the listing once made, never changed
 
 	mu     sync.Mutex
 	reader *repo.FileReader // guarded by mu
@@ -68,7 +73,9 @@ var (
 func newSnapRoot(r *repo.Repository, log *slog.Logger, ino *atomic.Uint64, s *repo.Snapshot) *snapNode {
 	e := s.Root
 	e.Type, e.Subtree = repo.TypeDir, s.Tree
-	return &snapNode{t: &snapshotTree{r: r, log: log, ino: ino, snap: s, ahead: newReadAhead(r)}, e: e}
+	n := &snapNode{t: &snapshotTree{r: r, log: log, ino: ino, snap: s, ahead: newReadAhead(r)}, e: e}
+	n.t.root = n
+	return n
 }
 
 // NewSnapshotRoot returns the root of a read-only mount of one snapshot.
@@ -157,7 +164,9 @@ func (n *snapNode) load(ctx context.Context) syscall.Errno {
 		n.AddChild(e.Name, ch, true)
 	}
 	n.loaded = true
-	prefetchSubtrees(ctx, n.t.r, tree)
+	if !n.t.startWalk() {
+		prefetchSubtrees(ctx, n.t.r, tree)
+	}
 	return 0
 }
 
@@ -201,24 +210,37 @@ func (n *snapNode) OpendirHandle(ctx context.Context, flags uint32) (fusefs.File
 		return nil, 0, errno
 	}
 	n.t.ahead.listed(n.EmbeddedInode(), n.e.Subtree)
+	return &dirList{entries: n.listing()}, fuse.FOPEN_CACHE_DIR | fuse.FOPEN_KEEP_CACHE, 0
+}
+
+// listing is the loaded directory's entries sorted by name, entry i
+// with offset i+1, made once: on a mount without directory handles
+// (HandlelessDirs) every chunk of a listing opens the directory anew.
+func (n *snapNode) listing() []fuse.DirEntry {
+	n.loadMu.Lock()
+	defer n.loadMu.Unlock()
+	if n.entries != nil {
+		return n.entries
+	}
 	children := n.Children()
-	d := &dirList{entries: make([]fuse.DirEntry, 0, len(children))}
+	entries := make([]fuse.DirEntry, 0, len(children))
 	for name, ch := range children {
-		d.entries = append(d.entries, fuse.DirEntry{Name: name, Mode: ch.StableAttr().Mode, Ino: ch.StableAttr().Ino})
+		entries = append(entries, fuse.DirEntry{Name: name, Mode: ch.StableAttr().Mode, Ino: ch.StableAttr().Ino})
 	}
-	slices.SortFunc(d.entries, func(a, b fuse.DirEntry) int { return strings.Compare(a.Name, b.Name) })
-	for i := range d.entries {
-		d.entries[i].Off = uint64(i + 1)
+	slices.SortFunc(entries, func(a, b fuse.DirEntry) int { return strings.Compare(a.Name, b.Name) })
+	for i := range entries {
+		entries[i].Off = uint64(i + 1)
 	}
-	return d, fuse.FOPEN_CACHE_DIR | fuse.FOPEN_KEEP_CACHE, 0
+	n.entries = entries
+	return entries
 }
 
 // dirList is an open snapshot directory: a fixed listing whose entry i
 // has offset i+1, so the kernel can resume anywhere.
 type dirList struct {
 	mu      sync.Mutex
-	entries []fuse.DirEntry
-	pos     int // guarded by mu
+	entries []fuse.DirEntry // shared, never changed
+	pos     int             // guarded by mu
 }
 
 var (
@@ -287,8 +309,13 @@ func (n *snapNode) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 	return []byte(n.e.Target), 0
 }
 
-// Getxattr reads a stored extended attribute.
+// Getxattr reads a stored extended attribute. Once the walk found that
+// no entry of a mounted snapshot has one, it answers ENOSYS, and the
+// kernel asks no more (see snapwalk.go).
 func (n *snapNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
+	if n.t != nil && n.t.walk.noXattrs.Load() {
+		return 0, syscall.ENOSYS
+	}
 	for _, x := range n.e.Xattrs {
 		if x.Name == attr {
 			return getXattr(x.Value, true, dest)

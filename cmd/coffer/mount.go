@@ -258,7 +258,9 @@ func mountSnapshot(ctx context.Context, r *repo.Repository, f *mountFlags, mp st
 	hour := time.Hour
 	opts.EntryTimeout, opts.AttrTimeout = &hour, &hour
 	opts.Options = append(opts.Options, "ro")
-	raw := fs.Timed(fusefs.NewNodeFS(fs.NewSnapshotRoot(r, log, s), opts), f.service.observer())
+	counts, saveCounts := requestCounts(log)
+	defer saveCounts()
+	raw := fs.Timed(fs.HandlelessDirs(fusefs.NewNodeFS(fs.NewSnapshotRoot(r, log, s), opts)), counts.Observe(f.service.observer()))
 	server, err := fs.Serve(mp, raw, &opts.MountOptions)
 	if err != nil {
 		return fmt.Errorf("mount %s: %w", mp, err)
