@@ -120,7 +120,7 @@ func peerKeys(k string) []string {
 
 var cofferKeys = []string{"coffer_write", "coffer_rsync", "coffer_rsync2", "coffer_read", "coffer_ls",
 	"coffer_tiny", "rss_small", "rss_big", "coffer_big_write",
-	"req_rsync", "req_tar", "req_cp", "req_python"}
+	"req_rsync", "req_tar", "req_cp", "req_python", "cpu_req_rsync", "cpu_rsync_coffer"}
 
 // loopbackUp builds go-fuse's loopback example from the module cache (the
 // version coffer itself uses) and mounts it over a directory of the disk.

@@ -140,6 +140,85 @@ func (b *bench) figRequests(l *local) {
 	b.counted(l, "req_cp", "", b.treeFiles, func(mnt string) []func() error {
 		return []func() error{b.cmdStep("req-cp", nil, "cp", "-a", b.cfg.tree+"/.", filepath.Join(mnt, "cp"))}
 	})
+	b.loopbackCPU()
+}
+
+// loopbackCPU measures what go-fuse's loopback daemon spends on the
+// processor per file of the rsync of figure 8, in a mount of its own: the
+// floor coffer's daemon (cpu_rsync_coffer) is held against.
+func (b *bench) loopbackCPU() {
+	if !b.wants("loopback") {
+		b.fail("cpu_rsync_lb", "skipped (-skip loopback)")
+		return
+	}
+	p, err := b.loopbackUp()
+	if err != nil {
+		b.fail("cpu_rsync_lb", err.Error())
+		return
+	}
+	defer b.unmountFUSE(p.d)
+	dst := filepath.Join(p.dir, "req-rsync")
+	defer os.RemoveAll(dst)
+	cpu, err := b.cpuOf(p.d, b.rsyncStep("req-rsync-lb", dst))
+	if err != nil {
+		b.fail("cpu_rsync_lb", err.Error())
+		return
+	}
+	b.set("cpu_rsync_lb", cpu.Seconds()*1e3/float64(b.treeFiles))
+}
+
+// cpuOf runs step and returns the processor time (user and system) that
+// daemon d spent meanwhile.
+func (b *bench) cpuOf(d *daemon, step func() error) (time.Duration, error) {
+	before, err := processCPU(d.cmd.Process.Pid)
+	if err != nil {
+		return 0, err
+	}
+	if err := step(); err != nil {
+		return 0, err
+	}
+	after, err := processCPU(d.cmd.Process.Pid)
+	if err != nil {
+		return 0, err
+	}
+	return after - before, nil
+}
+
+// processCPU is the processor time (user and system, all threads) process
+// pid has used so far.
+func processCPU(pid int) (time.Duration, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	return parseProcCPU(string(data))
+}
+
+// userHZ is the unit of the times in /proc/PID/stat: Linux reports them
+// in ticks of 1/100 s whatever its internal clock.
+const userHZ = 100
+
+// parseProcCPU reads utime and stime from the text of /proc/PID/stat.
+// They are its 14th and 15th fields; the 2nd, the command name in
+// parentheses, may hold spaces, so the count starts after its ")".
+func parseProcCPU(stat string) (time.Duration, error) {
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, errors.New("/proc stat: no command name")
+	}
+	f := strings.Fields(stat[i+1:]) // f[0] is field 3, the state
+	if len(f) < 13 {
+		return 0, errors.New("/proc stat: too few fields")
+	}
+	var ticks uint64
+	for _, s := range f[11:13] {
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc stat: %v", err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * time.Second / userHZ, nil
 }
 
 // counted runs a workload in a fresh coffer mount of a fresh repository
@@ -173,7 +252,12 @@ func (b *bench) counted(l *local, reqKey, timeKey string, files int, work func(m
 		steps = append(steps, b.snapshotStep(d, nil))
 	}
 	stepsKey := reqKey + "_s"
+	cpu0, cpuErr := processCPU(d.cmd.Process.Pid)
 	_, ok := b.timed(stepsKey, steps...)
+	cpu1, err := processCPU(d.cmd.Process.Pid)
+	if cpuErr == nil {
+		cpuErr = err
+	}
 	if timeKey != "" {
 		if ok {
 			b.set(timeKey, b.vals[stepsKey])
@@ -205,6 +289,17 @@ func (b *bench) counted(l *local, reqKey, timeKey string, files int, work func(m
 	total, detail := perFile(counts, files)
 	b.set(reqKey, total)
 	b.notes[reqKey] = detail
+	if n := requests(counts); cpuErr == nil && n > 0 {
+		cpu := cpu1 - cpu0
+		perReq := cpu.Seconds() * 1e6 / float64(n)
+		b.notes[reqKey] += fmt.Sprintf("; daemon CPU %s µs/request", format(perReq))
+		if reqKey == "req_rsync" {
+			b.set("cpu_req_rsync", perReq)
+			b.set("cpu_rsync_coffer", cpu.Seconds()*1e3/float64(files))
+		}
+	} else if reqKey == "req_rsync" {
+		b.failAll(fmt.Sprintf("daemon CPU not read: %v", cpuErr), "cpu_req_rsync", "cpu_rsync_coffer")
+	}
 }
 
 // figBig: 5. the daemon's peak memory while writing bigMB, in a daemon and

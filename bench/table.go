@@ -148,6 +148,18 @@ func format(v float64) string {
 	return fmt.Sprintf("%.3f", v)
 }
 
+// requests is the number of requests in counts, FORGET left out as
+// perFile leaves it out.
+func requests(counts map[string]uint64) uint64 {
+	var n uint64
+	for op, c := range counts {
+		if op != "FORGET" {
+			n += c
+		}
+	}
+	return n
+}
+
 // perFile turns request counts into requests per file: the total (FORGET
 // left out: the kernel sends those when it likes, not per operation) and
 // the operations from most to least frequent.

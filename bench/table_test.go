@@ -1,8 +1,10 @@
 package main
 
 import (
+	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestPerFile(t *testing.T) {
@@ -39,5 +41,26 @@ func TestTableResults(t *testing.T) {
 	}
 	if !strings.Contains(lines[3], "no such command") || !strings.Contains(lines[5], "needs e: coffer: exit 1") {
 		t.Errorf("notes missing:\n%s", text)
+	}
+}
+
+func TestParseProcCPU(t *testing.T) {
+	// pid (comm with ") " inside) state ppid ... utime=250 stime=130 ...
+	stat := "4242 (cof fer) x) S 1 4242 4242 0 -1 4194560 9000 0 0 0 250 130 0 0 20 0 12 0 100 1000000 500\n"
+	got, err := parseProcCPU(stat)
+	if err != nil || got != 3800*time.Millisecond {
+		t.Errorf("parseProcCPU = %v, %v; want 3.8s", got, err)
+	}
+	if _, err := parseProcCPU("4242 (short) S 1 2"); err == nil {
+		t.Errorf("a short stat line parsed")
+	}
+	if n := requests(map[string]uint64{"lookup": 3, "FORGET": 9, "create": 1}); n != 4 {
+		t.Errorf("requests = %d, want 4", n)
+	}
+}
+
+func TestProcessCPUSelf(t *testing.T) {
+	if _, err := processCPU(os.Getpid()); err != nil {
+		t.Fatal(err)
 	}
 }
