@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/crc32"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -95,8 +97,7 @@ func (s *Store) Put(ctx context.Context, key string, data []byte, ret objectstor
 	if !ret.IsZero() && ret.Mode == "" {
 		ret.Mode = objectstore.Compliance
 	}
-	h := header{retention: ret, sum: checksum(data)}
-	tmp, err := s.writeTemp(h.encode(), data)
+	tmp, err := s.writeTemp(func(f *os.File) error { return writeObject(f, ret, data) })
 	if err != nil {
 		return "", translateError("put", key, err)
 	}
@@ -114,9 +115,36 @@ func (s *Store) Put(ctx context.Context, key string, data []byte, ret objectstor
 	return VersionID, nil
 }
 
-// writeTemp writes the parts to a new read-only file in @tmp, stamps its
-// modification time from the store's clock, fsyncs it and returns its path.
-func (s *Store) writeTemp(parts ...[]byte) (path string, err error) {
+// writeObject writes an object file's header and data to f. Each piece of
+// data is checksummed just before it is written, while it is in the CPU's
+// cache, rather than in a pass of its own over the whole object (for a
+// 16 MiB pack, one more trip through memory); the header, which holds
+// the checksum, is written last.
+func writeObject(f *os.File, ret objectstore.Retention, data []byte) error {
+	if _, err := f.Seek(headerSize, io.SeekStart); err != nil {
+		return err
+	}
+	var sum uint32
+	for len(data) > 0 {
+		piece := data[:min(len(data), checksumPiece)]
+		sum = crc32.Update(sum, castagnoli, piece)
+		if _, err := f.Write(piece); err != nil {
+			return err
+		}
+		data = data[len(piece):]
+	}
+	_, err := f.WriteAt(header{retention: ret, sum: sum}.encode(), 0)
+	return err
+}
+
+// checksumPiece is how much of an object is checksummed and written at a
+// time: well within a core's cache.
+const checksumPiece = 256 << 10
+
+// writeTemp creates a new read-only file in @tmp, has write fill it,
+// stamps its modification time from the store's clock, fsyncs it and
+// returns its path.
+func (s *Store) writeTemp(write func(f *os.File) error) (path string, err error) {
 	tmp := filepath.Join(s.dir, tmpDir)
 	f, err := os.CreateTemp(tmp, "put-*")
 	if errors.Is(err, fs.ErrNotExist) {
@@ -147,10 +175,8 @@ func (s *Store) writeTemp(parts ...[]byte) (path string, err error) {
 	if err := f.Chmod(0o444); err != nil {
 		return "", err
 	}
-	for _, p := range parts {
-		if _, err := f.Write(p); err != nil {
-			return "", err
-		}
+	if err := write(f); err != nil {
+		return "", err
 	}
 	if err := f.Sync(); err != nil {
 		return "", err

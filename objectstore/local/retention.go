@@ -128,7 +128,10 @@ func (s *Store) ExtendRetention(ctx context.Context, key string, ret objectstore
 		if err != nil {
 			return err
 		}
-		tmp, err := s.writeTemp(raw)
+		tmp, err := s.writeTemp(func(f *os.File) error {
+			_, err := f.Write(raw)
+			return err
+		})
 		if err != nil {
 			return translateError("extend retention", key, err)
 		}
