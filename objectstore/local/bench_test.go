@@ -7,6 +7,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"coffer/objectstore"
 )
@@ -14,12 +15,28 @@ import (
 // BenchmarkPut stores pack-sized objects, fsyncs included: the cost of
 // the local store on the write path.
 func BenchmarkPut(b *testing.B) {
+	for _, aligned := range []bool{false, true} {
+		b.Run(fmt.Sprintf("direct=%v", aligned), func(b *testing.B) { benchPut(b, aligned) })
+	}
+}
+
+func benchPut(b *testing.B, aligned bool) {
 	s, err := New(b.TempDir(), nil)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	data := make([]byte, 16<<20)
+	data := make([]byte, 16<<20+2*directBlock)
+	// The start that makes the data's whole file blocks aligned in
+	// memory too (see directStart), or one that does not.
+	skip := directBlock - int(uintptr(unsafe.Pointer(&data[0]))%directBlock) + headerSize
+	if !aligned {
+		skip++
+	}
+	data = data[skip : skip+16<<20]
+	if (directStart(data) > 0) != aligned {
+		b.Fatalf("directStart %d", directStart(data))
+	}
 	_, _ = rand.Read(data)
 	ret := objectstore.Retention{Mode: objectstore.Compliance, Until: time.Now().Add(time.Hour)}
 	b.SetBytes(int64(len(data)))

@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"sync"
 	"time"
 
@@ -119,22 +119,77 @@ func (s *Store) Put(ctx context.Context, key string, data []byte, ret objectstor
 // data is checksummed just before it is written, while it is in the CPU's
 // cache, rather than in a pass of its own over the whole object (for a
 // 16 MiB pack, one more trip through memory); the header, which holds
-// the checksum, is written last.
+// the checksum, is written last. When data's memory is aligned for it
+// (see directStart), the whole 4 KiB blocks of the file are written
+// around the page cache: the object is fsynced at once and rarely read
+// back soon, so copying it into the page cache and writing the cache back
+// later is work for nothing.
 func writeObject(f *os.File, ret objectstore.Retention, data []byte) error {
-	if _, err := f.Seek(headerSize, io.SeekStart); err != nil {
-		return err
-	}
-	var sum uint32
-	for len(data) > 0 {
-		piece := data[:min(len(data), checksumPiece)]
-		sum = crc32.Update(sum, castagnoli, piece)
-		if _, err := f.Write(piece); err != nil {
+	w := objectWriter{f: f, off: headerSize}
+	if lo := directStart(data); lo > 0 {
+		if err := w.write(data[:lo]); err != nil {
 			return err
 		}
+		data = data[lo:]
+		if setDirect(f, true) == nil {
+			n := len(data) / directBlock * directBlock
+			start := w.off
+			err := w.writeDirect(data[:n])
+			if uerr := setDirect(f, false); err == nil {
+				err = uerr
+			}
+			if errors.Is(err, syscall.EINVAL) {
+				// A file system that takes O_DIRECT but not these
+				// sizes: the rest goes through the cache.
+				n, err = int(w.off-start), nil
+			}
+			if err != nil {
+				return err
+			}
+			data = data[n:]
+		}
+	}
+	if err := w.write(data); err != nil {
+		return err
+	}
+	_, err := f.WriteAt(header{retention: ret, sum: w.sum}.encode(), 0)
+	return err
+}
+
+// objectWriter writes an object's data piece by piece, checksumming it.
+type objectWriter struct {
+	f   *os.File
+	off int64
+	sum uint32
+}
+
+// writeDirect writes data in one call, so that the device sees all of it
+// at once; the cache cannot help the checksum then, since the device
+// reads the data from memory.
+func (w *objectWriter) writeDirect(data []byte) error {
+	w.sum = crc32.Update(w.sum, castagnoli, data)
+	for len(data) > 0 {
+		n, err := w.f.WriteAt(data, w.off)
+		w.off += int64(n)
+		if err != nil {
+			return err
+		}
+		data = data[n:]
+	}
+	return nil
+}
+
+func (w *objectWriter) write(data []byte) error {
+	for len(data) > 0 {
+		piece := data[:min(len(data), checksumPiece)]
+		w.sum = crc32.Update(w.sum, castagnoli, piece)
+		if _, err := w.f.WriteAt(piece, w.off); err != nil {
+			return err
+		}
+		w.off += int64(len(piece))
 		data = data[len(piece):]
 	}
-	_, err := f.WriteAt(header{retention: ret, sum: sum}.encode(), 0)
-	return err
+	return nil
 }
 
 // checksumPiece is how much of an object is checksummed and written at a
