@@ -52,7 +52,7 @@ func (f *freeList) alloc() []byte {
 	raw := make([]byte, f.size+packAlign)
 	at := uintptr(unsafe.Pointer(unsafe.SliceData(raw))) % packAlign
 	skip := (packAlignOff + packAlign - int(at)) % packAlign
-	return raw[skip:skip:skip+f.size]
+	return raw[skip : skip : skip+f.size]
 }
 
 // put offers b back; buffers of another capacity, or beyond what the list
