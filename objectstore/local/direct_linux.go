@@ -14,18 +14,28 @@ const directBlock = 4096
 
 // setDirect turns O_DIRECT on or off for f's later writes.
 func setDirect(f *os.File, on bool) error {
-	fd := int(f.Fd())
-	flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+	rc, err := f.SyscallConn()
 	if err != nil {
 		return err
 	}
-	if on {
-		flags |= syscall.O_DIRECT
-	} else {
-		flags &^= syscall.O_DIRECT
+	var ferr error
+	err = rc.Control(func(fd uintptr) {
+		var flags int
+		flags, ferr = unix.FcntlInt(fd, unix.F_GETFL, 0)
+		if ferr != nil {
+			return
+		}
+		if on {
+			flags |= syscall.O_DIRECT
+		} else {
+			flags &^= syscall.O_DIRECT
+		}
+		_, ferr = unix.FcntlInt(fd, unix.F_SETFL, flags)
+	})
+	if err != nil {
+		return err
 	}
-	_, err = unix.FcntlInt(uintptr(fd), unix.F_SETFL, flags)
-	return err
+	return ferr
 }
 
 // directStart returns the index in data (written at file offset headerSize)

@@ -115,33 +115,47 @@ func (s *Store) Put(ctx context.Context, key string, data []byte, ret objectstor
 	return VersionID, nil
 }
 
-// writeObject writes an object file's header and data to f. Each piece of
-// data is checksummed just before it is written, while it is in the CPU's
-// cache, rather than in a pass of its own over the whole object (for a
-// 16 MiB pack, one more trip through memory); the header, which holds
-// the checksum, is written last. When data's memory is aligned for it
-// (see directStart), the whole 4 KiB blocks of the file are written
-// around the page cache: the object is fsynced at once and rarely read
-// back soon, so copying it into the page cache and writing the cache back
-// later is work for nothing.
+// writeObject writes an object file's header and data to f; the header,
+// which holds the data's checksum, is written last.
 func writeObject(f *os.File, ret objectstore.Retention, data []byte) error {
 	w := objectWriter{f: f, off: headerSize}
-	if lo := directStart(data); lo > 0 {
+	if err := w.writeData(data, directStart(data)); err != nil {
+		return err
+	}
+	_, err := f.WriteAt(header{retention: ret, sum: w.sum}.encode(), 0)
+	return err
+}
+
+// objectWriter writes an object's data after its header, checksumming it.
+type objectWriter struct {
+	f   *os.File
+	off int64  // where the next byte goes
+	sum uint32 // CRC-32C of the data written so far
+}
+
+// writeData writes data. Each piece is checksummed just before it is
+// written, while it is in the CPU's cache, rather than in a pass of its
+// own over the whole object (for a 16 MiB pack, one more trip through
+// memory). From data[lo] on, when lo > 0 (see directStart), the whole
+// 4 KiB blocks of the file are written around the page cache: an object
+// is fsynced at once and rarely read back soon, so copying it into the
+// page cache and writing the cache back later is work for nothing. A file
+// system that refuses O_DIRECT, at once or on the first write, gets the
+// rest through the cache.
+func (w *objectWriter) writeData(data []byte, lo int) error {
+	if lo > 0 {
 		if err := w.write(data[:lo]); err != nil {
 			return err
 		}
 		data = data[lo:]
-		if setDirect(f, true) == nil {
+		if setDirect(w.f, true) == nil {
 			n := len(data) / directBlock * directBlock
-			start := w.off
-			err := w.writeDirect(data[:n])
-			if uerr := setDirect(f, false); err == nil {
+			written, err := w.writeDirect(data[:n])
+			if uerr := setDirect(w.f, false); err == nil {
 				err = uerr
 			}
 			if errors.Is(err, syscall.EINVAL) {
-				// A file system that takes O_DIRECT but not these
-				// sizes: the rest goes through the cache.
-				n, err = int(w.off-start), nil
+				n, err = written, nil
 			}
 			if err != nil {
 				return err
@@ -149,36 +163,26 @@ func writeObject(f *os.File, ret objectstore.Retention, data []byte) error {
 			data = data[n:]
 		}
 	}
-	if err := w.write(data); err != nil {
-		return err
-	}
-	_, err := f.WriteAt(header{retention: ret, sum: w.sum}.encode(), 0)
-	return err
-}
-
-// objectWriter writes an object's data piece by piece, checksumming it.
-type objectWriter struct {
-	f   *os.File
-	off int64
-	sum uint32
+	return w.write(data)
 }
 
 // writeDirect writes data in one call, so that the device sees all of it
-// at once; the cache cannot help the checksum then, since the device
-// reads the data from memory.
-func (w *objectWriter) writeDirect(data []byte) error {
-	w.sum = crc32.Update(w.sum, castagnoli, data)
-	for len(data) > 0 {
-		n, err := w.f.WriteAt(data, w.off)
+// at once, and returns how much it wrote. The cache cannot help the
+// checksum here: the device reads the data from memory.
+func (w *objectWriter) writeDirect(data []byte) (int, error) {
+	written := 0
+	var err error
+	for written < len(data) && err == nil {
+		var n int
+		n, err = w.f.WriteAt(data[written:], w.off)
+		written += n
 		w.off += int64(n)
-		if err != nil {
-			return err
-		}
-		data = data[n:]
 	}
-	return nil
+	w.sum = crc32.Update(w.sum, castagnoli, data[:written])
+	return written, err
 }
 
+// write writes data through the page cache.
 func (w *objectWriter) write(data []byte) error {
 	for len(data) > 0 {
 		piece := data[:min(len(data), checksumPiece)]
