@@ -1,19 +1,26 @@
 package repo
 
-import "unsafe"
+import (
+	"sync"
+	"unsafe"
+)
 
 // freeList keeps a few large buffers of one size for reuse. Unlike
 // sync.Pool it is not emptied by every garbage collection, which under
 // the daemon's memory limit would happen every few packs and turn each
-// reuse back into a fresh, zeroed allocation.
+// reuse back into a fresh, zeroed allocation. The buffer given back last
+// is handed out first, while it may still be in the CPU's cache.
 type freeList struct {
 	size    int
+	keep    int
 	aligned bool // buffers start packAlignOff bytes past a packAlign boundary
-	bufs    chan []byte
+
+	mu   sync.Mutex
+	bufs [][]byte // guarded by mu; a stack
 }
 
 func newFreeList(keep, size int) *freeList {
-	return &freeList{size: size, bufs: make(chan []byte, keep)}
+	return &freeList{size: size, keep: keep}
 }
 
 // newPackFreeList is a freeList of pack buffers, laid out in memory as
@@ -37,12 +44,16 @@ const (
 
 // get returns an empty buffer with capacity size.
 func (f *freeList) get() []byte {
-	select {
-	case b := <-f.bufs:
-		return b[:0]
-	default:
-		return f.alloc()
+	f.mu.Lock()
+	if n := len(f.bufs); n > 0 {
+		b := f.bufs[n-1]
+		f.bufs[n-1] = nil
+		f.bufs = f.bufs[:n-1]
+		f.mu.Unlock()
+		return b
 	}
+	f.mu.Unlock()
+	return f.alloc()
 }
 
 func (f *freeList) alloc() []byte {
@@ -61,8 +72,9 @@ func (f *freeList) put(b []byte) {
 	if cap(b) != f.size {
 		return
 	}
-	select {
-	case f.bufs <- b[:0]:
-	default:
+	f.mu.Lock()
+	if len(f.bufs) < f.keep {
+		f.bufs = append(f.bufs, b[:0])
 	}
+	f.mu.Unlock()
 }
