@@ -9,6 +9,8 @@ import (
 	"time"
 	"unsafe"
 
+	"golang.org/x/sync/errgroup"
+
 	"coffer/objectstore"
 )
 
@@ -59,4 +61,36 @@ func cpuSeconds(b *testing.B) float64 {
 		b.Fatal(err)
 	}
 	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+}
+
+// BenchmarkExtendRetention extends 64 objects' retention, 8 at a time,
+// as a snapshot's retention step does for the packs written since the
+// last one.
+func BenchmarkExtendRetention(b *testing.B) {
+	s, err := New(b.TempDir(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	now := time.Now()
+	const keys = 64
+	for i := range keys {
+		if _, err := s.Put(ctx, fmt.Sprintf("data/%02x/k%d", i%16, i), []byte("x"), objectstore.Retention{Until: now.Add(time.Hour)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	round := 0
+	for b.Loop() {
+		round++
+		ret := objectstore.Retention{Until: now.Add(time.Duration(round+1) * time.Hour)}
+		var g errgroup.Group
+		g.SetLimit(8)
+		for i := range keys {
+			g.Go(func() error { return s.ExtendRetention(ctx, fmt.Sprintf("data/%02x/k%d", i%16, i), ret) })
+		}
+		if err := g.Wait(); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

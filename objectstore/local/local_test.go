@@ -8,6 +8,8 @@ import (
 	"time"
 	"unsafe"
 
+	"golang.org/x/sync/errgroup"
+
 	"coffer/objectstore"
 	"coffer/objectstore/local"
 	"coffer/objectstore/storetest"
@@ -58,6 +60,41 @@ func TestDirectWrites(t *testing.T) {
 			if !bytes.Equal(got, data) {
 				t.Fatalf("%s: read back differs", key)
 			}
+		}
+	}
+}
+
+// TestConcurrentExtensions: extensions of one key racing each other, and
+// of other keys beside them, leave each key at the latest date asked for.
+func TestConcurrentExtensions(t *testing.T) {
+	st := newStore(t, nil)
+	ctx := context.Background()
+	base := time.Now().Add(time.Hour).Truncate(time.Second)
+	const keys, racers = 4, 8
+	for k := range keys {
+		if _, err := st.Put(ctx, fmt.Sprintf("k%d", k), []byte("x"), objectstore.Retention{Until: base}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var g errgroup.Group
+	for k := range keys {
+		for i := range racers {
+			g.Go(func() error {
+				until := base.Add(time.Duration((i*5)%racers+1) * time.Minute)
+				return st.ExtendRetention(ctx, fmt.Sprintf("k%d", k), objectstore.Retention{Until: until})
+			})
+		}
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	for k := range keys {
+		info, err := st.Head(ctx, fmt.Sprintf("k%d", k))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := base.Add(racers * time.Minute); !info.RetainUntil.Equal(want) {
+			t.Errorf("k%d retained until %s, want %s", k, info.RetainUntil, want)
 		}
 	}
 }
