@@ -286,3 +286,61 @@ func cpuSeconds(b *testing.B) float64 {
 	}
 	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
+
+// refLens is the chunking rule written out plainly, one byte at a time,
+// with none of Scan's phases or lanes: the reference Scan must agree with.
+func refLens(seed [32]byte, p Params, data []byte) []int {
+	var gear [256]uint64
+	fillGear(&gear, seed)
+	strict, loose := p.masks()
+	var lens []int
+	for len(data) > 0 {
+		var fp uint64
+		n := len(data)
+		for i, b := range data {
+			if i >= p.Min-64 {
+				fp = fp<<1 + gear[b]
+			}
+			size := i + 1
+			if size == p.Max ||
+				(size >= p.Min && size < p.Avg && fp&strict == 0) ||
+				(size >= p.Avg && fp&loose == 0) {
+				n = size
+				break
+			}
+		}
+		lens = append(lens, n)
+		data = data[n:]
+	}
+	return lens
+}
+
+// TestMatchesReference checks Scan's boundaries against refLens for sizes
+// where the lanes of hashFind see whole blocks in both phases, on random
+// data and on data with many early boundaries, fed whole and in pieces.
+func TestMatchesReference(t *testing.T) {
+	for _, p := range []Params{
+		DefaultParams(),
+		{Min: 64 << 10, Avg: 256 << 10, Max: 1 << 20},
+		{Min: 4 << 10, Avg: 64 << 10, Max: 256 << 10},
+		testParams,
+	} {
+		for name, data := range map[string][]byte{
+			"random":   randBytes(48<<20, 21),
+			"periodic": bytes.Repeat(randBytes(997, 5), 8<<10),
+		} {
+			seed := testSeed(9)
+			want := refLens(seed, p, data)
+			rng := rand.New(rand.NewPCG(3, 4))
+			for split, next := range map[string]func() int{
+				"whole":  whole(data),
+				"1 MiB":  func() int { return 1 << 20 },
+				"random": func() int { return rng.IntN(100 << 10) },
+			} {
+				if got := chunkLens(New(seed, p), data, next); !equalInts(got, want) {
+					t.Errorf("%+v, %s data fed %s: %d chunks, reference %d", p, name, split, len(got), len(want))
+				}
+			}
+		}
+	}
+}

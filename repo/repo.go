@@ -24,7 +24,7 @@ type Options struct {
 	CacheBytes int64 // in-memory block cache; default 64 MiB
 	PackSize   int   // target pack size; default 16 MiB
 	Uploads    int   // packs uploaded in parallel; default 3
-	Workers    int   // blocks hashed and sealed in parallel; default GOMAXPROCS
+	Workers    int   // blocks hashed and sealed in parallel; default GOMAXPROCS-1, at least 1
 	// SealedCache, if set, keeps sealed blocks fetched from the store on
 	// local disk (ciphertext only), so reading them again costs no request.
 	SealedCache SealedCache
@@ -74,7 +74,11 @@ func (o *Options) defaults() {
 		o.Uploads = 3
 	}
 	if o.Workers == 0 {
-		o.Workers = runtime.GOMAXPROCS(0)
+		// One processor fewer than Go has: a worker runs a whole
+		// block without blocking, so as many workers as processors
+		// keep the writer's own goroutines (the FUSE handler, the
+		// chunker) waiting for a turn, and the workers then starve.
+		o.Workers = max(1, runtime.GOMAXPROCS(0)-1)
 	}
 	if o.TailBudget == 0 {
 		o.TailBudget = 64 << 20
@@ -173,7 +177,7 @@ func Open(ctx context.Context, st objectstore.Store, secret Secret, o Options) (
 	}
 	r.chunkBufs = newFreeList(2*o.Workers+4, p.Chunker.Max)
 	r.writeBufs = newFreeList(8, writeBufSize)
-	r.packBufs = newFreeList(2, o.PackSize+maxBlockOverrun)
+	r.packBufs = newPackFreeList(2, o.PackSize+maxBlockOverrun)
 	r.bg, r.cancelBg = context.WithCancel(context.Background())
 	r.packer = newPacker(r)
 	if err := r.loadIndex(ctx); err != nil {

@@ -102,6 +102,12 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 // ExtendRetention records a later retain-until date in the sidecar
 // (temp file, fsync, rename, fsync directory). A date that is not later
 // than the effective one is a no-op; an existing mode is kept.
+//
+// Only the check and the rename hold the lock that Delete takes, so that
+// a Delete sees either the old date or the new one, never acts between
+// the check and the change; the temp file's write and fsync, and the
+// directory's fsync, run outside it, in parallel with other keys'
+// extensions (a snapshot extends every new pack at once).
 func (s *Store) ExtendRetention(ctx context.Context, key string, ret objectstore.Retention) error {
 	if err := objectstore.CheckCall(ctx, key); err != nil {
 		return err
@@ -109,7 +115,7 @@ func (s *Store) ExtendRetention(ctx context.Context, key string, ret objectstore
 	if ret.IsZero() {
 		return nil
 	}
-	return s.exclusive(func() error {
+	for {
 		info, err := s.head(key)
 		if err != nil {
 			return err
@@ -117,25 +123,51 @@ func (s *Store) ExtendRetention(ctx context.Context, key string, ret objectstore
 		if !ret.Until.After(info.RetainUntil) {
 			return nil
 		}
-		sc := sidecar{Mode: info.Mode, RetainUntil: ret.Until.UTC()}
-		if sc.Mode == "" {
-			sc.Mode = ret.Mode
-		}
-		if sc.Mode == "" {
-			sc.Mode = objectstore.Compliance
-		}
-		raw, err := json.Marshal(sc)
+		tmp, err := s.writeSidecar(key, info, ret)
 		if err != nil {
 			return err
 		}
-		tmp, err := s.writeTemp(raw)
+		changed := false
+		err = s.exclusive(func() error {
+			now, err := s.head(key)
+			if err != nil {
+				return err
+			}
+			if now.Mode != info.Mode || !now.RetainUntil.Equal(info.RetainUntil) {
+				changed = true // extended meanwhile: judge again
+				return nil
+			}
+			return translateError("extend retention", key, os.Rename(tmp, s.retPath(key)))
+		})
+		if changed || err != nil {
+			os.Remove(tmp)
+		}
 		if err != nil {
-			return translateError("extend retention", key, err)
+			return err
 		}
-		defer os.Remove(tmp)
-		if err := os.Rename(tmp, s.retPath(key)); err != nil {
-			return translateError("extend retention", key, err)
+		if !changed {
+			return translateError("extend retention", key, syncDir(filepath.Dir(s.retPath(key))))
 		}
-		return translateError("extend retention", key, syncDir(filepath.Dir(s.retPath(key))))
+	}
+}
+
+// writeSidecar writes, durably, a temp file holding key's sidecar for
+// ret over the object's info, and returns its path.
+func (s *Store) writeSidecar(key string, info objectstore.Info, ret objectstore.Retention) (string, error) {
+	sc := sidecar{Mode: info.Mode, RetainUntil: ret.Until.UTC()}
+	if sc.Mode == "" {
+		sc.Mode = ret.Mode
+	}
+	if sc.Mode == "" {
+		sc.Mode = objectstore.Compliance
+	}
+	raw, err := json.Marshal(sc)
+	if err != nil {
+		return "", err
+	}
+	tmp, err := s.writeTemp(func(f *os.File) error {
+		_, err := f.Write(raw)
+		return err
 	})
+	return tmp, translateError("extend retention", key, err)
 }
