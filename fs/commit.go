@@ -77,11 +77,7 @@ func (h *Head) capture(ctx context.Context, commit bool) (*repo.Snapshot, error)
 		root, err = h.saveDir(ctx, h.root, w)
 	}
 	if err != nil {
-		// Some directories may have been marked clean on the way: let
-		// the next attempt look at everything again.
-		h.mu.Lock()
-		h.everything = true
-		h.mu.Unlock()
+		h.lookAtEverything() // some directories may have been marked clean on the way
 		return nil, err
 	}
 	h.mu.Lock()
@@ -173,6 +169,14 @@ func (h *Head) saveDir(ctx context.Context, n *node, w *treeWalk) (repo.Node, er
 	}
 	n.subtree, n.files, n.bytes = id, files, bytes
 	return repo.Node{Subtree: n.subtree, Files: files, Bytes: bytes}, nil
+}
+
+// lookAtEverything makes the next commit visit every loaded directory,
+// dirty or not.
+func (h *Head) lookAtEverything() {
+	h.mu.Lock()
+	h.everything = true
+	h.mu.Unlock()
 }
 
 // treeWalk is one commit's pass over the tree.

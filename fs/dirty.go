@@ -29,9 +29,7 @@ func (n *node) dirtyUp() {
 func (n *node) attrsChanged() {
 	n.h.touch()
 	if n.link != 0 {
-		n.h.mu.Lock()
-		n.h.everything = true
-		n.h.mu.Unlock()
+		n.h.lookAtEverything()
 	}
 	if p := n.parent.Load(); p != nil {
 		p.dirtyUp()

@@ -303,10 +303,11 @@ func (n *node) load(ctx context.Context) syscall.Errno {
 	return 0
 }
 
-// addChildren fills n's entries from its tree t and marks it loaded. Entries it still holds
-// (its subdirectories, when it was shed) stay; a file it shed comes back
-// as the same node if anything (the kernel, an open handle) still holds
-// that node, or else as a new one with the same inode number.
+// addChildren fills n's entries from its tree t and marks it loaded.
+// Entries it still holds (its subdirectories, when it was shed) stay; a
+// file or subdirectory it dropped comes back as the same node if anything
+// (the kernel, an open handle) still holds that node, or else as a new one
+// with the same inode number.
 func (n *node) addChildren(ctx context.Context, t *repo.Tree) {
 	h := n.h
 	h.nsMu.Lock()
@@ -334,8 +335,8 @@ func (n *node) addChildren(ctx context.Context, t *repo.Tree) {
 		case e.Type == repo.TypeDir && n.shedDirs[e.Name] != nil:
 			ghost = n.shedDirs[e.Name]
 			child, ino = ghost.ref.Value(), ghost.ino
-			if child != nil && child.gone.Load() {
-				child = nil // nothing uses it: a new one frees go-fuse's state in it
+			if child != nil && child.unused() {
+				child = nil // a new node frees what go-fuse kept in the old one
 			}
 		case child == nil && shed:
 			child, ino = n.shedRef[i].Value(), n.shedIno[i]

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+	"time"
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -136,7 +137,11 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fu
 	if n.reserved(name) {
 		return n.h.snapshots.attach(ctx, n.EmbeddedInode(), out), 0
 	}
-	c, errno := n.loadedChild(ctx, name)
+	var c *node
+	errno := n.readEntries(ctx, func(kids map[string]*node, loaded bool) bool {
+		c = kids[name]
+		return c != nil || loaded
+	})
 	if errno != 0 {
 		return nil, errno
 	}
@@ -146,41 +151,43 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fu
 	return n.entry(c, out), 0
 }
 
-// loadedChild loads n and returns its entry called name, or nil. Lookups
-// and listings hold no treeMu, so a trim may shed n between the load and
-// the look: then it loads again.
-func (n *node) loadedChild(ctx context.Context, name string) (*node, syscall.Errno) {
+// readEntries loads n and calls read with its entries, under nsMu, until
+// read is satisfied. Lookups and listings hold no treeMu, so a trim may
+// shed n between the load and the read; read sees whether n is still
+// loaded (a shed directory still holds its subdirectories) and says
+// whether to load it again.
+func (n *node) readEntries(ctx context.Context, read func(kids map[string]*node, loaded bool) bool) syscall.Errno {
 	for {
 		if errno := n.load(ctx); errno != 0 {
-			return nil, errno
+			return errno
 		}
 		n.h.nsMu.RLock()
-		c, loaded := n.kids[name], n.loaded.Load()
+		done := read(n.kids, n.loaded.Load())
 		n.h.nsMu.RUnlock()
-		if c != nil || loaded {
-			return c, 0
+		if done {
+			return 0
 		}
 	}
 }
 
 // Readdir lists the directory; .snapshots is never listed.
 func (n *node) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Errno) {
-	for {
-		if errno := n.load(ctx); errno != 0 {
-			return nil, errno
+	var entries []fuse.DirEntry
+	errno := n.readEntries(ctx, func(kids map[string]*node, loaded bool) bool {
+		if !loaded {
+			return false
 		}
-		n.h.nsMu.RLock()
-		entries := make([]fuse.DirEntry, 0, len(n.kids))
-		for name, c := range n.kids {
+		entries = make([]fuse.DirEntry, 0, len(kids))
+		for name, c := range kids {
 			a := c.StableAttr()
 			entries = append(entries, fuse.DirEntry{Name: name, Mode: a.Mode, Ino: a.Ino})
 		}
-		loaded := n.loaded.Load()
-		n.h.nsMu.RUnlock()
-		if loaded { // else a trim shed n meanwhile: load it again
-			return fusefs.NewListDirStream(entries), 0
-		}
+		return true
+	})
+	if errno != 0 {
+		return nil, errno
 	}
+	return fusefs.NewListDirStream(entries), 0
 }
 
 // newChild creates a node of kind in n and records the change.
@@ -234,7 +241,7 @@ func (n *node) changedEntries() {
 }
 
 func (n *node) entry(c *node, out *fuse.EntryOut) *fusefs.Inode {
-	c.gone.Store(false) // go-fuse takes it again
+	c.lookedUp.Store(time.Now().UnixNano())
 	c.mu.Lock()
 	c.fillAttr(&out.Attr)
 	c.mu.Unlock()

@@ -51,11 +51,8 @@ type node struct {
 	files   uint64       // subtree totals stored with an unloaded directory
 	bytes   uint64
 	name    string // its name in parent; guarded by h.nsMu
-	// gone: go-fuse dropped n's inode (the kernel forgot it, and every
-	// entry below), and nothing has looked n up since. A directory
-	// dropped whole (see shed.go) then comes back as a new node, which
-	// frees what go-fuse kept in the old one.
-	gone atomic.Bool
+	// lookedUp is when a lookup last returned n (Unix ns); see unused.
+	lookedUp atomic.Int64
 	// opened: the directory was loaded since this node was made, so
 	// go-fuse may keep state for its entries in it.
 	opened atomic.Bool
@@ -78,11 +75,7 @@ type node struct {
 var (
 	_ = (fusefs.NodeGetattrer)((*node)(nil))
 	_ = (fusefs.NodeSetattrer)((*node)(nil))
-	_ = (fusefs.NodeOnForgetter)((*node)(nil))
 )
-
-// OnForget records that go-fuse dropped n's inode.
-func (n *node) OnForget() { n.gone.Store(true) }
 
 func typeBits(k repo.NodeType) uint32 {
 	switch k {
@@ -260,4 +253,12 @@ func (n *node) truncate(ctx context.Context, size int64) syscall.Errno {
 func (n *node) startWriter() {
 	n.writer = n.h.repo.NewFileWriter()
 	n.blocks, n.size, n.reader = nil, 0, nil
+}
+
+// unused reports whether nothing but coffer holds n: the kernel forgot it
+// and everything below it. go-fuse takes a node a lookup returns only
+// after the lookup has returned, and reports it forgotten until then, so a
+// node looked up in the last seconds counts as used.
+func (n *node) unused() bool {
+	return n.EmbeddedInode().Forgotten() && time.Since(time.Unix(0, n.lookedUp.Load())) > 10*time.Second
 }

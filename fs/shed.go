@@ -10,12 +10,13 @@ import (
 )
 
 // Memory: the head holds in memory what is in use, not everything it was
-// ever asked about. Directories, once loaded, stay (a tree has far fewer
-// of them than of files). Files, symlinks and special files are held by
-// their loaded directory; once more than Head.maxLoaded are, a trim sheds
-// the least recently used clean directories: it drops their files,
-// keeping only each file's inode number, so the directory loads again from
-// its tree block, the same as before, when next used.
+// ever asked about. Files, symlinks and special files are held by their
+// loaded directory; once more than Head.maxLoaded are, a trim sheds the
+// least recently used clean directories: it drops their files, keeping
+// only each file's inode number, so the directory loads again from its
+// tree block, the same as before, when next used. A shed directory keeps
+// its subdirectories, until they hold nothing loaded either: then they are
+// dropped whole (dropDirs), leaving a ghost with their inode numbers.
 //
 // A directory is clean when its tree block says all of it (see dirty.go).
 // When too few are, because everything was written since the last commit,
@@ -54,7 +55,7 @@ func (h *Head) trimSoon() {
 // head's bound of loaded files remain, storing the trees of changed
 // directories first if that is the only way there. It returns how many
 // files stay loaded. The head trims by itself as files are loaded; Trim is
-// for tests and for a daemon that wants memory back at once.
+// for tests, which want a trim at a known moment.
 func (h *Head) Trim(ctx context.Context) int64 {
 	h.trimming.Store(true)
 	defer h.trimming.Store(false)
@@ -99,15 +100,11 @@ func (h *Head) spill(ctx context.Context) error {
 	h.treeMu.Lock()
 	defer h.treeMu.Unlock()
 	w := &treeWalk{names: map[uint64]uint32{}}
-	if _, err := h.saveDir(ctx, h.root, w); err != nil {
-		// Some directories may have been marked clean on the way: let
-		// the next commit look at everything again.
-		h.mu.Lock()
-		h.everything = true
-		h.mu.Unlock()
-		return err
+	_, err := h.saveDir(ctx, h.root, w)
+	if err != nil {
+		h.lookAtEverything() // some directories may have been marked clean on the way
 	}
-	return nil
+	return err
 }
 
 // shedDir is a directory a trim shed, and the names it dropped.
@@ -173,8 +170,9 @@ func (g *dirGhost) restore(d *node) {
 
 // dropDirs drops whole, below d, every subdirectory that holds nothing
 // (not loaded, no entries kept) of a clean directory that is shed or has
-// no files loaded, leaving a ghost in its place. That frees its node and what go-fuse keeps in it
-// for the kernel, which grows with every name ever looked up in it.
+// no files loaded, leaving a ghost in its place. That frees its node and
+// what go-fuse keeps in it for the kernel, which grows with every name
+// ever looked up in it.
 // treeMu must be held exclusively.
 func (h *Head) dropDirs(d *node, out *[]shedDir) {
 	for _, k := range d.entryList() {
