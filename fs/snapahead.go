@@ -14,13 +14,13 @@ import (
 
 // Read-ahead across files. A copy out of a snapshot (cp -a, rsync -a,
 // tar c) reads its small files one after the other, and a block fetched
-// when its file is opened costs a round trip per file. So when a
-// directory is listed, a walk starts there and, once a file is opened,
+// when its file is first read costs a round trip per file. So when a
+// directory is listed, a walk starts there and, once a file is read,
 // fetches the blocks of the small files below it, depth first and by
 // name (the order those tools read in), batch by batch with
 // repo.Preload: one ranged GET covers the neighbouring files of a pack,
 // several run at once. The walk keeps at most window bytes ahead of the
-// furthest file opened, so what it fetches is still cached when read,
+// furthest file read, so what it fetches is still cached when read,
 // and follows a reader that went elsewhere below it.
 const (
 	aheadFileMax  = 4 << 20  // larger files are left to FileReader's own read-ahead
@@ -42,15 +42,15 @@ type aheadWalk struct {
 	root   *fusefs.Inode
 	ctx    context.Context // ends when the walk does
 	cancel context.CancelFunc
-	kick   chan struct{} // a file was opened: the walk may go on
+	kick   chan struct{} // a file was read: the walk may go on
 
 	mu     sync.Mutex
 	ends   map[cipher.ID]int64 // guarded by mu; a file's first block → bytes walked to its end
-	read   int64               // guarded by mu; the furthest end opened
-	opened bool                // guarded by mu; a file was opened since the walk began
-	strays int                 // guarded by mu; files opened in a row that ends lacks
-	seeked bool                // the walk started at a file a reader opened
-	met    bool                // guarded by mu; a file it listed was opened
+	read   int64               // guarded by mu; the furthest end read
+	opened bool                // guarded by mu; a file was read since the walk began
+	strays int                 // guarded by mu; files read in a row that ends lacks
+	seeked bool                // the walk started at a file a reader read
+	met    bool                // guarded by mu; a file it listed was read
 }
 
 func newReadAhead(r *repo.Repository) *readAhead {
@@ -105,15 +105,15 @@ func under(n, root *fusefs.Inode) bool {
 	return false
 }
 
-// aheadStrays is how many files opened in a row the walk has not listed
+// aheadStrays is how many files read in a row the walk has not listed
 // (the reader went elsewhere, below a directory listed earlier) make it
 // start again, from the walk's root, at the last one.
 const aheadStrays = 16
 
-// opened is called when file n is opened: the walk may fetch (it waits
+// reading is called when file n is read from its start: the walk may fetch (it waits
 // for a first file, so ls, find and du fetch no file data) and move its
 // window past n.
-func (a *readAhead) opened(n *snapNode) {
+func (a *readAhead) reading(n *snapNode) {
 	if len(n.e.Blocks) == 0 {
 		return
 	}
@@ -281,8 +281,8 @@ func (b *aheadBatch) add(ctx context.Context, e *repo.Node) error {
 	return b.flush(ctx)
 }
 
-// flush waits until a file was opened, the batch fits in the window
-// ahead of the furthest file opened and fewer than aheadBatches are being
+// flush waits until a file was read, the batch fits in the window
+// ahead of the furthest file read and fewer than aheadBatches are being
 // fetched, then starts fetching it into the block cache.
 func (b *aheadBatch) flush(ctx context.Context) error {
 	for {

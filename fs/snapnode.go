@@ -215,7 +215,7 @@ func (n *snapNode) OpendirHandle(ctx context.Context, flags uint32) (fusefs.File
 
 // listing is the loaded directory's entries sorted by name, entry i
 // with offset i+1, made once: on a mount without directory handles
-// (HandlelessDirs) every chunk of a listing opens the directory anew.
+// (Handleless) every chunk of a listing opens the directory anew.
 func (n *snapNode) listing() []fuse.DirEntry {
 	n.loadMu.Lock()
 	defer n.loadMu.Unlock()
@@ -273,12 +273,17 @@ func (n *snapNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, u
 	if flags&syscall.O_ACCMODE != syscall.O_RDONLY || flags&syscall.O_TRUNC != 0 {
 		return nil, 0, syscall.EROFS
 	}
-	n.t.ahead.opened(n)
 	return nil, fuse.FOPEN_KEEP_CACHE, 0
 }
 
-// Read reads a snapshot file through the block cache.
+// Read reads a snapshot file through the block cache. A read from the
+// start tells the read-ahead where the reader is: on a mount of one
+// snapshot files are read without being opened (Handleless), and a file
+// whose pages the kernel kept is not read again.
 func (n *snapNode) Read(ctx context.Context, f fusefs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	if off == 0 {
+		n.t.ahead.reading(n)
+	}
 	n.mu.Lock()
 	if n.reader == nil {
 		n.reader = n.t.r.NewFileReader(n.e.Blocks)
@@ -324,7 +329,10 @@ func (n *snapNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint
 	return getXattr(nil, false, dest)
 }
 
-// Listxattr lists stored extended attribute names.
+// Listxattr lists stored extended attribute names. Unlike Getxattr it
+// never answers ENOSYS, though cp -a asks twice per entry: the kernel
+// would then fail every listxattr with ENOTSUP, and GNU tar --xattrs
+// warns of that once per file.
 func (n *snapNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
 	names := make([]string, 0, len(n.e.Xattrs))
 	for _, x := range n.e.Xattrs {

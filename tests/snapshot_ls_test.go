@@ -16,11 +16,11 @@ import (
 
 // TestListSnapshotMount: a fresh `coffer mount --snapshot latest` of a tree
 // without extended attributes lists like the tree it holds (find, ls -lR),
-// and the kernel sends it what a listing needs only: no directory handles
-// (one OPENDIR, answered ENOSYS, and no RELEASEDIR), and, once the mount
-// has read its trees and found no extended attribute, no getxattr (ls -l
-// would ask two per entry), as the request counts the daemon writes at
-// exit show.
+// cp -a copies it whole, and the kernel sends the mount what listing and
+// reading need only: no handles (one OPENDIR and one OPEN, answered
+// ENOSYS, and no RELEASEDIR or RELEASE), and, once the mount has read its
+// trees and found no extended attribute, no getxattr (ls -l would ask two
+// per entry), as the request counts the daemon writes at exit show.
 func TestListSnapshotMount(t *testing.T) {
 	src := filepath.Join(t.TempDir(), "src")
 	rng := newRand(t.Name())
@@ -64,6 +64,9 @@ func TestListSnapshotMount(t *testing.T) {
 	if out := mustRun(t, shortTimeout, nil, "ls", "-lR", data); len(out.stdout) == 0 {
 		t.Error("ls -lR printed nothing")
 	}
+	out := filepath.Join(t.TempDir(), "out")
+	mustRun(t, shortTimeout, nil, "cp", "-a", data, out)
+	compareTrees(t, "cp -a out of the snapshot mount", want, scanTree(t, out), cmpOpts{})
 	ro.umount(t)
 
 	raw, err := os.ReadFile(countsFile)
@@ -76,6 +79,9 @@ func TestListSnapshotMount(t *testing.T) {
 	}
 	if counts["opendir"] != 1 || counts["releasedir"] != 0 {
 		t.Errorf("directory handles: %d OPENDIR (want 1), %d RELEASEDIR (want 0): %s", counts["opendir"], counts["releasedir"], raw)
+	}
+	if counts["open"] != 1 || counts["release"] != 0 {
+		t.Errorf("file handles: %d OPEN (want 1), %d RELEASE (want 0): %s", counts["open"], counts["release"], raw)
 	}
 	// Only the scan's getxattrs of the polls above reach the daemon;
 	// ls -lR alone would have sent two per entry.

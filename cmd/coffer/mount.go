@@ -260,7 +260,7 @@ func mountSnapshot(ctx context.Context, r *repo.Repository, f *mountFlags, mp st
 	opts.Options = append(opts.Options, "ro")
 	counts, saveCounts := requestCounts(log)
 	defer saveCounts()
-	raw := fs.Timed(fs.HandlelessDirs(fusefs.NewNodeFS(fs.NewSnapshotRoot(r, log, s), opts)), counts.Observe(f.service.observer()))
+	raw := fs.Timed(fs.Handleless(fusefs.NewNodeFS(fs.NewSnapshotRoot(r, log, s), opts)), counts.Observe(f.service.observer()))
 	server, err := fs.Serve(mp, raw, &opts.MountOptions)
 	if err != nil {
 		return fmt.Errorf("mount %s: %w", mp, err)

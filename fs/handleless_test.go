@@ -18,7 +18,7 @@ import (
 )
 
 // mountSnapshotHandleless mounts snap as `coffer mount --snapshot` does,
-// through HandlelessDirs, counting the requests the kernel sends.
+// through Handleless, counting the requests the kernel sends.
 func (s *testStore) mountSnapshotHandleless(t *testing.T, snap *repo.Snapshot) (string, *cfs.RequestCounts) {
 	t.Helper()
 	r := s.open(t)
@@ -36,7 +36,7 @@ func (s *testStore) mountSnapshotHandleless(t *testing.T, snap *repo.Snapshot) (
 	}
 	dir := t.TempDir()
 	counts := &cfs.RequestCounts{}
-	raw := cfs.Timed(cfs.HandlelessDirs(fusefs.NewNodeFS(cfs.NewSnapshotRoot(r, testLogger(), snap), opts)), counts.Observe(nil))
+	raw := cfs.Timed(cfs.Handleless(fusefs.NewNodeFS(cfs.NewSnapshotRoot(r, testLogger(), snap), opts)), counts.Observe(nil))
 	srv, err := cfs.Serve(dir, raw, &opts.MountOptions)
 	if err != nil {
 		t.Fatalf("mount: %v", err)
@@ -49,13 +49,14 @@ func (s *testStore) mountSnapshotHandleless(t *testing.T, snap *repo.Snapshot) (
 	return dir, counts
 }
 
-// TestInprocSnapshotHandlelessDirs: a mounted snapshot's directories are
-// listed without handles (one OPENDIR, answered ENOSYS, then none, and no
-// RELEASEDIR), and a listing read in many chunks, each through a fresh
-// handle, is whole, in order and without repeats, with every entry's
-// attributes, twice over, as is a listing read a few entries at a time
-// with seeks back.
-func TestInprocSnapshotHandlelessDirs(t *testing.T) {
+// TestInprocSnapshotHandleless: a mounted snapshot's directories are
+// listed and its files read without handles (one OPENDIR and one OPEN,
+// answered ENOSYS, then none, and no RELEASEDIR or RELEASE); a listing
+// read in many chunks, each through a fresh handle, is whole, in order and
+// without repeats, with every entry's attributes, twice over, as is a
+// listing read a few entries at a time with seeks back; files read whole,
+// at an offset and again, and opening one for writing fails with EROFS.
+func TestInprocSnapshotHandleless(t *testing.T) {
 	s := newTestStore(t)
 	h := s.mountHead(t, cfs.HeadOptions{})
 	long := strings.Repeat("n", 120) // so a listing spans many READDIRPLUS chunks
@@ -139,7 +140,34 @@ func TestInprocSnapshotHandlelessDirs(t *testing.T) {
 			len(all), len(want), len(first), slices.Equal(first, want[:len(first)]))
 	}
 
+	for round := range 2 {
+		for _, name := range []string{want[0], want[599]} {
+			if got := readFile(t, filepath.Join(dir, "big", name)); string(got) != name[len(long):] {
+				t.Errorf("round %d: %s reads %q", round, name[len(long):], got)
+			}
+		}
+	}
+	g, err := os.Open(filepath.Join(dir, "big", want[7]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tail := make([]byte, 8)
+	if n, err := g.ReadAt(tail, 2); err != nil && n != 2 || string(tail[:n]) != "07" {
+		t.Errorf("reading at offset 2: %q, %v", tail[:n], err)
+	}
+	must(t, g.Close())
+	for _, flag := range []int{os.O_WRONLY, os.O_RDWR, os.O_RDONLY | os.O_TRUNC} {
+		f, err := os.OpenFile(filepath.Join(dir, "big", want[1]), flag, 0)
+		if err == nil {
+			f.Close()
+		}
+		wantErrno(t, fmt.Sprintf("open with flags %#x", flag), err, syscall.EROFS)
+	}
+
 	c := counts.Counts()
+	if c["open"] != 1 || c["release"] != 0 {
+		t.Errorf("requests: open %d (want 1), release %d (want 0)", c["open"], c["release"])
+	}
 	if c["opendir"] != 1 || c["releasedir"] != 0 || c["readdirplus"]+c["readdir"] < 10 {
 		t.Errorf("requests: opendir %d (want 1), releasedir %d (want 0), readdir(plus) %d (want many)",
 			c["opendir"], c["releasedir"], c["readdirplus"]+c["readdir"])
