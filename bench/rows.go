@@ -75,6 +75,7 @@ func (b *bench) standardRows() []row {
 		{"9", "S3 restore tree, restic restore", "s3_restic_restore", "s", ""},
 		{"9", "S3 restore tree, coffer restore", "s3_coffer_restore", "s", ""},
 		{"9", "S3 restore tree, cp -a from fresh snapshot mount", "s3_coffer_cp", "s", ""},
+		{"9", "coffer FUSE requests per file, that cp -a", "req_cp_out", "req", ""},
 		{"9", "coffer restore / cp -a from mount", "s3_coffer_restore/s3_coffer_cp", "ratio", "<= 0.5"},
 		{"9", "coffer restore / restic restore", "s3_coffer_restore/s3_restic_restore", "ratio", "< 1"},
 		{"9", "cp -a from mount / restic restore", "s3_coffer_cp/s3_restic_restore", "ratio", "<= 2"},

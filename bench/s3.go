@@ -18,7 +18,7 @@ import (
 var s3Keys = []string{"s3_coffer_write", "s3_coffer_rsync", "s3_coffer_rsync2", "rss_s3",
 	"s3_restic_write", "s3_restic_tree", "s3_restic_tree2",
 	"s3_coffer_backup", "s3_coffer_backup2",
-	"s3_restic_restore", "s3_coffer_restore", "s3_coffer_cp"}
+	"s3_restic_restore", "s3_coffer_restore", "s3_coffer_cp", "req_cp_out"}
 
 func (b *bench) figS3(l *local) {
 	b.say("6. S3 (versitygw): coffer and restic; 9. restore")
@@ -55,7 +55,7 @@ func (b *bench) figS3(l *local) {
 		}
 	}
 
-	cofferS3 := []string{"s3_coffer_write", "s3_coffer_rsync", "s3_coffer_rsync2", "rss_s3", "s3_coffer_restore", "s3_coffer_cp"}
+	cofferS3 := []string{"s3_coffer_write", "s3_coffer_rsync", "s3_coffer_rsync2", "rss_s3", "s3_coffer_restore", "s3_coffer_cp", "req_cp_out"}
 	if l.cofferDown != "" {
 		b.failAll("coffer: FAILED ("+l.cofferDown+")", append(cofferS3, "s3_coffer_backup", "s3_coffer_backup2")...)
 		return
@@ -74,7 +74,7 @@ func (b *bench) figS3(l *local) {
 func (b *bench) cofferS3Mount(repo string, env, s3Flags []string) {
 	d, err := b.cofferMount("coffer-s3-mount", filepath.Join(b.work, "coffer-s3.mnt"), env, append([]string{"--repo", repo}, s3Flags...)...)
 	if err != nil {
-		b.failAll(err.Error(), "s3_coffer_write", "s3_coffer_rsync", "s3_coffer_rsync2", "rss_s3", "s3_coffer_restore", "s3_coffer_cp")
+		b.failAll(err.Error(), "s3_coffer_write", "s3_coffer_rsync", "s3_coffer_rsync2", "rss_s3", "s3_coffer_restore", "s3_coffer_cp", "req_cp_out")
 		return
 	}
 	warm(b.src)
@@ -84,7 +84,7 @@ func (b *bench) cofferS3Mount(repo string, env, s3Flags []string) {
 		warm(b.cfg.tree)
 		b.timed("s3_coffer_rsync2", b.rsyncStep("coffer-s3-rsync2", filepath.Join(d.dir, "go")), b.snapshotStep(d, env))
 	} else {
-		b.failAll("first rsync failed", "s3_coffer_rsync2", "s3_coffer_restore", "s3_coffer_cp")
+		b.failAll("first rsync failed", "s3_coffer_rsync2", "s3_coffer_restore", "s3_coffer_cp", "req_cp_out")
 	}
 	b.set("rss_s3", d.hwmMiB())
 	if err := b.cofferUmount(d, env); err != nil {
@@ -109,19 +109,26 @@ func (b *bench) cofferS3Restore(repo string, env, s3Flags []string) {
 		}
 		_ = os.RemoveAll(dst)
 	}
-	d, err := b.cofferMount("coffer-s3-snap", filepath.Join(b.work, "coffer-s3-snap.mnt"), env,
+	countsFile := filepath.Join(b.work, "coffer-s3-snap.counts.json")
+	d, err := b.cofferMount("coffer-s3-snap", filepath.Join(b.work, "coffer-s3-snap.mnt"), append([]string{"COFFER_FUSE_COUNTS=" + countsFile}, env...),
 		append([]string{"--repo", repo, "--snapshot", "latest"}, s3Flags...)...)
 	if err != nil {
-		b.fail("s3_coffer_cp", err.Error())
+		b.failAll(err.Error(), "s3_coffer_cp", "req_cp_out")
 		return
 	}
 	dst := filepath.Join(b.work, "coffer-cp")
 	b.dropCaches()
-	if _, ok := b.timed("s3_coffer_cp", b.cmdStep("coffer-cp", nil, "cp", "-a", filepath.Join(d.dir, "go")+"/.", dst)); ok {
+	_, ok := b.timed("s3_coffer_cp", b.cmdStep("coffer-cp", nil, "cp", "-a", filepath.Join(d.dir, "go")+"/.", dst))
+	if ok {
 		b.sameTree("s3_coffer_cp", dst)
 	}
 	if err := b.cofferUmount(d, env); err != nil {
 		b.warn(err.Error())
+	}
+	if ok {
+		b.setCounts("req_cp_out", countsFile, b.treeFiles)
+	} else {
+		b.fail("req_cp_out", "cp -a failed")
 	}
 	_ = os.RemoveAll(dst)
 }

@@ -273,22 +273,10 @@ func (b *bench) counted(l *local, reqKey, timeKey string, files int, work func(m
 		b.fail(reqKey, b.fails[stepsKey])
 		return
 	}
-	data, err := os.ReadFile(countsFile)
-	if errors.Is(err, os.ErrNotExist) {
-		b.fail(reqKey, "n/a: this coffer does not count FUSE requests (COFFER_FUSE_COUNTS)")
+	counts, ok := b.setCounts(reqKey, countsFile, files)
+	if !ok {
 		return
 	}
-	var counts map[string]uint64
-	if err == nil {
-		err = json.Unmarshal(data, &counts)
-	}
-	if err != nil {
-		b.fail(reqKey, "request counts: "+err.Error())
-		return
-	}
-	total, detail := perFile(counts, files)
-	b.set(reqKey, total)
-	b.notes[reqKey] = detail
 	if n := requests(counts); cpuErr == nil && n > 0 {
 		cpu := cpu1 - cpu0
 		perReq := cpu.Seconds() * 1e6 / float64(n)
@@ -300,6 +288,29 @@ func (b *bench) counted(l *local, reqKey, timeKey string, files int, work func(m
 	} else if reqKey == "req_rsync" {
 		b.failAll(fmt.Sprintf("daemon CPU not read: %v", cpuErr), "cpu_req_rsync", "cpu_rsync_coffer")
 	}
+}
+
+// setCounts reads the request counts a daemon wrote at exit to
+// countsFile and records them per file under reqKey, with their breakdown
+// beside it; it reports whether there were counts.
+func (b *bench) setCounts(reqKey, countsFile string, files int) (map[string]uint64, bool) {
+	data, err := os.ReadFile(countsFile)
+	if errors.Is(err, os.ErrNotExist) {
+		b.fail(reqKey, "n/a: this coffer does not count FUSE requests (COFFER_FUSE_COUNTS)")
+		return nil, false
+	}
+	var counts map[string]uint64
+	if err == nil {
+		err = json.Unmarshal(data, &counts)
+	}
+	if err != nil {
+		b.fail(reqKey, "request counts: "+err.Error())
+		return nil, false
+	}
+	total, detail := perFile(counts, files)
+	b.set(reqKey, total)
+	b.notes[reqKey] = detail
+	return counts, true
 }
 
 // figBig: 5. the daemon's peak memory while writing bigMB, in a daemon and
