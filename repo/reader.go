@@ -2,6 +2,7 @@ package repo
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"sync"
 )
@@ -36,24 +37,41 @@ func (f *FileReader) Size() int64 { return f.offs[len(f.blocks)] }
 
 // ReadAt fills p from off; it returns fewer bytes only at the end of file.
 func (f *FileReader) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
-	size := f.Size()
-	if off >= size {
-		return 0, nil
-	}
-	p = p[:min(int64(len(p)), size-off)]
-	i := sort.Search(len(f.blocks), func(i int) bool { return f.offs[i+1] > off })
-	f.readAhead(ctx, off, i, len(p))
+	parts, err := f.Slices(ctx, off, len(p))
 	done := 0
-	for done < len(p) {
+	for _, b := range parts {
+		done += copy(p[done:], b)
+	}
+	return done, err
+}
+
+// Slices returns the n bytes from off as slices of the cached blocks, in
+// order and without copying them; fewer bytes only at the end of file.
+// The slices are shared with the block cache: the caller must not
+// modify them. On an error it returns the slices read before it.
+func (f *FileReader) Slices(ctx context.Context, off int64, n int) ([][]byte, error) {
+	size := f.Size()
+	if off >= size || n <= 0 {
+		return nil, nil
+	}
+	n = int(min(int64(n), size-off))
+	i := sort.Search(len(f.blocks), func(i int) bool { return f.offs[i+1] > off })
+	f.readAhead(ctx, off, i, n)
+	parts := make([][]byte, 0, 2)
+	for done := 0; done < n; i++ {
 		b, err := f.r.ReadBlock(ctx, DataBlock, f.blocks[i].ID)
 		if err != nil {
-			return done, err
+			return parts, err
+		}
+		if len(b) != int(f.blocks[i].Len) {
+			return parts, fmt.Errorf("block %s: %w: %d bytes, the file's list says %d", f.blocks[i].ID, ErrCorrupt, len(b), f.blocks[i].Len)
 		}
 		pos := off + int64(done) - f.offs[i]
-		done += copy(p[done:], b[pos:])
-		i++
+		b = b[pos:min(int64(len(b)), pos+int64(n-done))]
+		parts = append(parts, b)
+		done += len(b)
 	}
-	return done, nil
+	return parts, nil
 }
 
 // readAhead notices sequential reads and prefetches the blocks after the
