@@ -3,8 +3,11 @@ package repo
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sort"
 	"sync"
+
+	"coffer/cipher"
 )
 
 // FileReader reads a stored file's bytes from its block list. Sequential
@@ -18,6 +21,11 @@ type FileReader struct {
 	next   int64 // guarded by mu; where a sequential reader reads next
 	ahead  int   // guarded by mu; blocks already prefetched up to
 	window int   // guarded by mu; the current prefetch window in blocks
+	// queue holds the blocks to prefetch, in the order the file is
+	// read; workers goroutines (at most prefetchers()) take them from
+	// its front. Both guarded by mu.
+	queue   []cipher.ID
+	workers int
 }
 
 // maxReadAhead bounds how many blocks a sequential reader prefetches.
@@ -88,17 +96,54 @@ func (f *FileReader) readAhead(ctx context.Context, off int64, i, n int) {
 	if !sequential {
 		f.next = off + int64(n)
 		f.window, f.ahead = 0, i
+		f.queue = nil // what a jump left behind is not read next
 		return
 	}
 	f.window = min(maxReadAhead, max(2, f.window*2))
 	from := max(f.ahead, i+1)
 	to := min(len(f.blocks), i+1+f.window)
 	for j := from; j < to; j++ {
-		f.r.Prefetch(ctx, DataBlock, f.blocks[j].ID)
+		if !f.r.blocks.Contains(f.blocks[j].ID) {
+			f.queue = append(f.queue, f.blocks[j].ID)
+		}
 	}
 	f.ahead = max(f.ahead, to)
+	for f.workers < min(prefetchers(), len(f.queue)) {
+		f.workers++
+		go f.prefetch(context.WithoutCancel(ctx))
+	}
 }
 
 // sequentialSlack is how far from the last read's end a read may start
 // and still count as sequential.
 const sequentialSlack = 8 << 20
+
+// prefetchers bounds the blocks one file's read-ahead reads and opens at
+// once: enough to keep every processor decrypting and the disk reading
+// the next ones meanwhile, few enough that the block the reader needs
+// next does not share the processors with all the blocks after it, and
+// that the sealed and opened blocks held at once stay few.
+func prefetchers() int { return runtime.GOMAXPROCS(0) + 2 }
+
+// prefetch loads the queued blocks into the cache, the first first, until
+// the queue is empty. A read that needs a block before then fetches it
+// itself, or waits for the fetch under way.
+func (f *FileReader) prefetch(ctx context.Context) {
+	for {
+		f.mu.Lock()
+		if len(f.queue) == 0 {
+			f.workers--
+			f.mu.Unlock()
+			return
+		}
+		id := f.queue[0]
+		f.queue = f.queue[1:]
+		f.mu.Unlock()
+		if f.r.blocks.Contains(id) {
+			continue
+		}
+		if _, err := f.r.ReadBlock(ctx, DataBlock, id); err != nil {
+			f.r.log.Debug("prefetch failed", "block", id.String(), "err", err)
+		}
+	}
+}

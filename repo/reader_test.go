@@ -3,7 +3,13 @@ package repo
 import (
 	"bytes"
 	"context"
+	"sync"
 	"testing"
+	"time"
+
+	"coffer/cache"
+	"coffer/cipher"
+	"coffer/objectstore"
 )
 
 // TestFileReaderSlices: Slices gives the bytes of any range, across block
@@ -43,4 +49,60 @@ func TestFileReaderSlices(t *testing.T) {
 			t.Fatalf("ReadAt(%d, %d) = %d, %v, or wrong bytes", c.off, c.n, k, err)
 		}
 	}
+}
+
+// TestReadAheadBounded: a sequential read prefetches the blocks ahead in
+// parallel, but never more of them at once than prefetchers() (and the
+// one the reader waits for).
+func TestReadAheadBounded(t *testing.T) {
+	r := testRepo(t)
+	ctx := context.Background()
+	data := randBytes(8, 3<<20)
+	refs := writeFile(t, r, data)
+	g := &gaugeStore{Store: r.fv.Store}
+	r.fv.Store = g
+	r.blocks = cache.NewBlockCache[cipher.ID](64 << 20) // cold
+	fr := r.NewFileReader(refs)
+	got := make([]byte, 0, len(data))
+	buf := make([]byte, 16<<10)
+	for off := int64(0); off < int64(len(data)); {
+		k, err := fr.ReadAt(ctx, buf, off)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, buf[:k]...)
+		off += int64(k)
+	}
+	if !bytes.Equal(got, data) {
+		t.Fatal("read back differs")
+	}
+	g.mu.Lock()
+	most := g.most
+	g.mu.Unlock()
+	if most < 2 || most > prefetchers()+1 {
+		t.Errorf("%d ranged reads at once, want 2 to %d", most, prefetchers()+1)
+	}
+}
+
+// gaugeStore makes each ranged read take a while and records how many
+// ran at once.
+type gaugeStore struct {
+	objectstore.Store
+	mu   sync.Mutex
+	now  int // guarded by mu
+	most int // guarded by mu
+}
+
+func (g *gaugeStore) GetRange(ctx context.Context, key string, off, length int64) ([]byte, error) {
+	g.mu.Lock()
+	g.now++
+	g.most = max(g.most, g.now)
+	g.mu.Unlock()
+	time.Sleep(2 * time.Millisecond)
+	defer func() {
+		g.mu.Lock()
+		g.now--
+		g.mu.Unlock()
+	}()
+	return g.Store.GetRange(ctx, key, off, length)
 }
