@@ -11,7 +11,7 @@ import (
 )
 
 // FileReader reads a stored file's bytes from its block list. Sequential
-// reads prefetch the next blocks in parallel.
+// reads prefetch the next blocks, in order, a few at a time (prefetch).
 type FileReader struct {
 	r      *Repository
 	blocks []BlockRef
@@ -28,8 +28,14 @@ type FileReader struct {
 	workers int
 }
 
-// maxReadAhead bounds how many blocks a sequential reader prefetches.
-const maxReadAhead = 16
+// maxReadAhead bounds how many blocks a sequential reader prefetches, and
+// maxReadAheadBytes their bytes: a quarter of the default block cache, so
+// that blocks of 4 MiB (the chunker's largest) are not evicted before
+// the reader gets to them.
+const (
+	maxReadAhead      = 16
+	maxReadAheadBytes = 16 << 20
+)
 
 // NewFileReader returns a reader over blocks.
 func (r *Repository) NewFileReader(blocks []BlockRef) *FileReader {
@@ -102,6 +108,9 @@ func (f *FileReader) readAhead(ctx context.Context, off int64, i, n int) {
 	f.window = min(maxReadAhead, max(2, f.window*2))
 	from := max(f.ahead, i+1)
 	to := min(len(f.blocks), i+1+f.window)
+	for to > i+2 && f.offs[to]-f.offs[i+1] > maxReadAheadBytes {
+		to--
+	}
 	for j := from; j < to; j++ {
 		if !f.r.blocks.Contains(f.blocks[j].ID) {
 			f.queue = append(f.queue, f.blocks[j].ID)
