@@ -1,6 +1,7 @@
 package local
 
 import (
+	"errors"
 	"io"
 	"os"
 	"syscall"
@@ -59,13 +60,13 @@ func directStart(data []byte) int {
 // nothing more: no page-cache pages to fill and reclaim, no copy out of
 // them. The packs were written around the cache too (writeData). Any
 // failure (a file system without O_DIRECT, a device with larger blocks)
-// returns an error; the caller then reads through the cache, which
-// reports the real error if there is one.
+// returns an error with f set back to reading through the cache; the
+// caller then does, and reports the real error if there is one. On
+// success f is left in O_DIRECT mode.
 func readDirect(f *os.File, off, length int64) ([]byte, error) {
 	if err := setDirect(f, true); err != nil {
 		return nil, err
 	}
-	defer func() { _ = setDirect(f, false) }() // for a read through the cache after a failure
 	lo := off &^ (directBlock - 1)
 	hi := (off + length + directBlock - 1) &^ (directBlock - 1)
 	buf := alignedBuffer(int(hi - lo))
@@ -73,6 +74,9 @@ func readDirect(f *os.File, off, length int64) ([]byte, error) {
 	if int64(n) < off+length-lo {
 		if err == nil {
 			err = io.ErrUnexpectedEOF
+		}
+		if err2 := setDirect(f, false); err2 != nil { // for the read through the cache
+			return nil, errors.Join(err, err2)
 		}
 		return nil, err
 	}
