@@ -128,11 +128,15 @@ func (f *FileReader) readAhead(ctx context.Context, off int64, i, n int) {
 const sequentialSlack = 8 << 20
 
 // prefetchers bounds the blocks one file's read-ahead reads and opens at
-// once: enough to keep every processor decrypting and the disk reading
-// the next ones meanwhile, few enough that the block the reader needs
-// next does not share the processors with all the blocks after it, and
-// that the sealed and opened blocks held at once stay few.
-func prefetchers() int { return runtime.GOMAXPROCS(0) + 2 }
+// once. Each holds one read in the store: a local store reads around the
+// page cache, with no kernel readahead behind it, so these are the disk's
+// queue, and on a busy disk each read takes milliseconds. But each also
+// decrypts and hashes its block, and the more share the processors, the
+// later the block the reader waits for comes out. Twice the processors
+// and four more kept a busy disk fed in the measurements
+// (docs/BENCHMARKS.md); the window (maxReadAhead, maxReadAheadBytes)
+// bounds them, and the memory they hold, anyway.
+func prefetchers() int { return min(maxReadAhead, 2*runtime.GOMAXPROCS(0)+4) }
 
 // prefetch loads the queued blocks into the cache, the first first, until
 // the queue is empty. A read that needs a block before then fetches it
