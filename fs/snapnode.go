@@ -290,11 +290,16 @@ func (n *snapNode) Read(ctx context.Context, f fusefs.FileHandle, dest []byte, o
 	}
 	rd := n.reader
 	n.mu.Unlock()
-	k, err := rd.ReadAt(ctx, dest, off)
+	// The reply is written from the cached blocks themselves: no copy
+	// into dest.
+	parts, err := rd.Slices(ctx, off, len(dest))
 	if err != nil {
 		return nil, toErrno(n.t.log, "read", err)
 	}
-	return fuse.ReadResultData(dest[:k]), 0
+	if len(parts) == 1 {
+		return fuse.ReadResultData(parts[0]), 0
+	}
+	return fuse.ReadResultVector(parts), 0
 }
 
 // Flush has nothing to do: a snapshot is never written. On a mount of

@@ -1,6 +1,8 @@
 package local
 
 import (
+	"errors"
+	"io"
 	"os"
 	"syscall"
 	"unsafe"
@@ -50,4 +52,53 @@ func directStart(data []byte) int {
 		return -1
 	}
 	return lo
+}
+
+// readDirect reads length bytes at off (a file offset) of f around the
+// page cache: the whole directBlocks that hold them, into memory aligned
+// for it. A cold pack read then costs the disk's DMA into the buffer and
+// nothing more: no page-cache pages to fill and reclaim, no copy out of
+// them. The packs were written around the cache too (writeData). Any
+// failure (a file system without O_DIRECT, a device with larger blocks)
+// returns an error with f set back to reading through the cache; the
+// caller then does, and reports the real error if there is one. On
+// success f is left in O_DIRECT mode.
+func readDirect(f *os.File, off, length int64) ([]byte, error) {
+	if err := setDirect(f, true); err != nil {
+		return nil, err
+	}
+	lo := off &^ (directBlock - 1)
+	hi := (off + length + directBlock - 1) &^ (directBlock - 1)
+	buf := alignedBuffer(int(hi - lo))
+	n, err := f.ReadAt(buf, lo)
+	if int64(n) < off+length-lo {
+		if err == nil {
+			err = io.ErrUnexpectedEOF
+		}
+		if err2 := setDirect(f, false); err2 != nil { // for the read through the cache
+			return nil, errors.Join(err, err2)
+		}
+		return nil, err
+	}
+	// Past the end of file the last block is short (io.EOF): the bytes
+	// asked for are all there.
+	start := off - lo
+	return buf[start : start+length : start+length], nil
+}
+
+// alignedBuffer returns n bytes starting at a multiple of directBlock in
+// memory. Go's large allocations nearly always are; otherwise it takes a
+// block more and skips to the boundary.
+func alignedBuffer(n int) []byte {
+	buf := make([]byte, n)
+	if misaligned(buf) == 0 {
+		return buf
+	}
+	buf = make([]byte, n+directBlock)
+	k := (directBlock - misaligned(buf)) % directBlock
+	return buf[k : k+n : k+n]
+}
+
+func misaligned(b []byte) int {
+	return int(uintptr(unsafe.Pointer(unsafe.SliceData(b))) % directBlock)
 }

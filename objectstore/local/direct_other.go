@@ -14,3 +14,5 @@ const directBlock = 4096
 func setDirect(*os.File, bool) error { return errors.ErrUnsupported }
 
 func directStart([]byte) int { return -1 }
+
+func readDirect(*os.File, int64, int64) ([]byte, error) { return nil, errors.ErrUnsupported }

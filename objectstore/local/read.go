@@ -34,6 +34,13 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 	return data, nil
 }
 
+// directReadMin is the shortest range GetRange reads around the page
+// cache (readDirect): data blocks are at least 256 KiB but for a file's
+// last one. Shorter reads (tree blocks, small files, the ends of files)
+// go through the cache, whose read-ahead serves their neighbours in the
+// pack from the same disk read.
+const directReadMin = 128 << 10
+
 // GetRange reads exactly length bytes from off without verifying the
 // checksum (which covers the whole object).
 func (s *Store) GetRange(ctx context.Context, key string, off, length int64) ([]byte, error) {
@@ -55,6 +62,11 @@ func (s *Store) GetRange(ctx context.Context, key string, off, length int64) ([]
 	}
 	if off < 0 || length < 0 || off+length > size {
 		return nil, fmt.Errorf("local get %s [%d,+%d) of %d bytes: %w", key, off, length, size, objectstore.ErrInvalidRange)
+	}
+	if length >= directReadMin {
+		if buf, err := readDirect(f, headerSize+off, length); err == nil {
+			return buf, nil
+		}
 	}
 	buf := make([]byte, length)
 	if _, err := f.ReadAt(buf, headerSize+off); err != nil && !(errors.Is(err, io.EOF) && length == 0) {
