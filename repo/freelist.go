@@ -87,6 +87,9 @@ func (f *freeList) kept() int {
 	return len(f.bufs)
 }
 
+// keptBytes is the size of the buffers the list holds now.
+func (f *freeList) keptBytes() int64 { return int64(f.kept()) * int64(f.size) }
+
 // allocated is how many buffers get has had to allocate so far.
 func (f *freeList) allocated() int {
 	f.mu.Lock()

@@ -184,6 +184,19 @@ func (r *Repository) SaveBlock(ctx context.Context, t BlockType, id cipher.ID, p
 	return nil
 }
 
+// BufferBytes is about how much memory the write path holds in its large
+// buffers, reused rather than dropped: the packs being filled, queued or
+// uploaded, and the buffers the free lists keep. It does not count the
+// chunks on their way to a pack. The daemon's memory limit gives these
+// bytes no headroom for garbage (cmd/coffer, memlimit.go).
+func (r *Repository) BufferBytes() int64 {
+	p := r.packer
+	p.mu.Lock()
+	live := p.live
+	p.mu.Unlock()
+	return int64(live)*int64(r.packBufs.size) + r.packBufs.keptBytes() + r.chunkBufs.keptBytes() + r.writeBufs.keptBytes()
+}
+
 // newPack starts a pack whose buffer holds the target size plus one more
 // block, so reserved space never moves; mu must be held. The pack counts
 // in live until its upload ends.
