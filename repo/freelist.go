@@ -17,6 +17,7 @@ type freeList struct {
 
 	mu   sync.Mutex
 	bufs [][]byte // guarded by mu; a stack
+	made int      // guarded by mu; buffers allocated so far
 }
 
 func newFreeList(keep, size int) *freeList {
@@ -52,6 +53,7 @@ func (f *freeList) get() []byte {
 		f.mu.Unlock()
 		return b
 	}
+	f.made++
 	f.mu.Unlock()
 	return f.alloc()
 }
@@ -64,6 +66,35 @@ func (f *freeList) alloc() []byte {
 	at := uintptr(unsafe.Pointer(unsafe.SliceData(raw))) % packAlign
 	skip := (packAlignOff + packAlign - int(at)) % packAlign
 	return raw[skip : skip : skip+f.size]
+}
+
+// trim lets the garbage collector have every kept buffer past the first
+// n: what a burst of writing needed at once need not stay once it is over.
+func (f *freeList) trim(n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.bufs) <= n {
+		return
+	}
+	clear(f.bufs[n:])
+	f.bufs = f.bufs[:n]
+}
+
+// kept is how many buffers the list holds now.
+func (f *freeList) kept() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.bufs)
+}
+
+// keptBytes is the size of the buffers the list holds now.
+func (f *freeList) keptBytes() int64 { return int64(f.kept()) * int64(f.size) }
+
+// allocated is how many buffers get has had to allocate so far.
+func (f *freeList) allocated() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.made
 }
 
 // put offers b back; buffers of another capacity, or beyond what the list

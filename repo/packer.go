@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"coffer/cipher"
 )
@@ -27,12 +28,17 @@ type pack struct {
 
 // packer assembles sealed blocks into packs and uploads them in parallel,
 // with backpressure: at most Uploads packs are in flight and maxQueued
-// more wait for a slot; past that, writers wait. A failed upload keeps
+// more wait for a slot; past that, writers wait. Every pack holds a
+// buffer until its upload ends, and at most packBuffers packs exist at
+// once: a writer that needs a new pack waits for one to be stored. A failed upload keeps
 // its slot and is retried with backoff until it succeeds, so an outage
 // holds writers back (bounded by Options.HoldWriters) instead of failing
 // them, and heals by itself.
 type packer struct {
 	r *Repository
+	// idleAfter is how long the packer goes without starting a pack
+	// before idle trims the free list (idleTrimAfter; tests shorten it).
+	idleAfter time.Duration
 
 	mu      sync.Mutex
 	cond    *sync.Cond          // signalled when an upload ends or fails; uses mu
@@ -42,16 +48,32 @@ type packer struct {
 	running int                 // guarded by mu; uploads in flight, retrying ones too
 	failing int                 // guarded by mu; uploads that failed and have not yet succeeded
 	cut     int                 // guarded by mu; uploads Repository.Close ended unfinished
+	live    int                 // guarded by mu; packs holding a buffer: filling, finishing, queued, uploading
+	started time.Time           // guarded by mu; when the last pack was started
+	idle    *time.Timer         // guarded by mu; trims the free list once nothing was packed for a while
 	lastErr error               // guarded by mu; the last upload error; nil when failing == 0
 }
 
 // maxQueued is how many full packs may wait for an upload slot before
-// writers are held back: the memory bound is Uploads+maxQueued packs plus
-// the one being filled.
+// writers are held back.
 const maxQueued = 1
 
+// packBuffers bounds the packs that exist at once (packer.live), and so
+// the write path's largest memory: Uploads uploading and maxQueued
+// waiting, or as many uploading and one filling. The free list keeps
+// that many buffers, so a long write reuses them all instead of dropping
+// some to the garbage collector and making new ones: with the
+// collector's target at twice the live heap, that garbage piled up, one
+// pack after another, for as long as the write went on, and the daemon's
+// memory grew with the file (issue 10).
+func packBuffers(o Options) int { return o.Uploads + maxQueued }
+
+// idlePackBuffers is how many pack buffers the free list keeps once
+// nothing is uploading: the next write's first pack.
+const idlePackBuffers = 1
+
 func newPacker(r *Repository) *packer {
-	p := &packer{r: r, pend: make(map[cipher.ID]*pack)}
+	p := &packer{r: r, pend: make(map[cipher.ID]*pack), idleAfter: idleTrimAfter}
 	p.cond = sync.NewCond(&p.mu)
 	return p
 }
@@ -99,41 +121,48 @@ func (r *Repository) SaveBlock(ctx context.Context, t BlockType, id cipher.ID, p
 		return nil
 	}
 	n := len(plaintext) + cipher.Overhead
+	// Trees are stored by a commit, which reports an outage as soon as
+	// a flush does; file data waits longer.
+	limit := r.opts.HoldWriters
+	if t != DataBlock {
+		limit = r.opts.RetryWait
+	}
 	p.mu.Lock()
-	if len(p.queue) >= maxQueued {
-		// Trees are stored by a commit, which reports an outage as
-		// soon as a flush does; file data waits longer.
-		limit := r.opts.HoldWriters
-		if t != DataBlock {
-			limit = r.opts.RetryWait
-		}
-		if err := p.holdBack(ctx, limit); err != nil {
-			p.mu.Unlock()
-			return err
-		}
+	if err := p.holdBack(ctx, limit, false); err != nil {
+		p.mu.Unlock()
+		return err
 	}
 	if _, ok := p.pend[id]; ok || r.storedOutside(id, away) {
 		p.mu.Unlock()
 		r.count.countData(t, len(plaintext), true)
 		return nil
 	}
+	for p.cur == nil || len(p.cur.buf)+n > cap(p.cur.buf) {
+		if full := p.cur; full != nil {
+			// Queued before waiting for a buffer, so that its upload
+			// is one of those the wait is for.
+			p.cur = nil
+			p.mu.Unlock()
+			p.finish(full)
+			p.mu.Lock()
+			continue
+		}
+		if p.live < packBuffers(r.opts) {
+			p.cur = p.newPack(n)
+			break
+		}
+		if err := p.holdBack(ctx, limit, true); err != nil {
+			p.mu.Unlock()
+			return err
+		}
+	}
 	r.count.countData(t, len(plaintext), false)
-	var full *pack
-	if p.cur != nil && len(p.cur.buf)+n > cap(p.cur.buf) {
-		full, p.cur = p.cur, nil
-	}
-	if p.cur == nil {
-		p.cur = p.newPack(n)
-	}
 	cur := p.cur
 	off := len(cur.buf)
 	cur.buf = cur.buf[:off+n]
 	dst := cur.buf[off : off : off+n]
 	cur.sealing++
 	p.mu.Unlock()
-	if full != nil {
-		p.finish(full)
-	}
 
 	r.keys.Contents().Seal(dst, plaintext, blockAD(r.id, t, id))
 
@@ -144,7 +173,7 @@ func (r *Repository) SaveBlock(ctx context.Context, t BlockType, id cipher.ID, p
 	}
 	cur.entries = append(cur.entries, indexEntry{ID: id, Loc: location{Pack: cur.id, Off: uint32(off), Len: uint32(n), Type: t}})
 	p.pend[id] = cur
-	full = nil
+	var full *pack
 	if cur == p.cur && len(cur.buf) >= r.opts.PackSize {
 		full, p.cur = cur, nil
 	}
@@ -155,9 +184,25 @@ func (r *Repository) SaveBlock(ctx context.Context, t BlockType, id cipher.ID, p
 	return nil
 }
 
+// BufferBytes is about how much memory the write path holds in its large
+// buffers, reused rather than dropped: the packs being filled, queued or
+// uploaded, and the buffers the free lists keep. It does not count the
+// chunks on their way to a pack. The daemon's memory limit gives these
+// bytes no headroom for garbage (cmd/coffer, memlimit.go).
+func (r *Repository) BufferBytes() int64 {
+	p := r.packer
+	p.mu.Lock()
+	live := p.live
+	p.mu.Unlock()
+	return int64(live)*int64(r.packBufs.size) + r.packBufs.keptBytes() + r.chunkBufs.keptBytes() + r.writeBufs.keptBytes()
+}
+
 // newPack starts a pack whose buffer holds the target size plus one more
-// block, so reserved space never moves; mu must be held.
+// block, so reserved space never moves; mu must be held. The pack counts
+// in live until its upload ends.
 func (p *packer) newPack(first int) *pack {
+	p.live++
+	p.started = time.Now()
 	var buf []byte
 	if first <= maxBlockOverrun {
 		buf = p.r.packBufs.get()

@@ -177,7 +177,7 @@ func Open(ctx context.Context, st objectstore.Store, secret Secret, o Options) (
 	}
 	r.chunkBufs = newFreeList(2*o.Workers+4, p.Chunker.Max)
 	r.writeBufs = newFreeList(8, writeBufSize)
-	r.packBufs = newPackFreeList(2, o.PackSize+maxBlockOverrun)
+	r.packBufs = newPackFreeList(packBuffers(o), o.PackSize+maxBlockOverrun)
 	r.bg, r.cancelBg = context.WithCancel(context.Background())
 	r.packer = newPacker(r)
 	if err := r.loadIndex(ctx); err != nil {

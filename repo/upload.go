@@ -59,6 +59,7 @@ func (p *packer) upload(pk *pack) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.running--
+	p.live--
 	if failed {
 		p.failing--
 	}
@@ -73,6 +74,9 @@ func (p *packer) upload(pk *pack) {
 	// under mu, and the store is done with it.
 	r.packBufs.put(pk.buf)
 	pk.buf = nil
+	if p.live == 0 {
+		p.idleSoon()
+	}
 	p.dispatch()
 	p.cond.Broadcast()
 }
@@ -137,12 +141,14 @@ func (p *packer) giveUp(start time.Time, limit time.Duration) time.Time {
 	return start.Add(limit)
 }
 
-// holdBack waits while the upload queue is full: a slow store only slows
-// the writer down, but once uploads fail the writer is released with an
-// error after limit (a full store: see giveUp). mu is held.
+// holdBack waits while the upload queue is full, and, if forPack, while
+// no pack is filling and no new one may be started (packBuffers): a slow
+// store only slows the writer down, but once uploads fail the writer is
+// released with an error after limit (a full store: see giveUp). mu is
+// held.
 // Timers are armed only once something fails (or ctx can end), so the
 // ordinary backpressure wait allocates nothing.
-func (p *packer) holdBack(ctx context.Context, limit time.Duration) error {
+func (p *packer) holdBack(ctx context.Context, limit time.Duration, forPack bool) error {
 	var start time.Time // when this wait first saw uploads failing
 	var cancel func()
 	defer func() {
@@ -150,7 +156,7 @@ func (p *packer) holdBack(ctx context.Context, limit time.Duration) error {
 			cancel()
 		}
 	}()
-	for len(p.queue) >= maxQueued {
+	for len(p.queue) >= maxQueued || forPack && p.cur == nil && p.live >= packBuffers(p.r.opts) {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -229,4 +235,36 @@ func (p *packer) flush(ctx context.Context) error {
 		return errRepoClosed
 	}
 	return nil
+}
+
+// idleTrimAfter is how long the packer must go without starting a pack
+// before its free list gives back the buffers a burst of writing needed
+// (packer.idleAfter; tests shorten it). A flush (a checkpoint every 30 s,
+// an fsync) empties the pipeline in the middle of a long write; the
+// buffers stay for the packs that follow.
+const idleTrimAfter = 10 * time.Second
+
+// idleSoon arranges for the free list to be trimmed once the packer has
+// been idle for idleTrimAfter; mu is held.
+func (p *packer) idleSoon() {
+	if p.idle == nil {
+		p.idle = time.AfterFunc(p.idleAfter, p.trimIfIdle)
+		return
+	}
+	p.idle.Reset(p.idleAfter)
+}
+
+// trimIfIdle trims the pack free list to idlePackBuffers if no pack was
+// started in the last idleAfter, or looks again later.
+func (p *packer) trimIfIdle() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.live > 0 {
+		return // the upload that empties the pipeline again arms it
+	}
+	if wait := p.idleAfter - time.Since(p.started); wait > 0 {
+		p.idle.Reset(wait)
+		return
+	}
+	p.r.packBufs.trim(idlePackBuffers)
 }

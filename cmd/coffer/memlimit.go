@@ -15,10 +15,12 @@ import (
 // of each file then triples; no limit lets the heap grow to twice the
 // live heap however large that is. So the limit starts at floor and,
 // after every collection, becomes twice the live heap (the collector's own
-// target with GOGC=100), never below floor nor above limitCeiling.
-// It returns a function that stops adapting.
-func adaptMemoryLimit(floor int64) (stop func()) {
-	a := &memLimit{floor: floor, ceiling: limitCeiling(floor)}
+// target with GOGC=100), never below floor nor above limitCeiling, except
+// that the bytes held reports (large buffers kept for reuse; nil: none)
+// get no such headroom (limitFor). It returns a function that stops
+// adapting.
+func adaptMemoryLimit(floor int64, held func() int64) (stop func()) {
+	a := &memLimit{floor: floor, ceiling: limitCeiling(floor), held: held}
 	debug.SetMemoryLimit(floor)
 	a.arm()
 	return func() { a.stopped.Store(true) }
@@ -27,6 +29,7 @@ func adaptMemoryLimit(floor int64) (stop func()) {
 // memLimit is the state of an adapting memory limit.
 type memLimit struct {
 	floor, ceiling int64
+	held           func() int64 // may be nil
 	stopped        atomic.Bool
 	sample         [1]metrics.Sample // used only by the finalizer goroutine
 }
@@ -45,15 +48,26 @@ func (a *memLimit) arm() {
 		a.sample[0].Name = "/gc/heap/live:bytes"
 		metrics.Read(a.sample[:])
 		if a.sample[0].Value.Kind() == metrics.KindUint64 {
-			debug.SetMemoryLimit(limitFor(int64(a.sample[0].Value.Uint64()), a.floor, a.ceiling))
+			var held int64
+			if a.held != nil {
+				held = a.held()
+			}
+			debug.SetMemoryLimit(limitFor(int64(a.sample[0].Value.Uint64()), held, a.floor, a.ceiling))
 		}
 		a.arm()
 	})
 }
 
-// limitFor is the memory limit for a live heap of live bytes.
-func limitFor(live, floor, ceiling int64) int64 {
-	return min(max(2*live, floor), max(ceiling, floor))
+// limitFor is the memory limit for a live heap of live bytes, of which
+// held are large buffers kept for reuse. The headroom of twice the live
+// heap pays for marking: a heap of many small objects is costly to mark,
+// so it is collected only once as much again has been allocated. Large
+// buffers of bytes cost nothing to mark and are reused, not dropped; room
+// beside them only lets garbage pile up to their size, as long as a write
+// goes on (the write path's packs, some 100 MiB: issue 10).
+func limitFor(live, held, floor, ceiling int64) int64 {
+	held = min(max(held, 0), live)
+	return min(max(2*live-held, floor), max(ceiling, floor))
 }
 
 // limitCeiling bounds the adapted limit: half of the machine's memory, so

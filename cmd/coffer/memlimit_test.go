@@ -9,14 +9,17 @@ import (
 
 func TestLimitFor(t *testing.T) {
 	const mib = 1 << 20
-	for _, c := range []struct{ live, floor, ceiling, want int64 }{
-		{10 * mib, 160 * mib, 4096 * mib, 160 * mib},    // small heap: the floor
-		{300 * mib, 160 * mib, 4096 * mib, 600 * mib},   // the working set grew: twice it
-		{3000 * mib, 160 * mib, 4096 * mib, 4096 * mib}, // never past the ceiling
-		{300 * mib, 160 * mib, 100 * mib, 160 * mib},    // a ceiling below the floor is the floor
+	for _, c := range []struct{ live, held, floor, ceiling, want int64 }{
+		{10 * mib, 0, 160 * mib, 4096 * mib, 160 * mib},          // small heap: the floor
+		{300 * mib, 0, 160 * mib, 4096 * mib, 600 * mib},         // the working set grew: twice it
+		{3000 * mib, 0, 160 * mib, 4096 * mib, 4096 * mib},       // never past the ceiling
+		{300 * mib, 0, 160 * mib, 100 * mib, 160 * mib},          // a ceiling below the floor is the floor
+		{120 * mib, 100 * mib, 160 * mib, 4096 * mib, 160 * mib}, // a big write's buffers: no headroom for them
+		{300 * mib, 100 * mib, 160 * mib, 4096 * mib, 500 * mib}, // headroom for the rest only
+		{100 * mib, 200 * mib, 160 * mib, 4096 * mib, 160 * mib}, // held counted at most once
 	} {
-		if got := limitFor(c.live, c.floor, c.ceiling); got != c.want {
-			t.Errorf("limitFor(%d, %d, %d) = %d MiB, want %d MiB", c.live/mib, c.floor/mib, c.ceiling/mib, got/mib, c.want/mib)
+		if got := limitFor(c.live, c.held, c.floor, c.ceiling); got != c.want {
+			t.Errorf("limitFor(%d, %d, %d, %d) = %d MiB, want %d MiB", c.live/mib, c.held/mib, c.floor/mib, c.ceiling/mib, got/mib, c.want/mib)
 		}
 	}
 }
@@ -26,7 +29,7 @@ func TestLimitFor(t *testing.T) {
 func TestAdaptMemoryLimit(t *testing.T) {
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
 	const floor = 16 << 20
-	stop := adaptMemoryLimit(floor)
+	stop := adaptMemoryLimit(floor, nil)
 	defer stop()
 	live := make([][]byte, 64)
 	for i := range live {

@@ -9,6 +9,7 @@ import (
 	_ "net/http/pprof"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
@@ -155,8 +156,15 @@ func serveMount(ctx context.Context, f *mountFlags, arg string) error {
 	}
 	// Keep the heap near its working set: the daemon must stay small
 	// however much is written through it. The block cache comes on top;
-	// the limit grows with the live heap (memlimit.go).
-	defer adaptMemoryLimit((96 + f.cacheMB) << 20)()
+	// the limit grows with the live heap, less the write path's buffers
+	// (memlimit.go).
+	var opened atomic.Pointer[repo.Repository]
+	defer adaptMemoryLimit((96+f.cacheMB)<<20, func() int64 {
+		if r := opened.Load(); r != nil {
+			return r.BufferBytes()
+		}
+		return 0
+	})()
 	state, err := f.localState()
 	if err != nil {
 		return err
@@ -177,6 +185,7 @@ func serveMount(ctx context.Context, f *mountFlags, arg string) error {
 		return err
 	}
 	defer r.Close()
+	opened.Store(r)
 	f.events = f.newAuditEvents(r, counter, state, log)
 	serveCtx, stopServing := context.WithCancel(context.WithoutCancel(ctx)) // metrics last until the mount is gone
 	defer stopServing()
