@@ -28,14 +28,15 @@ type FileReader struct {
 	workers int
 }
 
-// maxReadAhead bounds how many blocks a sequential reader prefetches, and
-// maxReadAheadBytes their bytes: a quarter of the default block cache, so
-// that blocks of 4 MiB (the chunker's largest) are not evicted before
-// the reader gets to them.
-const (
-	maxReadAhead      = 16
-	maxReadAheadBytes = 16 << 20
-)
+// maxReadAhead bounds how many blocks a sequential reader prefetches.
+// Their bytes are bounded too, by a quarter of the block cache
+// (aheadBytes), so that blocks of 4 MiB (the chunker's largest) are not
+// evicted before the reader gets to them.
+const maxReadAhead = 16
+
+// aheadBytes bounds the bytes a sequential reader prefetches: a quarter
+// of the block cache, as the snapshot read-ahead's window is.
+func (f *FileReader) aheadBytes() int64 { return f.r.CacheBytes() / 4 }
 
 // NewFileReader returns a reader over blocks.
 func (r *Repository) NewFileReader(blocks []BlockRef) *FileReader {
@@ -108,7 +109,7 @@ func (f *FileReader) readAhead(ctx context.Context, off int64, i, n int) {
 	f.window = min(maxReadAhead, max(2, f.window*2))
 	from := max(f.ahead, i+1)
 	to := min(len(f.blocks), i+1+f.window)
-	for to > i+2 && f.offs[to]-f.offs[i+1] > maxReadAheadBytes {
+	for to > i+2 && f.offs[to]-f.offs[i+1] > f.aheadBytes() {
 		to--
 	}
 	for j := from; j < to; j++ {
@@ -134,7 +135,7 @@ const sequentialSlack = 8 << 20
 // decrypts and hashes its block, and the more share the processors, the
 // later the block the reader waits for comes out. Twice the processors
 // and four more kept a busy disk fed in the measurements
-// (docs/BENCHMARKS.md); the window (maxReadAhead, maxReadAheadBytes)
+// (docs/BENCHMARKS.md); the window (maxReadAhead, aheadBytes)
 // bounds them, and the memory they hold, anyway.
 func prefetchers() int { return min(maxReadAhead, 2*runtime.GOMAXPROCS(0)+4) }
 
