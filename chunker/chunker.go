@@ -9,8 +9,19 @@ import (
 // Chunker finds content-defined chunk boundaries in a byte stream. It holds
 // the state of one chunk in progress; the caller feeds bytes with Scan and
 // calls Reset after each cut. A Chunker is not safe for concurrent use; use
-// one per stream (they are cheap to create).
+// one per stream (Table.New makes one without allocating more than its
+// state: a repository writes many small files, each with its own).
 type Chunker struct {
+	*Table // shared, never changed
+
+	fp uint64 // gear hash of the hashed bytes of the current chunk
+	n  int    // bytes in the current chunk
+}
+
+// Table is what every Chunker of one seed and Params shares: the keyed
+// gear table (2 KiB, an AES keystream to derive) and the offsets. It is
+// safe for concurrent use.
+type Table struct {
 	gear [256]uint64
 
 	// Offsets within a chunk, derived from Params. A byte is hashed once
@@ -19,28 +30,29 @@ type Chunker struct {
 	// loose mask applies from avg bytes; a cut always happens at max.
 	hashFrom, min, avg, max int
 	strict, loose           uint64
-
-	fp uint64 // gear hash of the hashed bytes of the current chunk
-	n  int    // bytes in the current chunk
 }
 
-// New returns a Chunker whose boundaries are keyed by seed: without the seed,
-// chunk lengths say nothing useful about the content. p must be valid (see
-// Params.Validate); an invalid p is a programming error and New panics.
-func New(seed [32]byte, p Params) *Chunker {
+// NewTable returns the Table for chunkers whose boundaries are keyed by
+// seed: without the seed, chunk lengths say nothing useful about the
+// content. p must be valid (see Params.Validate); an invalid p is a
+// programming error and NewTable panics.
+func NewTable(seed [32]byte, p Params) *Table {
 	if err := p.Validate(); err != nil {
 		panic(err)
 	}
-	c := &Chunker{
+	t := &Table{
 		hashFrom: p.Min - 64,
 		min:      p.Min,
 		avg:      p.Avg,
 		max:      p.Max,
 	}
-	c.strict, c.loose = p.masks()
-	fillGear(&c.gear, seed)
-	return c
+	t.strict, t.loose = p.masks()
+	fillGear(&t.gear, seed)
+	return t
 }
+
+// New returns a Chunker at the start of a stream.
+func (t *Table) New() *Chunker { return &Chunker{Table: t} }
 
 // fillGear derives the gear table from seed: the AES-256-CTR keystream under
 // key seed with an all-zero initial counter block, read as 256 little-endian

@@ -62,7 +62,7 @@ func whole(data []byte) func() int { return func() int { return len(data) } }
 
 func TestSplitsAgree(t *testing.T) {
 	data := randBytes(1<<20, 1)
-	c := New(testSeed(0), testParams)
+	c := NewTable(testSeed(0), testParams).New()
 	want := chunkLens(c, data, whole(data))
 	rng := rand.New(rand.NewPCG(1, 2))
 	splits := map[string]func() int{
@@ -83,7 +83,7 @@ func TestSplitsAgree(t *testing.T) {
 
 func TestBounds(t *testing.T) {
 	for _, p := range []Params{testParams, {Min: 64, Avg: 128, Max: 129}, {Min: 100, Avg: 4096, Max: 5000}} {
-		c := New(testSeed(3), p)
+		c := NewTable(testSeed(3), p).New()
 		for _, data := range [][]byte{
 			randBytes(1<<20, 7),
 			make([]byte, 1<<20),                     // zeros: every chunk is Max
@@ -109,8 +109,8 @@ func checkBounds(t *testing.T, p Params, lens []int) {
 
 func TestSeedsDiffer(t *testing.T) {
 	data := randBytes(1<<20, 9)
-	a := chunkLens(New(testSeed(0), testParams), data, whole(data))
-	b := chunkLens(New(testSeed(1), testParams), data, whole(data))
+	a := chunkLens(NewTable(testSeed(0), testParams).New(), data, whole(data))
+	b := chunkLens(NewTable(testSeed(1), testParams).New(), data, whole(data))
 	if equalInts(a, b) {
 		t.Fatal("two seeds gave the same boundaries")
 	}
@@ -127,7 +127,7 @@ func TestMeanSize(t *testing.T) {
 		n := 2000 * p.Avg
 		n = min(n, 128<<20)
 		data := randBytes(n, 11)
-		lens := chunkLens(New(testSeed(5), p), data, whole(data))
+		lens := chunkLens(NewTable(testSeed(5), p).New(), data, whole(data))
 		mean := float64(sum(lens)) / float64(len(lens))
 		t.Logf("%+v: %d chunks, mean %.0f (%.3f of Avg)", p, len(lens), mean, mean/float64(p.Avg))
 		if mean < 0.75*float64(p.Avg) || mean > 1.25*float64(p.Avg) {
@@ -139,7 +139,7 @@ func TestMeanSize(t *testing.T) {
 func TestResync(t *testing.T) {
 	p := DefaultParams()
 	data := randBytes(64<<20, 13)
-	c := New(testSeed(7), p)
+	c := NewTable(testSeed(7), p).New()
 	orig := chunkLens(c, data, whole(data))
 	for _, edit := range []struct {
 		name string
@@ -259,7 +259,7 @@ func TestValidate(t *testing.T) {
 // busy with other work.
 func BenchmarkScan(b *testing.B) {
 	data := randBytes(64<<20, 17)
-	c := New(testSeed(0), DefaultParams())
+	c := NewTable(testSeed(0), DefaultParams()).New()
 	b.SetBytes(int64(len(data)))
 	cpu0 := cpuSeconds(b)
 	b.ResetTimer()
@@ -337,7 +337,7 @@ func TestMatchesReference(t *testing.T) {
 				"1 MiB":  func() int { return 1 << 20 },
 				"random": func() int { return rng.IntN(100 << 10) },
 			} {
-				if got := chunkLens(New(seed, p), data, next); !equalInts(got, want) {
+				if got := chunkLens(NewTable(seed, p).New(), data, next); !equalInts(got, want) {
 					t.Errorf("%+v, %s data fed %s: %d chunks, reference %d", p, name, split, len(got), len(want))
 				}
 			}

@@ -109,7 +109,7 @@ func BenchmarkDedupGoSrc(b *testing.B) {
 			name := fmt.Sprintf("%s/avg=%dK", m.name, p.Avg>>10)
 			b.Run(name, func(b *testing.B) {
 				for b.Loop() {
-					ch := New(testSeed(0), p)
+					ch := NewTable(testSeed(0), p).New()
 					first := chunkSet(ch, m.orig)
 					second := chunkSet(ch, m.edit)
 					newBytes, total, newBlocks := 0, 0, 0

@@ -11,7 +11,7 @@ func FuzzScan(f *testing.F) {
 	f.Add(randBytes(4096, 1), []byte{0, 13, 200, 64}, uint8(31))
 	p := Params{Min: 64, Avg: 128, Max: 300}
 	f.Fuzz(func(t *testing.T, data, splits []byte, seedByte uint8) {
-		c := New(testSeed(seedByte), p)
+		c := NewTable(testSeed(seedByte), p).New()
 		k := 0
 		next := func() int {
 			if len(splits) == 0 {

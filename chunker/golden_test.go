@@ -18,7 +18,7 @@ func goldenSeed() [32]byte {
 func TestGolden(t *testing.T) {
 	seed := goldenSeed()
 
-	c := New(seed, testParams)
+	c := NewTable(seed, testParams).New()
 	// The AES-256-CTR keystream under key 00..1f and a zero counter block,
 	// as `openssl enc -aes-256-ctr -K 0001..1f -iv 00..00` prints it.
 	if c.gear[0] != 0xd09f492ab60090f2 || c.gear[255] != 0x99e3f8f9b6c57b1c {
@@ -47,7 +47,7 @@ func TestGolden(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := chunkLens(New(seed, tc.p), tc.data, whole(tc.data))
+			got := chunkLens(NewTable(seed, tc.p).New(), tc.data, whole(tc.data))
 			if !equalInts(got, tc.want) {
 				t.Fatalf("boundaries changed:\ngot  %v\nwant %v", got, tc.want)
 			}

@@ -119,6 +119,7 @@ type Repository struct {
 	slotID string
 	keys   *cipher.Keys
 	params params
+	chunks *chunker.Table // of keys and params
 	opts   Options
 	log    *slog.Logger
 
@@ -169,7 +170,8 @@ func Open(ctx context.Context, st objectstore.Store, secret Secret, o Options) (
 	}
 	r := &Repository{
 		store: fv, fv: fv, id: cfg.ID, master: mk, slotID: slotID, keys: keys, params: p,
-		opts: o, log: o.Logger,
+		chunks: chunker.NewTable(keys.ChunkerSeed(), p.Chunker),
+		opts:   o, log: o.Logger,
 		index:  newIndex(),
 		blocks: cache.NewBlockCache[cipher.ID](o.CacheBytes),
 		jobs:   make(chan func(), 2*o.Workers),
@@ -210,9 +212,7 @@ func (r *Repository) worker() {
 // ID is the repository's random 16-byte identity.
 func (r *Repository) ID() []byte { return r.id }
 
-func (r *Repository) newChunker() *chunker.Chunker {
-	return chunker.New(r.keys.ChunkerSeed(), r.params.Chunker)
-}
+func (r *Repository) newChunker() *chunker.Chunker { return r.chunks.New() }
 
 // retention is the retention new objects get now.
 func (r *Repository) retention() objectstore.Retention {
