@@ -112,3 +112,29 @@ func TestPackBuffersTrimmedWhenIdle(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// A closed repository arms no timer: the idle trim of its free list does
+// not run after Close.
+func TestPackBuffersNotTrimmedAfterClose(t *testing.T) {
+	r, _ := faultRepo(t, nil)
+	r.store = slowStore{Store: r.store, d: 2 * time.Millisecond}
+	r.packer.mu.Lock()
+	r.packer.idleAfter = 50 * time.Millisecond
+	r.packer.mu.Unlock()
+	ctx := context.Background()
+	if _, err := writeAndClose(ctx, r, randBytes(34, 20*r.opts.PackSize)); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	kept := r.packBufs.kept()
+	if kept < 2 {
+		t.Fatalf("free list holds %d buffers after the burst; the test needs a burst that used several", kept)
+	}
+	time.Sleep(4 * 50 * time.Millisecond)
+	if n := r.packBufs.kept(); n != kept {
+		t.Errorf("free list went from %d to %d buffers after Close: the idle trim's timer still ran", kept, n)
+	}
+}

@@ -199,6 +199,9 @@ func (r *Repository) Close() {
 		r.cancelBg()
 		r.packer.mu.Lock()
 		r.packer.cond.Broadcast() // waiting flushes and writers see it
+		if r.packer.idle != nil {
+			r.packer.idle.Stop() // nothing to trim for any more
+		}
 		r.packer.mu.Unlock()
 	})
 }

@@ -245,8 +245,12 @@ func (p *packer) flush(ctx context.Context) error {
 const idleTrimAfter = 10 * time.Second
 
 // idleSoon arranges for the free list to be trimmed once the packer has
-// been idle for idleTrimAfter; mu is held.
+// been idle for idleTrimAfter; mu is held. A closed repository (Close
+// stops the timer) arms none.
 func (p *packer) idleSoon() {
+	if p.r.bg.Err() != nil {
+		return
+	}
 	if p.idle == nil {
 		p.idle = time.AfterFunc(p.idleAfter, p.trimIfIdle)
 		return
