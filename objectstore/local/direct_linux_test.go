@@ -133,3 +133,55 @@ func residentPages(t *testing.T, f *os.File) int {
 	}
 	return n
 }
+
+// TestDirectReadsRefused: on a file system that refuses O_DIRECT (ramfs,
+// mounted here; it needs root, which CI has), objects are still written
+// and read right: writes and ranged reads fall back to the page cache,
+// and a refused readDirect leaves the file reading through it.
+func TestDirectReadsRefused(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a ramfs needs root")
+	}
+	dir := t.TempDir()
+	if err := unix.Mount("none", dir, "ramfs", 0, ""); err != nil {
+		t.Fatalf("mount ramfs: %v", err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(dir, unix.MNT_DETACH) })
+	st, err := New(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	data := make([]byte, 3*directReadMin+5*directBlock+123)
+	for i := range data {
+		data[i] = byte(i*29 + i>>10)
+	}
+	if _, err := st.Put(ctx, "p", data, objectstore.Retention{}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(st.objPath("p"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := readDirect(f, headerSize, directReadMin); err == nil {
+		t.Fatal("readDirect succeeded on a ramfs: the test needs a file system that refuses O_DIRECT")
+	}
+	if fl, err := unix.FcntlInt(f.Fd(), unix.F_GETFL, 0); err != nil || fl&unix.O_DIRECT != 0 {
+		t.Fatalf("after a refused readDirect the file's flags are %#o (%v), still O_DIRECT", fl, err)
+	}
+	end := int64(len(data))
+	for _, off := range []int64{0, 1, directBlock + 5} {
+		for _, n := range []int64{directReadMin, 2*directReadMin + 3, end - off} {
+			got, err := st.GetRange(ctx, "p", off, n)
+			if err != nil || !bytes.Equal(got, data[off:off+n]) {
+				t.Fatalf("GetRange [%d,+%d): %v, or wrong bytes", off, n, err)
+			}
+		}
+	}
+	got, err := st.Get(ctx, "p")
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("Get: %v, or wrong bytes", err)
+	}
+}
