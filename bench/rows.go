@@ -64,6 +64,8 @@ func (b *bench) standardRows() []row {
 		{"7", "the same, coffer, + snapshot", "coffer_tiny", "s", ""},
 		{"7", "coffer / loopback floor, tiny files", "coffer_tiny/lb_tiny", "ratio", "<= 0.6"},
 		{"7", "coffer / plain, tiny files", "coffer_tiny/plain_tiny", "ratio", ""},
+		{"7", "the same, in memory (bench/memfs: coffer's requests, no work)", "mem_tiny", "s", ""},
+		{"7", "coffer / in-memory floor, tiny files", "coffer_tiny/mem_tiny", "ratio", ""},
 		{"8", "coffer FUSE requests per file, rsync -a tree", "req_rsync", "req", ""},
 		{"8", "coffer FUSE requests per file, tar x tree", "req_tar", "req", ""},
 		{"8", "coffer FUSE requests per file, cp -a tree", "req_cp", "req", ""},

@@ -117,6 +117,26 @@ func (b *bench) figTiny(l *local) {
 	b.counted(l, "req_python", "coffer_tiny", b.cfg.tiny, func(mnt string) []func() error {
 		return []func() error{b.pythonStep("coffer-tiny", filepath.Join(mnt, "tiny"))}
 	})
+	b.memTiny()
+}
+
+// memTiny times the loop of figure 7 in bench/memfs, which asks the
+// kernel for what coffer does and answers at once: the floor of the
+// round trips alone, nothing stored.
+func (b *bench) memTiny() {
+	bin := filepath.Join(b.work, "memfs")
+	if err := b.run("memfs-build", nil, "go", "build", "-o", bin, "coffer/bench/memfs"); err != nil {
+		b.fail("mem_tiny", err.Error())
+		return
+	}
+	mnt := filepath.Join(b.work, "memfs.mnt")
+	d, err := b.mountFUSE("memfs", mnt, nil, bin, mnt)
+	if err != nil {
+		b.fail("mem_tiny", err.Error())
+		return
+	}
+	defer b.unmountFUSE(d)
+	b.timed("mem_tiny", b.pythonStep("mem-tiny", filepath.Join(mnt, "tiny")))
 }
 
 // figRequests: 8. FUSE requests per file of the tree that rsync -a, tar x
