@@ -236,7 +236,14 @@ func (b *bench) figRsync(l *local) {
 	b.say("2. rsync -a %s", b.cfg.tree)
 	headErr := b.cofferHead(l)
 	rc, rcErr := b.rcloneUp()
+	mem, memErr := b.memUp()
 	for _, run := range []string{"_rsync", "_rsync2"} {
+		if memErr != nil {
+			b.fail("mem"+run, memErr.Error())
+		} else {
+			warm(b.cfg.tree)
+			b.timed("mem"+run, b.rsyncStep("mem"+run, filepath.Join(mem.dir, "go")))
+		}
 		for _, p := range l.peers {
 			warm(b.cfg.tree)
 			b.timed(p.key+run, b.rsyncStep(p.key+run, filepath.Join(p.dir, "go")), b.syncStep)
@@ -256,6 +263,9 @@ func (b *bench) figRsync(l *local) {
 	}
 	if rc != nil {
 		b.unmountFUSE(rc.d)
+	}
+	if mem != nil {
+		b.unmountFUSE(mem.d)
 	}
 }
 

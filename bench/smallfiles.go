@@ -120,23 +120,31 @@ func (b *bench) figTiny(l *local) {
 	b.memTiny()
 }
 
-// memTiny times the loop of figure 7 in bench/memfs, which asks the
-// kernel for what coffer does and answers at once: the floor of the
+// memTiny times the loop of figure 7 in bench/memfs: the floor of the
 // round trips alone, nothing stored.
 func (b *bench) memTiny() {
-	bin := filepath.Join(b.work, "memfs")
-	if err := b.run("memfs-build", nil, "go", "build", "-o", bin, "coffer/bench/memfs"); err != nil {
-		b.fail("mem_tiny", err.Error())
-		return
-	}
-	mnt := filepath.Join(b.work, "memfs.mnt")
-	d, err := b.mountFUSE("memfs", mnt, nil, bin, mnt)
+	m, err := b.memUp()
 	if err != nil {
 		b.fail("mem_tiny", err.Error())
 		return
 	}
-	defer b.unmountFUSE(d)
-	b.timed("mem_tiny", b.pythonStep("mem-tiny", filepath.Join(mnt, "tiny")))
+	defer b.unmountFUSE(m.d)
+	b.timed("mem_tiny", b.pythonStep("mem-tiny", filepath.Join(m.dir, "tiny")))
+}
+
+// memUp builds and mounts bench/memfs, which asks the kernel for what
+// coffer's head asks and answers at once, keeping everything in memory.
+func (b *bench) memUp() (*peer, error) {
+	bin := filepath.Join(b.work, "memfs")
+	if err := b.run("memfs-build", nil, "go", "build", "-o", bin, "coffer/bench/memfs"); err != nil {
+		return nil, err
+	}
+	mnt := filepath.Join(b.work, "memfs.mnt")
+	d, err := b.mountFUSE("memfs", mnt, nil, bin, mnt)
+	if err != nil {
+		return nil, err
+	}
+	return &peer{key: "mem", dir: mnt, d: d}, nil
 }
 
 // figRequests: 8. FUSE requests per file of the tree that rsync -a, tar x
