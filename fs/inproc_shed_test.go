@@ -223,3 +223,38 @@ func TestHardLinkChangedAfterFirstNameGone(t *testing.T) {
 		t.Errorf("b/g in the snapshot is %v %q, want -rw------- \"linked\"", g.mode, g.data)
 	}
 }
+
+// A file created through a directory the kernel still holds after a trim
+// dropped that directory whole is in the next snapshot, even when the
+// kernel lets go of the directory before anything loads its parent again
+// (the change then has no other way into the commit than attach).
+func TestShedThenCreateInDroppedDir(t *testing.T) {
+	s := newTestStore(t)
+	m := s.mountHead(t, cofferfs.HeadOptions{MaxLoaded: 1})
+	fillDirs(t, m.dir, 4, 30)
+	m.commit()
+	heldDir, err := os.Open(m.path("d01/sub"))
+	must(t, err)
+	m.h.Trim(context.Background()) // drops d01/sub whole; the kernel still holds it
+	fd, err := syscall.Openat(int(heldDir.Fd()), "through-held", syscall.O_CREAT|syscall.O_EXCL|syscall.O_WRONLY, 0o644)
+	for deadline := time.Now().Add(10 * time.Second); err == syscall.EINTR && time.Now().Before(deadline); {
+		// The runtime's preemption signal interrupts a slow create; os
+		// retries, as here.
+		fd, err = syscall.Openat(int(heldDir.Fd()), "through-held", syscall.O_CREAT|syscall.O_EXCL|syscall.O_WRONLY, 0o644)
+	}
+	must(t, err)
+	_, err = syscall.Write(fd, []byte("kept"))
+	must(t, err)
+	must(t, syscall.Close(fd))
+	must(t, heldDir.Close())
+	collect() // the kernel forgets the directory: only the head has the change
+	snap, _ := m.commit()
+	m.unmount()
+	got := walkTree(t, s.mountSnapshot(t, snap).dir)
+	if e, ok := got["d01/sub/through-held"]; !ok || e.data != "kept" {
+		t.Errorf("d01/sub/through-held in the snapshot: %q (present %v), want \"kept\"", e.data, ok)
+	}
+	if len(got) != 1+4*(3+30)+1 {
+		t.Errorf("the snapshot holds %d entries, want %d", len(got), 1+4*(3+30)+1)
+	}
+}
