@@ -2,7 +2,6 @@ package main
 
 import (
 	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -49,7 +48,6 @@ func (b *bench) figS3(l *local) {
 			if _, ok := b.timed("s3_restic_restore", restic("restic-restore", "restore", "latest", "--path", b.cfg.tree, "--target", dst)); ok {
 				b.sameTree("s3_restic_restore", filepath.Join(dst, b.cfg.tree))
 			}
-			_ = os.RemoveAll(dst)
 		} else {
 			b.failAll("first backup failed", "s3_restic_tree2", "s3_restic_restore")
 		}
@@ -94,6 +92,12 @@ func (b *bench) cofferS3Mount(repo string, env, s3Flags []string) {
 
 // cofferS3Restore: 9. the tree restored by coffer restore, and by cp -a
 // from a fresh read-only mount, each checked against the source.
+//
+// keptTrees: the restored trees (restic's too) stay until the run's work
+// directory goes, at the end. ext4 will not reuse an inode freed in the
+// last minutes and searches longer for one after thousands were freed, so
+// deleting one restore's tree would slow the creation of the next one's
+// files (docs/BENCHMARKS.md, runs P and Q).
 func (b *bench) cofferS3Restore(repo string, env, s3Flags []string) {
 	if _, ok := b.vals["s3_coffer_rsync"]; !ok {
 		return
@@ -107,7 +111,6 @@ func (b *bench) cofferS3Restore(repo string, env, s3Flags []string) {
 		if _, ok := b.timed("s3_coffer_restore", b.cmdStep("coffer-restore", env, args...)); ok {
 			b.sameTree("s3_coffer_restore", dst)
 		}
-		_ = os.RemoveAll(dst)
 	}
 	countsFile := filepath.Join(b.work, "coffer-s3-snap.counts.json")
 	d, err := b.cofferMount("coffer-s3-snap", filepath.Join(b.work, "coffer-s3-snap.mnt"), append([]string{"COFFER_FUSE_COUNTS=" + countsFile}, env...),
@@ -130,7 +133,6 @@ func (b *bench) cofferS3Restore(repo string, env, s3Flags []string) {
 	} else {
 		b.fail("req_cp_out", "cp -a failed")
 	}
-	_ = os.RemoveAll(dst)
 }
 
 // cofferS3Backup: `coffer backup` of the tree, then its unchanged re-run,

@@ -185,8 +185,7 @@ func (b *bench) loopbackCPU() {
 		return
 	}
 	defer b.unmountFUSE(p.d)
-	dst := filepath.Join(p.dir, "req-rsync")
-	defer os.RemoveAll(dst)
+	dst := filepath.Join(p.dir, "req-rsync") // kept to the end: see keptTrees
 	cpu, err := b.cpuOf(p.d, b.rsyncStep("req-rsync-lb", dst))
 	if err != nil {
 		b.fail("cpu_rsync_lb", err.Error())
