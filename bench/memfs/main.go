@@ -25,189 +25,170 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 )
 
-// meta is what every node keeps besides its contents.
-type meta struct {
+// node is a directory (its entries are go-fuse's children), a regular
+// file or a symbolic link: the kernel sends each only what its kind takes.
+type node struct {
+	fusefs.Inode
 	mu                  sync.Mutex
+	kind                uint32 // S_IFDIR, S_IFREG or S_IFLNK
 	mode                uint32 // permission bits
 	uid, gid            uint32
 	atime, mtime, ctime time.Time
-}
-
-// init gives a new node its mode, its creator as owner, and times of now.
-func (m *meta) init(ctx context.Context, mode uint32) {
-	now := time.Now()
-	m.mode, m.atime, m.mtime, m.ctime = mode&0o7777, now, now, now
-	if c, ok := fuse.FromContext(ctx); ok {
-		m.uid, m.gid = c.Uid, c.Gid
-	}
-}
-
-// fill writes m into a, with type bits kind; mu is held.
-func (m *meta) fill(a *fuse.Attr, kind uint32) {
-	a.Mode = kind | m.mode
-	a.Owner = fuse.Owner{Uid: m.uid, Gid: m.gid}
-	a.SetTimes(&m.atime, &m.mtime, &m.ctime)
-}
-
-// set applies a SETATTR's mode, owner and times; mu is held.
-func (m *meta) set(in *fuse.SetAttrIn) {
-	if v, ok := in.GetMode(); ok {
-		m.mode = v & 0o7777
-	}
-	if v, ok := in.GetUID(); ok {
-		m.uid = v
-	}
-	if v, ok := in.GetGID(); ok {
-		m.gid = v
-	}
-	if v, ok := in.GetATime(); ok {
-		m.atime = v
-	}
-	if v, ok := in.GetMTime(); ok {
-		m.mtime = v
-	}
-	m.ctime = time.Now()
-}
-
-// dir is a directory; its entries are go-fuse's children.
-type dir struct {
-	fusefs.Inode
-	meta
-}
-
-// file is a regular file and its bytes.
-type file struct {
-	fusefs.Inode
-	meta
-	data []byte // guarded by mu
-}
-
-// link is a symbolic link.
-type link struct {
-	fusefs.Inode
-	meta
-	target []byte
+	data                []byte // a file's bytes, a link's target
 }
 
 var (
-	_ fusefs.NodeCreater    = (*dir)(nil)
-	_ fusefs.NodeMkdirer    = (*dir)(nil)
-	_ fusefs.NodeSymlinker  = (*dir)(nil)
-	_ fusefs.NodeRenamer    = (*dir)(nil)
-	_ fusefs.NodeUnlinker   = (*dir)(nil)
-	_ fusefs.NodeRmdirer    = (*dir)(nil)
-	_ fusefs.NodeGetattrer  = (*dir)(nil)
-	_ fusefs.NodeSetattrer  = (*dir)(nil)
-	_ fusefs.NodeGetattrer  = (*file)(nil)
-	_ fusefs.NodeSetattrer  = (*file)(nil)
-	_ fusefs.NodeOpener     = (*file)(nil)
-	_ fusefs.NodeReader     = (*file)(nil)
-	_ fusefs.NodeWriter     = (*file)(nil)
-	_ fusefs.NodeFlusher    = (*file)(nil)
-	_ fusefs.NodeGetattrer  = (*link)(nil)
-	_ fusefs.NodeSetattrer  = (*link)(nil)
-	_ fusefs.NodeReadlinker = (*link)(nil)
+	_ fusefs.NodeCreater    = (*node)(nil)
+	_ fusefs.NodeMkdirer    = (*node)(nil)
+	_ fusefs.NodeSymlinker  = (*node)(nil)
+	_ fusefs.NodeRenamer    = (*node)(nil)
+	_ fusefs.NodeUnlinker   = (*node)(nil)
+	_ fusefs.NodeRmdirer    = (*node)(nil)
+	_ fusefs.NodeGetattrer  = (*node)(nil)
+	_ fusefs.NodeSetattrer  = (*node)(nil)
+	_ fusefs.NodeOpener     = (*node)(nil)
+	_ fusefs.NodeReader     = (*node)(nil)
+	_ fusefs.NodeWriter     = (*node)(nil)
+	_ fusefs.NodeFlusher    = (*node)(nil)
+	_ fusefs.NodeReadlinker = (*node)(nil)
 )
 
-func (d *dir) attr(a *fuse.Attr) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.fill(a, syscall.S_IFDIR)
-	a.Nlink = 2
+// newNode makes a node of kind with mode, its creator as owner, and
+// times of now.
+func newNode(ctx context.Context, kind, mode uint32, data []byte) *node {
+	now := time.Now()
+	n := &node{kind: kind, mode: mode & 0o7777, atime: now, mtime: now, ctime: now, data: data}
+	if c, ok := fuse.FromContext(ctx); ok {
+		n.uid, n.gid = c.Uid, c.Gid
+	}
+	return n
 }
 
-func (d *dir) Getattr(ctx context.Context, fh fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	d.attr(&out.Attr)
+func (n *node) attr(a *fuse.Attr) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	a.Mode = n.kind | n.mode
+	a.Owner = fuse.Owner{Uid: n.uid, Gid: n.gid}
+	a.SetTimes(&n.atime, &n.mtime, &n.ctime)
+	a.Size = uint64(len(n.data))
+	a.Nlink = 1
+	if n.kind == syscall.S_IFDIR {
+		a.Nlink = 2
+	}
+}
+
+func (n *node) Getattr(ctx context.Context, fh fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	n.attr(&out.Attr)
 	return 0
 }
 
-func (d *dir) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
-	d.mu.Lock()
-	d.set(in)
-	d.mu.Unlock()
-	return d.Getattr(ctx, fh, out)
+// Setattr applies a SETATTR's mode, owner, times and a file's size.
+func (n *node) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	n.mu.Lock()
+	if v, ok := in.GetMode(); ok {
+		n.mode = v & 0o7777
+	}
+	if v, ok := in.GetUID(); ok {
+		n.uid = v
+	}
+	if v, ok := in.GetGID(); ok {
+		n.gid = v
+	}
+	if v, ok := in.GetATime(); ok {
+		n.atime = v
+	}
+	if v, ok := in.GetMTime(); ok {
+		n.mtime = v
+	}
+	if v, ok := in.GetSize(); ok && n.kind == syscall.S_IFREG {
+		n.resize(int64(v))
+	}
+	n.ctime = time.Now()
+	n.mu.Unlock()
+	n.attr(&out.Attr)
+	return 0
 }
 
-// changed records a change to d's entries.
-func (d *dir) changed() {
-	d.mu.Lock()
-	d.mtime = time.Now()
-	d.ctime = d.mtime
-	d.mu.Unlock()
+// resize makes a file size bytes long; mu is held.
+func (n *node) resize(size int64) {
+	if size <= int64(len(n.data)) {
+		n.data = n.data[:size]
+		return
+	}
+	n.data = append(n.data, make([]byte, size-int64(len(n.data)))...)
 }
 
-func (d *dir) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
-	if d.GetChild(name) != nil {
+// changed records a change, now, to the contents of n; mu is not held.
+func (n *node) changed() {
+	n.mu.Lock()
+	n.mtime = time.Now()
+	n.ctime = n.mtime
+	n.mu.Unlock()
+}
+
+// add makes c the entry name of directory n.
+func (n *node) add(ctx context.Context, name string, c *node, out *fuse.EntryOut) *fusefs.Inode {
+	in := n.NewInode(ctx, c, fusefs.StableAttr{Mode: c.kind})
+	n.AddChild(name, in, false)
+	n.changed()
+	c.attr(&out.Attr)
+	return in
+}
+
+func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
+	if n.GetChild(name) != nil {
 		return nil, syscall.EEXIST
 	}
-	c := &dir{}
-	c.init(ctx, mode)
-	in := d.NewInode(ctx, c, fusefs.StableAttr{Mode: syscall.S_IFDIR})
-	d.AddChild(name, in, false)
-	d.changed()
-	c.attr(&out.Attr)
-	return in, 0
+	return n.add(ctx, name, newNode(ctx, syscall.S_IFDIR, mode, nil), out), 0
 }
 
-func (d *dir) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*fusefs.Inode, fusefs.FileHandle, uint32, syscall.Errno) {
-	if d.GetChild(name) != nil {
+func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*fusefs.Inode, fusefs.FileHandle, uint32, syscall.Errno) {
+	if n.GetChild(name) != nil {
 		return nil, nil, 0, syscall.EEXIST
 	}
-	f := &file{}
-	f.init(ctx, mode)
-	in := d.NewInode(ctx, f, fusefs.StableAttr{Mode: syscall.S_IFREG})
-	d.AddChild(name, in, false)
-	d.changed()
-	f.attr(&out.Attr)
-	return in, nil, openFlags(flags), 0
+	return n.add(ctx, name, newNode(ctx, syscall.S_IFREG, mode, nil), out), nil, openFlags(flags), 0
 }
 
-func (d *dir) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
-	if d.GetChild(name) != nil {
+func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
+	if n.GetChild(name) != nil {
 		return nil, syscall.EEXIST
 	}
-	l := &link{target: []byte(target)}
-	l.init(ctx, 0o777)
-	in := d.NewInode(ctx, l, fusefs.StableAttr{Mode: syscall.S_IFLNK})
-	d.AddChild(name, in, false)
-	d.changed()
-	l.attr(&out.Attr)
-	return in, 0
+	return n.add(ctx, name, newNode(ctx, syscall.S_IFLNK, 0o777, []byte(target)), out), 0
 }
 
 // Rename, Unlink and Rmdir only check: go-fuse moves or drops the child
 // once they succeed.
-func (d *dir) Rename(ctx context.Context, name string, newParent fusefs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
-	if d.GetChild(name) == nil {
+func (n *node) Rename(ctx context.Context, name string, newParent fusefs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
+	if n.GetChild(name) == nil {
 		return syscall.ENOENT
 	}
 	if old := newParent.EmbeddedInode().GetChild(newName); old != nil && old.IsDir() && len(old.Children()) > 0 {
 		return syscall.ENOTEMPTY
 	}
-	d.changed()
-	if p, ok := newParent.(*dir); ok && p != d {
+	n.changed()
+	if p, ok := newParent.(*node); ok && p != n {
 		p.changed()
 	}
 	return 0
 }
 
-func (d *dir) Unlink(ctx context.Context, name string) syscall.Errno {
-	if d.GetChild(name) == nil {
+func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
+	if n.GetChild(name) == nil {
 		return syscall.ENOENT
 	}
-	d.changed()
+	n.changed()
 	return 0
 }
 
-func (d *dir) Rmdir(ctx context.Context, name string) syscall.Errno {
-	c := d.GetChild(name)
+func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno {
+	c := n.GetChild(name)
 	switch {
 	case c == nil:
 		return syscall.ENOENT
 	case len(c.Children()) > 0:
 		return syscall.ENOTEMPTY
 	}
-	d.changed()
+	n.changed()
 	return 0
 }
 
@@ -219,91 +200,41 @@ func openFlags(flags uint32) uint32 {
 	return 0
 }
 
-func (f *file) attr(a *fuse.Attr) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.fill(a, syscall.S_IFREG)
-	a.Size = uint64(len(f.data))
-	a.Nlink = 1
-}
-
-func (f *file) Getattr(ctx context.Context, fh fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	f.attr(&out.Attr)
-	return 0
-}
-
-func (f *file) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
-	f.mu.Lock()
-	f.set(in)
-	if n, ok := in.GetSize(); ok {
-		if n <= uint64(len(f.data)) {
-			f.data = f.data[:n]
-		} else {
-			f.data = append(f.data, make([]byte, n-uint64(len(f.data)))...)
-		}
-	}
-	f.mu.Unlock()
-	f.attr(&out.Attr)
-	return 0
-}
-
-func (f *file) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
+func (n *node) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
 	if flags&syscall.O_TRUNC != 0 {
-		f.mu.Lock()
-		f.data = f.data[:0]
-		f.mu.Unlock()
+		n.mu.Lock()
+		n.resize(0)
+		n.mu.Unlock()
 	}
 	return nil, openFlags(flags), 0
 }
 
-func (f *file) Read(ctx context.Context, fh fusefs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if off >= int64(len(f.data)) {
+func (n *node) Read(ctx context.Context, fh fusefs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if off >= int64(len(n.data)) {
 		return fuse.ReadResultData(nil), 0
 	}
-	end := min(int64(len(f.data)), off+int64(len(dest)))
-	return fuse.ReadResultData(append([]byte(nil), f.data[off:end]...)), 0
+	end := min(int64(len(n.data)), off+int64(len(dest)))
+	return fuse.ReadResultData(append([]byte(nil), n.data[off:end]...)), 0
 }
 
-func (f *file) Write(ctx context.Context, fh fusefs.FileHandle, data []byte, off int64) (uint32, syscall.Errno) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if end := off + int64(len(data)); end > int64(len(f.data)) {
-		f.data = append(f.data, make([]byte, end-int64(len(f.data)))...)
+func (n *node) Write(ctx context.Context, fh fusefs.FileHandle, data []byte, off int64) (uint32, syscall.Errno) {
+	n.mu.Lock()
+	if end := off + int64(len(data)); end > int64(len(n.data)) {
+		n.resize(end)
 	}
-	copy(f.data[off:], data)
-	f.mtime = time.Now()
-	f.ctime = f.mtime
+	copy(n.data[off:], data)
+	n.mu.Unlock()
+	n.changed()
 	return uint32(len(data)), 0
 }
 
 // Flush answers, so the kernel keeps sending one at every close, as it
 // does to coffer (a FLUSH answered ENOSYS once is never sent again).
-func (f *file) Flush(ctx context.Context, fh fusefs.FileHandle) syscall.Errno { return 0 }
+func (n *node) Flush(ctx context.Context, fh fusefs.FileHandle) syscall.Errno { return 0 }
 
-func (l *link) attr(a *fuse.Attr) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.fill(a, syscall.S_IFLNK)
-	a.Size = uint64(len(l.target))
-	a.Nlink = 1
-}
-
-func (l *link) Getattr(ctx context.Context, fh fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	l.attr(&out.Attr)
-	return 0
-}
-
-func (l *link) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
-	l.mu.Lock()
-	l.set(in)
-	l.mu.Unlock()
-	l.attr(&out.Attr)
-	return 0
-}
-
-func (l *link) Readlink(ctx context.Context) ([]byte, syscall.Errno) { return l.target, 0 }
+func (n *node) Readlink(ctx context.Context) ([]byte, syscall.Errno) { return n.data, 0 }
 
 func main() {
 	if len(os.Args) != 2 {
@@ -311,8 +242,7 @@ func main() {
 		os.Exit(2)
 	}
 	minute := time.Minute
-	root := &dir{}
-	root.init(context.Background(), 0o755)
+	root := newNode(context.Background(), syscall.S_IFDIR, 0o755, nil)
 	server, err := fusefs.Mount(os.Args[1], root, &fusefs.Options{
 		MountOptions: fuse.MountOptions{FsName: "memfs", Name: "memfs"},
 		EntryTimeout: &minute, AttrTimeout: &minute, NegativeTimeout: &minute,
