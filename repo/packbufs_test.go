@@ -89,21 +89,7 @@ func TestPackBuffersBounded(t *testing.T) {
 // Once nothing has been packed for a while, the free list gives back the
 // buffers a burst needed, keeping one for the next write.
 func TestPackBuffersTrimmedWhenIdle(t *testing.T) {
-	r, _ := faultRepo(t, nil)
-	r.store = slowStore{Store: r.store, d: 2 * time.Millisecond}
-	r.packer.mu.Lock()
-	r.packer.idleAfter = 50 * time.Millisecond
-	r.packer.mu.Unlock()
-	ctx := context.Background()
-	if _, err := writeAndClose(ctx, r, randBytes(33, 20*r.opts.PackSize)); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if n := r.packBufs.kept(); n < 2 {
-		t.Fatalf("free list holds %d buffers after the burst; the test needs a burst that used several", n)
-	}
+	r := afterBurst(t)
 	deadline := time.Now().Add(5 * time.Second)
 	for r.packBufs.kept() > idlePackBuffers {
 		if time.Now().After(deadline) {
@@ -116,25 +102,37 @@ func TestPackBuffersTrimmedWhenIdle(t *testing.T) {
 // A closed repository arms no timer: the idle trim of its free list does
 // not run after Close.
 func TestPackBuffersNotTrimmedAfterClose(t *testing.T) {
+	r := afterBurst(t)
+	r.Close()
+	kept := r.packBufs.kept()
+	time.Sleep(4 * idleAfterBurst)
+	if n := r.packBufs.kept(); n != kept {
+		t.Errorf("free list went from %d to %d buffers after Close: the idle trim's timer still ran", kept, n)
+	}
+}
+
+// idleAfterBurst is the packer's idle time before a trim in afterBurst.
+const idleAfterBurst = 50 * time.Millisecond
+
+// afterBurst returns a repository whose packer goes idle after
+// idleAfterBurst, once a burst of writing to a slow store has filled its
+// free list with several pack buffers and been flushed.
+func afterBurst(t *testing.T) *Repository {
+	t.Helper()
 	r, _ := faultRepo(t, nil)
 	r.store = slowStore{Store: r.store, d: 2 * time.Millisecond}
 	r.packer.mu.Lock()
-	r.packer.idleAfter = 50 * time.Millisecond
+	r.packer.idleAfter = idleAfterBurst
 	r.packer.mu.Unlock()
 	ctx := context.Background()
-	if _, err := writeAndClose(ctx, r, randBytes(34, 20*r.opts.PackSize)); err != nil {
+	if _, err := writeAndClose(ctx, r, randBytes(33, 20*r.opts.PackSize)); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	r.Close()
-	kept := r.packBufs.kept()
-	if kept < 2 {
-		t.Fatalf("free list holds %d buffers after the burst; the test needs a burst that used several", kept)
+	if n := r.packBufs.kept(); n < 2 {
+		t.Fatalf("free list holds %d buffers after the burst; the test needs a burst that used several", n)
 	}
-	time.Sleep(4 * 50 * time.Millisecond)
-	if n := r.packBufs.kept(); n != kept {
-		t.Errorf("free list went from %d to %d buffers after Close: the idle trim's timer still ran", kept, n)
-	}
+	return r
 }

@@ -58,24 +58,8 @@ func TestDirectRefused(t *testing.T) {
 // The test directory is on a disk that takes O_DIRECT (ext4 here), so
 // readDirect must succeed: a failure there would silently fall back.
 func TestDirectReads(t *testing.T) {
-	st, err := New(t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st, data, f := putObject(t, t.TempDir())
 	ctx := context.Background()
-	data := make([]byte, 3*directReadMin+5*directBlock+123)
-	for i := range data {
-		data[i] = byte(i*31 + i>>12)
-	}
-	if _, err := st.Put(ctx, "p", data, objectstore.Retention{}); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(st.objPath("p"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	end := int64(len(data))
 	for _, off := range []int64{0, 1, directBlock - headerSize, directBlock - headerSize + 1, directBlock, 3*directBlock + 77} {
 		for _, n := range []int64{directReadMin, directReadMin + 1, 2*directReadMin - 17, end - off} {
@@ -147,24 +131,8 @@ func TestDirectReadsRefused(t *testing.T) {
 		t.Fatalf("mount ramfs: %v", err)
 	}
 	t.Cleanup(func() { _ = unix.Unmount(dir, unix.MNT_DETACH) })
-	st, err := New(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st, data, f := putObject(t, dir)
 	ctx := context.Background()
-	data := make([]byte, 3*directReadMin+5*directBlock+123)
-	for i := range data {
-		data[i] = byte(i*29 + i>>10)
-	}
-	if _, err := st.Put(ctx, "p", data, objectstore.Retention{}); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(st.objPath("p"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	if _, err := readDirect(f, headerSize, directReadMin); err == nil {
 		t.Fatal("readDirect succeeded on a ramfs: the test needs a file system that refuses O_DIRECT")
 	}
@@ -184,4 +152,29 @@ func TestDirectReadsRefused(t *testing.T) {
 	if err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("Get: %v, or wrong bytes", err)
 	}
+}
+
+// putObject stores object "p", of a few directReadMin and some blocks more,
+// in a new store in dir, and returns the store, the bytes and the open
+// object file; they are closed when the test ends.
+func putObject(t *testing.T, dir string) (*Store, []byte, *os.File) {
+	t.Helper()
+	st, err := New(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	data := make([]byte, 3*directReadMin+5*directBlock+123)
+	for i := range data {
+		data[i] = byte(i*31 + i>>12)
+	}
+	if _, err := st.Put(context.Background(), "p", data, objectstore.Retention{}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(st.objPath("p"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return st, data, f
 }
