@@ -215,8 +215,6 @@ func (r *Repository) worker() {
 // ID is the repository's random 16-byte identity.
 func (r *Repository) ID() []byte { return r.id }
 
-func (r *Repository) newChunker() *chunker.Chunker { return r.chunks.New() }
-
 // retention is the retention new objects get now.
 func (r *Repository) retention() objectstore.Retention {
 	return retention(r.params.Retention, r.storeTime())

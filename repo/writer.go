@@ -58,7 +58,7 @@ type slot struct {
 
 // NewFileWriter starts an empty new file.
 func (r *Repository) NewFileWriter() *FileWriter {
-	return &FileWriter{r: r, ch: r.newChunker()}
+	return &FileWriter{r: r, ch: r.chunks.New()}
 }
 
 // Size is the file's current length.
